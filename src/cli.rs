@@ -1,0 +1,336 @@
+//! The command line: `groupd serve` and the administration commands. Each command
+//! goes through the service, like the dialects do.
+
+use crate::config::{Overrides, Settings};
+use crate::domain::field::{FieldKind, NewFieldDef};
+use crate::domain::workspace::DEFAULT_WORKSPACE;
+use crate::server::{self, StartupError};
+use crate::service::Service;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "groupd", version, about = "A self-hosted group service")]
+pub struct Cli {
+    /// TOML configuration file (flags and GROUPD_* variables win over it).
+    #[arg(long, global = true, env = "GROUPD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the SQLite database (groupd.db). Default: the current directory.
+    #[arg(long, global = true, env = "GROUPD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP APIs.
+    Serve(ServeArgs),
+    /// Manage API secret keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage workspaces (tenants).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage group categories.
+    #[command(subcommand)]
+    Category(CategoryCommand),
+    /// Manage group custom field definitions.
+    #[command(subcommand)]
+    Field(FieldCommand),
+    /// Look at groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, IP:PORT (port 0 picks a free one). Default 127.0.0.1:8080.
+    #[arg(long, env = "GROUPD_LISTEN")]
+    pub listen: Option<String>,
+    /// Allow group icons from loopback, private and link-local addresses.
+    #[arg(long, env = "GROUPD_ICON_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    pub icon_allow_private: Option<bool>,
+    /// Time limit for one icon fetch, in seconds (default 10).
+    #[arg(long, env = "GROUPD_ICON_TIMEOUT_SECS")]
+    pub icon_timeout_secs: Option<u64>,
+    /// Largest icon download, in bytes (default 5242880).
+    #[arg(long, env = "GROUPD_ICON_MAX_BYTES")]
+    pub icon_max_bytes: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceArg {
+    /// Workspace to act in.
+    #[arg(long, short = 'w', default_value = DEFAULT_WORKSPACE)]
+    pub workspace: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new key; it is printed once.
+    Create {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+        /// A note to tell keys apart.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (prefixes only; keys themselves are never stored).
+    List {
+        /// Only this workspace's keys.
+        #[arg(long, short = 'w')]
+        workspace: Option<String>,
+    },
+    /// Revoke a key by its prefix (or the whole key). Takes effect at once.
+    Revoke { prefix: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Make a workspace and its first key.
+    Create {
+        name: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    Add {
+        name: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    Rename {
+        id: i64,
+        name: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Remove a category; its groups move to category 1.
+    Delete {
+        id: i64,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FieldCommand {
+    /// Define a group custom field; clients send values as custom_field_<id>.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// short_text, long_text, date, number, dropdown or link.
+        #[arg(long = "type")]
+        kind: String,
+        /// A dropdown option (repeat for each).
+        #[arg(long = "option")]
+        options: Vec<String>,
+        /// The identifier to use (default: the next free one).
+        #[arg(long)]
+        id: Option<i64>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Remove a definition and every value groups had for it.
+    Delete {
+        id: i64,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List groups as JSON lines.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Show one group (by id or slug) as JSON.
+    Show {
+        group: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+impl Cli {
+    fn overrides(&self) -> Overrides {
+        let mut o = Overrides {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            ..Default::default()
+        };
+        if let Command::Serve(s) = &self.command {
+            o.listen = s.listen.clone();
+            o.icon_allow_private = s.icon_allow_private;
+            o.icon_timeout_secs = s.icon_timeout_secs;
+            o.icon_max_bytes = s.icon_max_bytes;
+        }
+        o
+    }
+}
+
+fn group_json(g: &crate::domain::group::Group) -> serde_json::Value {
+    serde_json::json!({
+        "id": g.id.0,
+        "name": g.name,
+        "slug": g.slug,
+        "description": g.description,
+        "category_id": g.category_id,
+        "secret": g.secret,
+        "unleavable": g.unleavable,
+        "pinned": g.pinned,
+        "password_protected": g.password_protected(),
+        "has_icon": g.has_icon,
+        "custom_fields": g.custom_fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "created_at": g.created_at,
+        "updated_at": g.updated_at,
+    })
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), StartupError> {
+    let settings = Settings::resolve(cli.overrides())?;
+    if let Command::Serve(_) = cli.command {
+        return server::serve(settings).await;
+    }
+    let service = server::build_service(&settings)?;
+    // Administration on a new database makes the default workspace first, like serve.
+    if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
+        println!(
+            "Created workspace '{}' with its first API key:\n  {}",
+            key.workspace, key.secret
+        );
+    }
+    admin(&service, cli.command)
+        .await
+        .map_err(StartupError::Service)
+}
+
+async fn admin(service: &Service, command: Command) -> Result<(), crate::service::ServiceError> {
+    match command {
+        Command::Serve(_) => {}
+        Command::Key(KeyCommand::Create { ws, label }) => {
+            let key = service.create_key(&ws.workspace, &label).await?;
+            println!("{}", key.secret);
+            eprintln!(
+                "New key for workspace '{}' (prefix {}). It is shown only this once.",
+                key.workspace, key.prefix
+            );
+        }
+        Command::Key(KeyCommand::List { workspace }) => {
+            println!("prefix\tworkspace\tstatus\tcreated_at\tlabel");
+            for k in service.list_keys(workspace.as_deref()).await? {
+                let status = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    k.prefix, k.workspace, status, k.created_at, k.label
+                );
+            }
+        }
+        Command::Key(KeyCommand::Revoke { prefix }) => {
+            service.revoke_key(&prefix).await?;
+            println!("revoked");
+        }
+        Command::Workspace(WorkspaceCommand::Create { name }) => {
+            let (ws, key) = service.create_workspace(&name).await?;
+            println!("{}", key.secret);
+            eprintln!(
+                "Created workspace '{}' (id {}). Its first key is shown only this once.",
+                ws.name, ws.id.0
+            );
+        }
+        Command::Workspace(WorkspaceCommand::List) => {
+            for ws in service.list_workspaces().await? {
+                println!("{}\t{}", ws.id.0, ws.name);
+            }
+        }
+        Command::Category(CategoryCommand::Add { name, ws }) => {
+            let c = service.create_category(&ws.workspace, &name).await?;
+            println!("{}\t{}", c.id, c.name);
+        }
+        Command::Category(CategoryCommand::List { ws }) => {
+            for c in service.list_categories(&ws.workspace).await? {
+                println!("{}\t{}", c.id, c.name);
+            }
+        }
+        Command::Category(CategoryCommand::Rename { id, name, ws }) => {
+            service.rename_category(&ws.workspace, id, &name).await?;
+            println!("renamed");
+        }
+        Command::Category(CategoryCommand::Delete { id, ws }) => {
+            let moved = service.delete_category(&ws.workspace, id).await?;
+            println!("deleted; {moved} group(s) moved to category 1");
+        }
+        Command::Field(FieldCommand::Add {
+            name,
+            kind,
+            options,
+            id,
+            ws,
+        }) => {
+            let kind: FieldKind = kind.parse().map_err(|e: String| {
+                crate::service::ServiceError::Invalid(crate::domain::ValidationErrors::single(
+                    "type", e,
+                ))
+            })?;
+            let f = service
+                .create_field(
+                    &ws.workspace,
+                    NewFieldDef {
+                        id,
+                        name,
+                        kind,
+                        options,
+                    },
+                )
+                .await?;
+            println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
+        }
+        Command::Field(FieldCommand::List { ws }) => {
+            for f in service.list_fields(&ws.workspace).await? {
+                println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
+            }
+        }
+        Command::Field(FieldCommand::Delete { id, ws }) => {
+            service.delete_field(&ws.workspace, id).await?;
+            println!("deleted");
+        }
+        Command::Group(GroupCommand::List { ws }) => {
+            let caller = service.admin_caller(&ws.workspace).await?;
+            let mut after = None;
+            loop {
+                let page = service.list_groups(caller, after, 500).await?;
+                for g in &page {
+                    println!("{}", group_json(g));
+                }
+                match page.last() {
+                    Some(g) if page.len() == 500 => after = Some(g.id),
+                    _ => break,
+                }
+            }
+        }
+        Command::Group(GroupCommand::Show { group, ws }) => {
+            let caller = service.admin_caller(&ws.workspace).await?;
+            let g = service.get_group(caller, &group).await?;
+            println!("{}", group_json(&g));
+        }
+    }
+    Ok(())
+}

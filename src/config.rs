@@ -1,0 +1,175 @@
+//! Settings, layered: built-in defaults, then an optional TOML file (`--config` or
+//! `GROUPD_CONFIG`), then `GROUPD_*` environment variables, then command-line flags.
+//! clap reads flags and environment together (a flag wins over its variable); the
+//! file fills what neither gave.
+
+use crate::service::IconPolicy;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DATABASE_FILE: &str = "groupd.db";
+
+/// The TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub icons: FileIcons,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileIcons {
+    pub allow_private: Option<bool>,
+    pub timeout_secs: Option<u64>,
+    pub max_bytes: Option<usize>,
+}
+
+/// What flags and environment gave (clap fills it); `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub icon_allow_private: Option<bool>,
+    pub icon_timeout_secs: Option<u64>,
+    pub icon_max_bytes: Option<usize>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub icons: IconPolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "'{0}' is not an address to listen on; write it as IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:80"
+    )]
+    Listen(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+
+    pub fn resolve(o: Overrides) -> Result<Settings, ConfigError> {
+        let file = match &o.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_raw = o
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_raw
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::Listen(listen_raw.clone()))?;
+        let data_dir = o
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let defaults = IconPolicy::default();
+        let timeout_secs = o
+            .icon_timeout_secs
+            .or(file.icons.timeout_secs)
+            .unwrap_or(defaults.timeout.as_secs());
+        if timeout_secs == 0 || timeout_secs > 120 {
+            return Err(ConfigError::Invalid(
+                "icons.timeout_secs must be between 1 and 120".into(),
+            ));
+        }
+        let max_bytes = o
+            .icon_max_bytes
+            .or(file.icons.max_bytes)
+            .unwrap_or(defaults.max_bytes);
+        if max_bytes == 0 || max_bytes > 50 * 1024 * 1024 {
+            return Err(ConfigError::Invalid(
+                "icons.max_bytes must be between 1 and 52428800".into(),
+            ));
+        }
+        Ok(Settings {
+            listen,
+            data_dir,
+            icons: IconPolicy {
+                allow_private: o
+                    .icon_allow_private
+                    .or(file.icons.allow_private)
+                    .unwrap_or(false),
+                timeout: Duration::from_secs(timeout_secs),
+                max_bytes,
+            },
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groupd.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\n[icons]\nallow_private = true\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Overrides {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.data_dir, PathBuf::from("/from/file"));
+        assert!(s.icons.allow_private);
+        let d = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+        assert!(!d.icons.allow_private);
+        std::fs::write(&path, "lisen = 1\n").unwrap();
+        let err = Settings::resolve(Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("lisen"));
+        assert!(
+            Settings::resolve(Overrides {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+}

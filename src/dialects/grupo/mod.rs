@@ -1,0 +1,109 @@
+//! The Grupo dialect: `POST /api_request/` (GET is read too, as the original does).
+//!
+//! One endpoint; the operation is named by one field, `add`, `update` or `remove`,
+//! whose value names the object (`groups`). The key travels in `api_secret_key`.
+//! Answers are JSON: `{"success":true,...}` or
+//! `{"success":false,"error_message":...,"error_key":...,"error_variables":[...]}`.
+//! Errors answer HTTP 200 like the original, except server-side faults (500/503) and
+//! bodies over the size limit (413). docs/grupo.md has the whole contract.
+
+mod add_group;
+mod fields;
+mod remove_group;
+mod reply;
+mod update_group;
+
+use crate::service::Service;
+use crate::wire::form::{self, FormFields};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use axum::routing::get;
+use reply::Reply;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes() -> Router<Service> {
+    Router::new()
+        .route("/api_request/", get(api_request).post(api_request))
+        .route("/api_request", get(api_request).post(api_request))
+}
+
+/// Query parameters first, then the body's fields, which win (as `$_REQUEST` with
+/// PHP's default order).
+async fn read_params(
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<FormFields, Reply> {
+    let mut params = match query {
+        Some(q) => form::parse_urlencoded(q.as_bytes()).map_err(Reply::bad_request)?,
+        None => FormFields::default(),
+    };
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Reply::too_large(MAX_BODY_BYTES))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body_fields = form::parse_body(content_type, bytes)
+        .await
+        .map_err(Reply::bad_request)?;
+    params.extend(body_fields).map_err(Reply::bad_request)?;
+    Ok(params)
+}
+
+async fn api_request(
+    State(service): State<Service>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&service, query, &headers, body).await {
+        Ok(reply) | Err(reply) => reply.into_response(),
+    }
+}
+
+async fn handle(
+    service: &Service,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Reply, Reply> {
+    let params = read_params(query, headers, body).await?;
+    let caller = service
+        .authenticate(params.get("api_secret_key"))
+        .await
+        .map_err(Reply::from)?;
+    let ops: Vec<(&str, &str)> = ["add", "update", "remove"]
+        .into_iter()
+        .filter_map(|op| params.get(op).map(|target| (op, target)))
+        .collect();
+    let (op, target) = match ops.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Reply::invalid(
+                vec!["add".into(), "update".into(), "remove".into()],
+                "Name an operation: add, update or remove",
+            ));
+        }
+        many => {
+            return Err(Reply::invalid(
+                many.iter().map(|(op, _)| op.to_string()).collect(),
+                "Send only one of add, update or remove",
+            ));
+        }
+    };
+    match (op, target) {
+        ("add", "groups") => add_group::run(service, caller, &params).await,
+        ("update", "groups") => update_group::run(service, caller, &params).await,
+        ("remove", "groups") => remove_group::run(service, caller, &params).await,
+        (op, target) => Err(Reply::invalid(
+            vec![op.to_string()],
+            &format!("Unknown object '{target}' for {op}; this server supports: groups"),
+        )),
+    }
+}

@@ -1,0 +1,198 @@
+//! Grupo's answers and error format, and the mapping of service errors to its keys.
+
+use crate::domain::ValidationErrors;
+use crate::service::ServiceError;
+use crate::wire::form::FormError;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Success {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    success: bool,
+    error_message: &'a str,
+    error_key: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    error_variables: &'a [String],
+}
+
+/// One answer, success or failure, ready to encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Ok {
+        group_id: Option<i64>,
+    },
+    Error {
+        status: StatusCode,
+        key: &'static str,
+        message: String,
+        variables: Vec<String>,
+    },
+}
+
+/// Grupo's names for the domain's canonical field names.
+pub fn wire_name(canonical: &str) -> String {
+    match canonical {
+        "name" => "group_name",
+        "category_id" => "group_category_id",
+        "secret" => "secret_group",
+        "pinned" => "pin_group",
+        "icon_url" => "group_icon_url",
+        other => other,
+    }
+    .to_string()
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Ok { group_id: None }
+    }
+
+    pub fn created(group_id: i64) -> Reply {
+        Reply::Ok {
+            group_id: Some(group_id),
+        }
+    }
+
+    fn error(key: &'static str, message: String, variables: Vec<String>) -> Reply {
+        Reply::Error {
+            status: StatusCode::OK,
+            key,
+            message,
+            variables,
+        }
+    }
+
+    pub fn invalid(variables: Vec<String>, detail: &str) -> Reply {
+        Reply::error(
+            "invalid_value",
+            format!("Invalid Input or Field Empty: {detail}"),
+            variables,
+        )
+    }
+
+    pub fn validation(errors: &ValidationErrors) -> Reply {
+        let variables: Vec<String> = errors
+            .fields()
+            .iter()
+            .map(|e| wire_name(&e.field))
+            .collect();
+        let detail: Vec<String> = errors
+            .fields()
+            .iter()
+            .map(|e| format!("{}: {}", wire_name(&e.field), e.message))
+            .collect();
+        Reply::invalid(variables, &detail.join("; "))
+    }
+
+    pub fn bad_request(e: FormError) -> Reply {
+        Reply::invalid(Vec::new(), &e.to_string())
+    }
+
+    pub fn too_large(limit: usize) -> Reply {
+        Reply::Error {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            key: "invalid_value",
+            message: format!(
+                "Invalid Input or Field Empty: the request body is larger than {limit} bytes"
+            ),
+            variables: Vec::new(),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            Reply::Ok { group_id } => (
+                StatusCode::OK,
+                serde_json::to_vec(&Success {
+                    success: true,
+                    group_id: *group_id,
+                }),
+            ),
+            Reply::Error {
+                status,
+                key,
+                message,
+                variables,
+            } => (
+                *status,
+                serde_json::to_vec(&Failure {
+                    success: false,
+                    error_message: message,
+                    error_key: key,
+                    error_variables: variables,
+                }),
+            ),
+        };
+        match body {
+            Ok(bytes) => {
+                (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+            }
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+}
+
+impl From<ServiceError> for Reply {
+    fn from(e: ServiceError) -> Reply {
+        match e {
+            ServiceError::Unauthorized => Reply::error(
+                "invalid_api_secret_key",
+                "Invalid API Secret Key".into(),
+                vec![],
+            ),
+            ServiceError::Invalid(errors) => Reply::validation(&errors),
+            ServiceError::SlugTaken => Reply::error(
+                "slug_already_exists",
+                "Slug Already Exists".into(),
+                vec!["slug".into()],
+            ),
+            ServiceError::GroupNotFound => Reply::error(
+                "group_not_found",
+                "Group Not Found".into(),
+                vec!["group".into()],
+            ),
+            ServiceError::CategoryNotFound(id) => Reply::invalid(
+                vec!["group_category_id".into()],
+                &format!("category {id} does not exist"),
+            ),
+            ServiceError::FieldNotFound(id) => Reply::invalid(
+                vec![format!("custom_field_{id}")],
+                &format!("no group custom field has the identifier {id}"),
+            ),
+            ServiceError::Conflict(msg) | ServiceError::Refused(msg) => {
+                Reply::error("permission_denied", msg, vec![])
+            }
+            ServiceError::WorkspaceNotFound(_) | ServiceError::KeyNotFound(_) => Reply::error(
+                "invalid_api_secret_key",
+                "Invalid API Secret Key".into(),
+                vec![],
+            ),
+            ServiceError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "grupo request failed: store unavailable");
+                Reply::Error {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    key: "something_went_wrong",
+                    message: "Something Went Wrong".into(),
+                    variables: vec![],
+                }
+            }
+            ServiceError::Internal(msg) => {
+                tracing::error!(error = %msg, "grupo request failed");
+                Reply::Error {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    key: "something_went_wrong",
+                    message: "Something Went Wrong".into(),
+                    variables: vec![],
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The domain model: plain values and the rules they obey. No I/O lives here.
+
+pub mod category;
+pub mod error;
+pub mod field;
+pub mod group;
+pub mod key;
+pub mod slug;
+pub mod text;
+pub mod workspace;
+
+pub use error::{DomainError, FieldError, ValidationErrors};

@@ -1,0 +1,34 @@
+//! groupd: a self-hosted group service that speaks several wire dialects over one
+//! domain model and one store.
+//!
+//! How the parts fit, from the inside out:
+//!
+//! - [`domain`]: groups, categories, custom fields, workspaces and API keys as plain
+//!   Rust values, with every validation rule (lengths, slugs, yes/no flags, custom field
+//!   types). No I/O, no HTTP types.
+//! - [`store`]: the [`store::Store`] trait, the one way data is read and written, and
+//!   its engines (`store::sqlite` today). `store::conformance` is the behaviour suite
+//!   every engine must pass. Every row belongs to a workspace (tenant).
+//! - [`service`]: the one place a domain command is carried out against the store:
+//!   API key checks, argon2id password hashing off the async threads, icon fetching
+//!   with its private-network guard, and the order of checks and writes. Every
+//!   dialect and the command line call it; nothing else writes.
+//! - [`dialects`]: one module per wire protocol (`dialects::grupo` for
+//!   `POST /api_request/`). A dialect decodes a request into a domain command, calls
+//!   the service, and encodes the answer or error in its own format.
+//! - [`wire`]: codecs shared by dialects (form bodies: urlencoded and multipart).
+//! - [`server`]: the axum router that mounts the dialects, plus the icon and health
+//!   routes, and the listener.
+//! - [`config`]: settings layered from defaults, an optional TOML file, `GROUPD_*`
+//!   environment variables and command-line flags.
+//!
+//! `main.rs` only parses the command line and calls into these.
+
+pub mod cli;
+pub mod config;
+pub mod dialects;
+pub mod domain;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod wire;

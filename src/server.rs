@@ -1,0 +1,167 @@
+//! The HTTP server: mounts the dialects and the shared routes, and runs until a
+//! shutdown signal.
+
+use crate::config::Settings;
+use crate::dialects;
+use crate::domain::group::GroupId;
+use crate::service::icons::DEFAULT_ICON_SVG;
+use crate::service::{IconFetcher, Service, ServiceError};
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteStore;
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error(
+        "cannot open the database: {0}\nCheck that --data-dir (GROUPD_DATA_DIR) names a directory groupd can write to."
+    )]
+    Store(StoreError),
+    #[error(
+        "cannot listen on {addr}: {source}\nPick another address with --listen (or GROUPD_LISTEN)."
+    )]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Service(ServiceError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens the store and builds the service for these settings.
+pub fn build_service(settings: &Settings) -> Result<Service, StartupError> {
+    let store = SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?;
+    let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
+    Ok(Service::new(Arc::new(store), icons))
+}
+
+/// Every route groupd serves.
+pub fn router(service: Service) -> Router {
+    Router::new()
+        .merge(dialects::grupo::routes())
+        .route("/groups/{id}/icon", get(group_icon))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(service)
+}
+
+/// Logs method, path (never the query: it may hold a key), status and time.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    tracing::debug!(%method, %path, status = response.status().as_u16(),
+        micros = start.elapsed().as_micros() as u64, "request");
+    response
+}
+
+fn json_error(status: StatusCode, key: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "key": key, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not_found", "No such route")
+}
+
+/// `GET /groups/{id}/icon`: the group's 200x200 PNG, or the default icon (SVG).
+async fn group_icon(State(service): State<Service>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return json_error(StatusCode::NOT_FOUND, "group_not_found", "Group Not Found");
+    };
+    match service.group_icon(GroupId(id)).await {
+        Ok(Some(icon)) => (
+            [
+                (header::CONTENT_TYPE, icon.content_type),
+                (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+            ],
+            icon.data,
+        )
+            .into_response(),
+        Ok(None) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            DEFAULT_ICON_SVG,
+        )
+            .into_response(),
+        Err(ServiceError::GroupNotFound) => {
+            json_error(StatusCode::NOT_FOUND, "group_not_found", "Group Not Found")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "icon request failed");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "something_went_wrong",
+                "Something Went Wrong",
+            )
+        }
+    }
+}
+
+/// Starts groupd: opens the store, makes the first key on a new database, listens,
+/// and serves until Ctrl-C or SIGTERM.
+pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    let service = build_service(&settings)?;
+    if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
+        println!(
+            "Created workspace '{}' with its first API key:",
+            key.workspace
+        );
+        println!("  {}", key.secret);
+        println!("Keep it safe: it is shown only this once. Make more with `groupd key create`.");
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartupError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    println!(
+        "groupd listening on http://{addr} (database {})",
+        settings.database_path().display()
+    );
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| StartupError::Other(format!("server error: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

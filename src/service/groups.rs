@@ -1,0 +1,209 @@
+//! Group commands: create, update, remove, read.
+
+use super::{Caller, Service, ServiceError, now, passwords};
+use crate::domain::ValidationErrors;
+use crate::domain::group::{
+    self, DraftMode, Group, GroupDraft, GroupId, GroupPlan, GroupRef, IconPlan, PasswordPlan,
+};
+use crate::store::{GroupUpdate, IconImage, NewGroup, StoreError};
+
+/// Store errors that mean "the request named something that is not there" become
+/// validation errors on the field that named it (a category or custom field removed
+/// between the check and the write).
+fn reference_error(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::UnknownCategory(id) => ServiceError::Invalid(ValidationErrors::single(
+            "category_id",
+            format!("category {id} does not exist"),
+        )),
+        StoreError::UnknownField(id) => ServiceError::Invalid(ValidationErrors::single(
+            format!("custom_field_{id}"),
+            format!("no group custom field has the identifier {id}"),
+        )),
+        other => other.into(),
+    }
+}
+
+impl Service {
+    async fn check_plan(
+        &self,
+        caller: Caller,
+        draft: GroupDraft,
+        mode: DraftMode,
+    ) -> Result<GroupPlan, ServiceError> {
+        let fields = if draft.custom_fields.is_empty() {
+            Vec::new()
+        } else {
+            self.store.list_fields(caller.workspace).await?
+        };
+        let categories = if draft.category_id.is_some() {
+            self.store.list_categories(caller.workspace).await?
+        } else {
+            Vec::new()
+        };
+        Ok(group::plan(draft, mode, &fields, |id| {
+            categories.iter().any(|c| c.id == id)
+        })?)
+    }
+
+    async fn fetch_icon(&self, plan: &IconPlan) -> Option<Option<IconImage>> {
+        match plan {
+            IconPlan::Keep => None,
+            IconPlan::Clear => Some(None),
+            IconPlan::Fetch(url) => match self.icons.fetch(url.clone()).await {
+                Ok(icon) => Some(Some(icon)),
+                Err(e) => {
+                    tracing::info!(host = url.host_str().unwrap_or(""), reason = %e,
+                        "group icon not fetched; the group gets the default icon");
+                    Some(None)
+                }
+            },
+        }
+    }
+
+    /// Creates a group. Validation happens before any slow work (hashing, fetching).
+    pub async fn create_group(
+        &self,
+        caller: Caller,
+        draft: GroupDraft,
+    ) -> Result<GroupId, ServiceError> {
+        let plan = self.check_plan(caller, draft, DraftMode::Create).await?;
+        let slug = plan.slug.clone().flatten();
+        if let Some(s) = &slug {
+            if self
+                .store
+                .slug_taken(caller.workspace, s.key(), None)
+                .await?
+            {
+                return Err(ServiceError::SlugTaken);
+            }
+        }
+        let password_hash = match plan.password {
+            PasswordPlan::Set(p) => Some(passwords::hash(p).await?),
+            PasswordPlan::Keep | PasswordPlan::Clear => None,
+        };
+        let icon = self.fetch_icon(&plan.icon).await.flatten();
+        let new = NewGroup {
+            name: plan.name.unwrap_or_default(),
+            slug,
+            description: plan.description.unwrap_or_default(),
+            category_id: plan.category_id.unwrap_or_else(group::default_category),
+            secret: plan.secret.unwrap_or(false),
+            unleavable: plan.unleavable.unwrap_or(false),
+            pinned: plan.pinned.unwrap_or(false),
+            password_hash,
+            icon,
+            custom_fields: plan
+                .custom_fields
+                .into_iter()
+                .filter_map(|(id, v)| v.map(|v| (id, v)))
+                .collect(),
+            now: now(),
+        };
+        self.store
+            .insert_group(caller.workspace, new)
+            .await
+            .map_err(reference_error)
+    }
+
+    /// Finds a group by id or slug in the caller's workspace.
+    pub async fn get_group(&self, caller: Caller, reference: &str) -> Result<Group, ServiceError> {
+        let by = GroupRef::parse(reference).ok_or_else(|| {
+            ServiceError::Invalid(ValidationErrors::single("group", "is required"))
+        })?;
+        self.store
+            .find_group(caller.workspace, &by)
+            .await?
+            .ok_or(ServiceError::GroupNotFound)
+    }
+
+    /// Changes only the fields the draft carries.
+    pub async fn update_group(
+        &self,
+        caller: Caller,
+        reference: &str,
+        draft: GroupDraft,
+    ) -> Result<GroupId, ServiceError> {
+        let mut draft = draft;
+        let current = match self.get_group(caller, reference).await {
+            Ok(g) => g,
+            // Report the reference problem together with any field problems.
+            Err(ServiceError::Invalid(e)) => {
+                draft.errors.extend(e);
+                return Err(ServiceError::Invalid(draft.errors));
+            }
+            Err(e) => return Err(e),
+        };
+        let mode = DraftMode::Update {
+            currently_protected: current.password_protected(),
+        };
+        let plan = self.check_plan(caller, draft, mode).await?;
+        if let Some(Some(s)) = &plan.slug {
+            if self
+                .store
+                .slug_taken(caller.workspace, s.key(), Some(current.id))
+                .await?
+            {
+                return Err(ServiceError::SlugTaken);
+            }
+        }
+        let password_hash = match plan.password {
+            PasswordPlan::Set(p) => Some(Some(passwords::hash(p).await?)),
+            PasswordPlan::Clear => Some(None),
+            PasswordPlan::Keep => None,
+        };
+        let icon = self.fetch_icon(&plan.icon).await;
+        let update = GroupUpdate {
+            name: plan.name,
+            slug: plan.slug,
+            description: plan.description,
+            category_id: plan.category_id,
+            secret: plan.secret,
+            unleavable: plan.unleavable,
+            pinned: plan.pinned,
+            password_hash,
+            icon,
+            custom_fields: plan.custom_fields,
+            now: now(),
+        };
+        self.store
+            .update_group(caller.workspace, current.id, update)
+            .await
+            .map_err(reference_error)?;
+        Ok(current.id)
+    }
+
+    /// Removes a group with its custom field values and icon.
+    pub async fn delete_group(&self, caller: Caller, reference: &str) -> Result<(), ServiceError> {
+        let group = self.get_group(caller, reference).await?;
+        self.store.delete_group(caller.workspace, group.id).await?;
+        Ok(())
+    }
+
+    pub async fn list_groups(
+        &self,
+        caller: Caller,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<Vec<Group>, ServiceError> {
+        Ok(self
+            .store
+            .list_groups(caller.workspace, after, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// A workspace's caller for administrative use (the command line).
+    pub async fn admin_caller(&self, workspace: &str) -> Result<Caller, ServiceError> {
+        Ok(Caller {
+            workspace: self.workspace(workspace).await?.id,
+        })
+    }
+
+    /// The stored icon of a group, `None` when it has none (the default icon applies).
+    pub async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, ServiceError> {
+        self.store.group_icon(id).await.map_err(|e| match e {
+            StoreError::NotFound(_) => ServiceError::GroupNotFound,
+            other => other.into(),
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! API keys: creation, listing, revocation, and authentication of a presented key.
+
+use super::{Caller, Service, ServiceError, now};
+use crate::domain::key::{ApiKey, KEY_TAG, PREFIX_LEN, SECRET_LEN, prefix_of};
+use crate::domain::workspace::Workspace;
+use crate::store::{NewApiKey, StoreError};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A key just made. `secret` is the whole key; it is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub prefix: String,
+    pub secret: String,
+    pub workspace: String,
+}
+
+fn digest(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+fn random_chars(n: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
+}
+
+impl Service {
+    /// Checks a presented key. Missing, malformed, unknown and revoked keys all get
+    /// the same answer. The hash comparison is constant-time.
+    pub async fn authenticate(&self, presented: Option<&str>) -> Result<Caller, ServiceError> {
+        let presented = presented.map(str::trim).unwrap_or_default();
+        let Some(prefix) = prefix_of(presented) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let record = self
+            .store
+            .find_api_key(prefix)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        let matches: bool = digest(presented).ct_eq(&record.hash).into();
+        if !matches || record.revoked {
+            return Err(ServiceError::Unauthorized);
+        }
+        Ok(Caller {
+            workspace: record.workspace,
+        })
+    }
+
+    /// Makes a new key for a workspace.
+    pub async fn create_key(&self, workspace: &str, label: &str) -> Result<NewKey, ServiceError> {
+        let ws = self.workspace(workspace).await?;
+        self.create_key_in(&ws, label).await
+    }
+
+    pub(crate) async fn create_key_in(
+        &self,
+        ws: &Workspace,
+        label: &str,
+    ) -> Result<NewKey, ServiceError> {
+        let label = crate::domain::text::clean(label, 100, false).map_err(|e| {
+            ServiceError::Invalid(crate::domain::ValidationErrors::single(
+                "label",
+                e.message(),
+            ))
+        })?;
+        // A prefix collision is astronomically rare; try again a few times anyway.
+        for _ in 0..5 {
+            let body = random_chars(PREFIX_LEN + SECRET_LEN);
+            let secret = format!("{KEY_TAG}{body}");
+            let prefix = body[..PREFIX_LEN].to_string();
+            let row = NewApiKey {
+                prefix: prefix.clone(),
+                hash: digest(&secret),
+                label: label.clone(),
+                now: now(),
+            };
+            match self.store.insert_api_key(ws.id, row).await {
+                Ok(()) => {
+                    return Ok(NewKey {
+                        prefix,
+                        secret,
+                        workspace: ws.name.clone(),
+                    });
+                }
+                Err(StoreError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Internal(
+            "could not find a free key prefix".into(),
+        ))
+    }
+
+    pub async fn list_keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>, ServiceError> {
+        let ws = match workspace {
+            Some(name) => Some(self.workspace(name).await?.id),
+            None => None,
+        };
+        Ok(self.store.list_api_keys(ws).await?)
+    }
+
+    /// Revokes a key by its prefix (or the whole key). Takes effect at once: keys are
+    /// checked against the store on every request.
+    pub async fn revoke_key(&self, prefix_or_key: &str) -> Result<(), ServiceError> {
+        let prefix = prefix_of(prefix_or_key).unwrap_or(prefix_or_key.trim());
+        match self.store.revoke_api_key(prefix, now()).await {
+            Err(StoreError::NotFound(_)) => Err(ServiceError::KeyNotFound(prefix.to_string())),
+            other => Ok(other?),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! SQLite schema migrations, applied in order at start. `PRAGMA user_version` holds
+//! how many have run. Never edit a released migration: add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: workspaces, keys, categories, custom fields, groups, icons.
+    r#"
+CREATE TABLE workspaces (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    next_category_id INTEGER NOT NULL DEFAULT 2,
+    next_field_id INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE api_keys (
+    prefix TEXT PRIMARY KEY,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    hash BLOB NOT NULL,
+    label TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX api_keys_workspace ON api_keys(workspace_id);
+CREATE TABLE categories (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE TABLE field_defs (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    slug TEXT,
+    slug_key TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    category_id INTEGER NOT NULL,
+    secret INTEGER NOT NULL DEFAULT 0,
+    unleavable INTEGER NOT NULL DEFAULT 0,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    FOREIGN KEY (workspace_id, category_id) REFERENCES categories(workspace_id, id)
+);
+CREATE UNIQUE INDEX groups_slug_key ON groups(workspace_id, slug_key);
+CREATE INDEX groups_workspace ON groups(workspace_id, id);
+CREATE INDEX groups_category ON groups(workspace_id, category_id);
+CREATE TABLE group_field_values (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    workspace_id INTEGER NOT NULL,
+    field_id INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (group_id, field_id),
+    FOREIGN KEY (workspace_id, field_id) REFERENCES field_defs(workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX group_field_values_field ON group_field_values(workspace_id, field_id);
+CREATE TABLE group_icons (
+    group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+"#,
+];

@@ -1,0 +1,847 @@
+//! The SQLite engine: one file, WAL mode, `synchronous=FULL` (a write is on disk
+//! before it is acknowledged), one writer thread with group commit (see
+//! [`writer`]) and a small pool of read-only connections.
+
+mod migrations;
+mod writer;
+
+use super::{ApiKeyRecord, GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
+use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
+use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
+use crate::domain::group::{Group, GroupId, GroupRef};
+use crate::domain::key::ApiKey;
+use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use writer::Writer;
+
+const READERS: usize = 4;
+const MAX_BATCH: usize = 64;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                StoreError::Unavailable(format!("the database is busy: {e}"))
+            }
+            ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::ReadOnly
+            | ErrorCode::PermissionDenied => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        },
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error, needle: &str) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
+        if f.code == rusqlite::ErrorCode::ConstraintViolation
+            && msg.contains("UNIQUE") && msg.contains(needle))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(map_err)?;
+        configure(&conn).map_err(map_err)?;
+        migrate(&conn)?;
+        let writer = Writer::start(conn, MAX_BATCH)
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer: {e}")))?;
+        Ok(SqliteStore {
+            writer,
+            readers: Arc::new(ReadPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(READERS),
+            }),
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the read pool is closed".into()))?;
+        let reused = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let pool2 = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match reused {
+                Some(c) => c,
+                None => open_reader(&pool2.path)?,
+            };
+            let out = f(&conn).map_err(map_err);
+            if let Ok(mut idle) = pool2.idle.lock() {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    configure(&conn).map_err(map_err)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(map_err)?;
+    let supported = migrations::MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (i, sql) in migrations::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(version as usize)
+    {
+        let tx = conn.unchecked_transaction().map_err(map_err)?;
+        tx.execute_batch(sql).map_err(map_err)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace, StoreError> {
+    conn.execute(
+        "INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)",
+        params![name, now],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e, "workspaces.name") {
+            StoreError::AlreadyExists(format!("workspace '{name}'"))
+        } else {
+            map_err(e)
+        }
+    })?;
+    let id = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now],
+    )
+    .map_err(map_err)?;
+    Ok(Workspace {
+        id: WorkspaceId(id),
+        name: name.to_string(),
+    })
+}
+
+fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+fn check_references(
+    conn: &Connection,
+    ws: WorkspaceId,
+    category: Option<i64>,
+    fields: impl Iterator<Item = i64>,
+) -> Result<(), StoreError> {
+    if let Some(c) = category {
+        if !category_exists(conn, ws, c).map_err(map_err)? {
+            return Err(StoreError::UnknownCategory(c));
+        }
+    }
+    for f in fields {
+        if !field_exists(conn, ws, f).map_err(map_err)? {
+            return Err(StoreError::UnknownField(f));
+        }
+    }
+    Ok(())
+}
+
+fn slug_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e, "slug_key") {
+        StoreError::SlugTaken
+    } else {
+        map_err(e)
+    }
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
+     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id)";
+
+fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    Ok(Group {
+        id: GroupId(r.get(0)?),
+        workspace: WorkspaceId(r.get(1)?),
+        name: r.get(2)?,
+        slug: r.get(3)?,
+        description: r.get(4)?,
+        category_id: r.get(5)?,
+        secret: r.get(6)?,
+        unleavable: r.get(7)?,
+        pinned: r.get(8)?,
+        password_hash: r.get(9)?,
+        created_at: r.get(10)?,
+        updated_at: r.get(11)?,
+        has_icon: r.get(12)?,
+        custom_fields: BTreeMap::new(),
+    })
+}
+
+fn load_custom_fields(conn: &Connection, group: &mut Group) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT field_id, value FROM group_field_values WHERE group_id = ?1 ORDER BY field_id",
+    )?;
+    let rows = stmt.query_map([group.id.0], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        group.custom_fields.insert(k, v);
+    }
+    Ok(())
+}
+
+fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
+    let kind: String = r.get(2)?;
+    let options: String = r.get(3)?;
+    let bad = |msg: String| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, msg.into())
+    };
+    Ok(FieldDef {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: kind.parse::<FieldKind>().map_err(bad)?,
+        options: serde_json::from_str(&options).map_err(|e| bad(e.to_string()))?,
+    })
+}
+
+fn put_icon(conn: &Connection, id: i64, icon: &Option<IconImage>) -> rusqlite::Result<()> {
+    match icon {
+        Some(icon) => conn.execute(
+            "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (group_id) DO UPDATE SET content_type = excluded.content_type, \
+             data = excluded.data",
+            params![id, icon.content_type, icon.data],
+        )?,
+        None => conn.execute("DELETE FROM group_icons WHERE group_id = ?1", [id])?,
+    };
+    Ok(())
+}
+
+fn put_field_value(
+    conn: &Connection,
+    ws: WorkspaceId,
+    group: i64,
+    field: i64,
+    value: &Option<String>,
+) -> rusqlite::Result<()> {
+    match value {
+        Some(v) => conn.execute(
+            "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, field_id) \
+             DO UPDATE SET value = excluded.value",
+            params![group, ws.0, field, v],
+        )?,
+        None => conn.execute(
+            "DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2",
+            params![group, field],
+        )?,
+    };
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let any: Option<i64> = conn
+                    .query_row("SELECT id FROM workspaces LIMIT 1", [], |r| r.get(0))
+                    .optional()
+                    .map_err(map_err)?;
+                match any {
+                    Some(_) => Ok(None),
+                    None => insert_workspace(conn, DEFAULT_WORKSPACE, now).map(Some),
+                }
+            })
+            .await
+    }
+
+    async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError> {
+        let name = name.to_string();
+        self.writer
+            .write(move |conn| insert_workspace(conn, &name, now))
+            .await
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, name FROM workspaces ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Workspace {
+                    id: WorkspaceId(r.get(0)?),
+                    name: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
+        let name = name.to_string();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, name FROM workspaces WHERE name = ?1",
+                [&name],
+                |r| {
+                    Ok(Workspace {
+                        id: WorkspaceId(r.get(0)?),
+                        name: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key.prefix, ws.0, key.hash, key.label, key.now],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e, "api_keys.prefix") {
+                        StoreError::AlreadyExists("key prefix".into())
+                    } else {
+                        map_err(e)
+                    }
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let prefix = prefix.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = ?1",
+            )?
+            .query_row([&prefix], |r| {
+                Ok(ApiKeyRecord {
+                    workspace: WorkspaceId(r.get(0)?),
+                    hash: r.get(1)?,
+                    revoked: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at \
+                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
+                 WHERE ?1 IS NULL OR k.workspace_id = ?1 ORDER BY k.created_at, k.prefix",
+            )?;
+            let rows = stmt.query_map([ws.map(|w| w.0)], |r| {
+                Ok(ApiKey {
+                    prefix: r.get(0)?,
+                    workspace: r.get(1)?,
+                    label: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
+        let prefix = prefix.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = ?1",
+                        params![prefix, now],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("key"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_category(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        now: i64,
+    ) -> Result<Category, StoreError> {
+        let name = name.to_string();
+        self.writer
+            .write(move |conn| {
+                let id: i64 = conn
+                    .query_row(
+                        "UPDATE workspaces SET next_category_id = next_category_id + 1 \
+                         WHERE id = ?1 RETURNING next_category_id - 1",
+                        [ws.0],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .ok_or(StoreError::NotFound("workspace"))?;
+                conn.execute(
+                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![ws.0, id, name, now],
+                )
+                .map_err(map_err)?;
+                Ok(Category { id, name })
+            })
+            .await
+    }
+
+    async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT id, name FROM categories WHERE workspace_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([ws.0], |r| {
+                Ok(Category {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn rename_category(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE categories SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id, name],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::UnknownCategory(id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
+        if id == DEFAULT_CATEGORY_ID {
+            return Err(StoreError::Refused(format!(
+                "category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists"
+            )));
+        }
+        self.writer
+            .write(move |conn| {
+                if !category_exists(conn, ws, id).map_err(map_err)? {
+                    return Err(StoreError::UnknownCategory(id));
+                }
+                let moved = conn
+                    .execute(
+                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND category_id = ?2",
+                        params![ws.0, id, DEFAULT_CATEGORY_ID],
+                    )
+                    .map_err(map_err)?;
+                conn.execute(
+                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                    params![ws.0, id],
+                )
+                .map_err(map_err)?;
+                Ok(moved as u64)
+            })
+            .await
+    }
+
+    async fn create_field(
+        &self,
+        ws: WorkspaceId,
+        def: NewFieldDef,
+        now: i64,
+    ) -> Result<FieldDef, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let next: i64 = conn
+                    .query_row("SELECT next_field_id FROM workspaces WHERE id = ?1", [ws.0], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(map_err)?
+                    .ok_or(StoreError::NotFound("workspace"))?;
+                let id = def.id.unwrap_or(next);
+                if field_exists(conn, ws, id).map_err(map_err)? {
+                    return Err(StoreError::AlreadyExists(format!("custom field {id}")));
+                }
+                conn.execute(
+                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE id = ?1",
+                    params![ws.0, id],
+                )
+                .map_err(map_err)?;
+                let options = serde_json::to_string(&def.options)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                conn.execute(
+                    "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![ws.0, id, def.name, def.kind.as_str(), options, now],
+                )
+                .map_err(map_err)?;
+                Ok(FieldDef {
+                    id,
+                    name: def.name,
+                    kind: def.kind,
+                    options: def.options,
+                })
+            })
+            .await
+    }
+
+    async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, kind, options FROM field_defs WHERE workspace_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([ws.0], field_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::UnknownField(id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
+        self.writer
+            .write(move |conn| {
+                check_references(
+                    conn,
+                    ws,
+                    Some(g.category_id),
+                    g.custom_fields.iter().map(|(f, _)| *f),
+                )?;
+                conn.prepare_cached(
+                    "INSERT INTO groups (workspace_id, name, slug, slug_key, description, category_id, \
+                     secret, unleavable, pinned, password_hash, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        ws.0,
+                        g.name,
+                        g.slug.as_ref().map(|s| s.as_str()),
+                        g.slug.as_ref().map(|s| s.key()),
+                        g.description,
+                        g.category_id,
+                        g.secret,
+                        g.unleavable,
+                        g.pinned,
+                        g.password_hash,
+                        g.now,
+                    ])
+                })
+                .map_err(slug_error)?;
+                let id = conn.last_insert_rowid();
+                for (field, value) in &g.custom_fields {
+                    put_field_value(conn, ws, id, *field, &Some(value.clone())).map_err(map_err)?;
+                }
+                if g.icon.is_some() {
+                    put_icon(conn, id, &g.icon).map_err(map_err)?;
+                }
+                Ok(GroupId(id))
+            })
+            .await
+    }
+
+    async fn update_group(
+        &self,
+        ws: WorkspaceId,
+        id: GroupId,
+        u: GroupUpdate,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let exists = conn
+                    .query_row(
+                        "SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::NotFound("group"));
+                }
+                check_references(
+                    conn,
+                    ws,
+                    u.category_id,
+                    u.custom_fields.iter().map(|(f, _)| *f),
+                )?;
+                let (slug_set, slug, slug_key) = match &u.slug {
+                    None => (false, None, None),
+                    Some(s) => (
+                        true,
+                        s.as_ref().map(|s| s.as_str().to_string()),
+                        s.as_ref().map(|s| s.key().to_string()),
+                    ),
+                };
+                let (pw_set, pw) = match &u.password_hash {
+                    None => (false, None),
+                    Some(p) => (true, p.clone()),
+                };
+                conn.prepare_cached(
+                    "UPDATE groups SET \
+                       name = COALESCE(?3, name), \
+                       slug = CASE WHEN ?4 THEN ?5 ELSE slug END, \
+                       slug_key = CASE WHEN ?4 THEN ?6 ELSE slug_key END, \
+                       description = COALESCE(?7, description), \
+                       category_id = COALESCE(?8, category_id), \
+                       secret = COALESCE(?9, secret), \
+                       unleavable = COALESCE(?10, unleavable), \
+                       pinned = COALESCE(?11, pinned), \
+                       password_hash = CASE WHEN ?12 THEN ?13 ELSE password_hash END, \
+                       updated_at = ?14 \
+                     WHERE workspace_id = ?1 AND id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        ws.0,
+                        id.0,
+                        u.name,
+                        slug_set,
+                        slug,
+                        slug_key,
+                        u.description,
+                        u.category_id,
+                        u.secret,
+                        u.unleavable,
+                        u.pinned,
+                        pw_set,
+                        pw,
+                        u.now,
+                    ])
+                })
+                .map_err(slug_error)?;
+                for (field, value) in &u.custom_fields {
+                    put_field_value(conn, ws, id.0, *field, value).map_err(map_err)?;
+                }
+                if let Some(icon) = &u.icon {
+                    put_icon(conn, id.0, icon).map_err(map_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_group(&self, ws: WorkspaceId, id: GroupId) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("group"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_group(
+        &self,
+        ws: WorkspaceId,
+        by: &GroupRef,
+    ) -> Result<Option<Group>, StoreError> {
+        let by = by.clone();
+        self.read(move |conn| {
+            let found = match &by {
+                GroupRef::Id(id) => conn
+                    .prepare_cached(&format!(
+                        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+                    ))?
+                    .query_row(params![ws.0, id.0], group_from_row)
+                    .optional()?,
+                GroupRef::Slug(key) => conn
+                    .prepare_cached(&format!(
+                        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
+                    ))?
+                    .query_row(params![ws.0, key], group_from_row)
+                    .optional()?,
+            };
+            match found {
+                Some(mut g) => {
+                    load_custom_fields(conn, &mut g)?;
+                    Ok(Some(g))
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn slug_taken(
+        &self,
+        ws: WorkspaceId,
+        slug_key: &str,
+        except: Option<GroupId>,
+    ) -> Result<bool, StoreError> {
+        let key = slug_key.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2 \
+                 AND (?3 IS NULL OR id <> ?3)",
+            )?
+            .query_row(params![ws.0, key, except.map(|g| g.0)], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    async fn list_groups(
+        &self,
+        ws: WorkspaceId,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<Vec<Group>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.id > ?2 \
+                 ORDER BY g.id LIMIT ?3"
+            ))?;
+            let mut groups = stmt
+                .query_map(
+                    params![ws.0, after.map_or(0, |g| g.0), limit],
+                    group_from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<Group>>>()?;
+            for g in groups.iter_mut() {
+                load_custom_fields(conn, g)?;
+            }
+            Ok(groups)
+        })
+        .await
+    }
+
+    async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError> {
+        let found = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT i.content_type, i.data FROM groups g \
+                     LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = ?1",
+                )?
+                .query_row([id.0], |r| {
+                    let ct: Option<String> = r.get(0)?;
+                    let data: Option<Vec<u8>> = r.get(1)?;
+                    Ok(ct
+                        .zip(data)
+                        .map(|(content_type, data)| IconImage { content_type, data }))
+                })
+                .optional()
+            })
+            .await?;
+        found.ok_or(StoreError::NotFound("group"))
+    }
+}

@@ -1,0 +1,3 @@
+//! Codecs shared by the dialects.
+
+pub mod form;
