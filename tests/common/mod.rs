@@ -1,0 +1,221 @@
+//! Test helpers: start the real `groupd` binary on port 0 in a fresh data directory
+//! and talk HTTP to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_groupd");
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    /// The default workspace's first key (printed by the first start).
+    pub key: String,
+    pub dir: PathBuf,
+    pub client: reqwest::Client,
+    child: Child,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts groupd on a fresh database, with icons from loopback allowed.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&["--icon-allow-private"]).await
+}
+
+/// Starts groupd on a fresh database with extra `serve` flags.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_path_buf();
+    let mut app = start(&dir, extra, None);
+    app._tmp = Some(tmp);
+    app
+}
+
+/// Starts groupd on an existing data directory (a restart). `key` is the key to use,
+/// since only the first start prints one.
+pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--icon-timeout-secs",
+            "5",
+        ])
+        .args(extra)
+        .env("GROUPD_LOG", "warn")
+        .env_remove("GROUPD_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start groupd");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut key = key;
+    let mut address = None;
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("Created workspace") {
+            if let Some(Ok(k)) = lines.next() {
+                key = Some(k.trim().to_string());
+            }
+        } else if let Some(rest) = line.strip_prefix("groupd listening on ") {
+            address = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let address = address.expect("groupd did not print its address");
+    TestApp {
+        address,
+        key: key.expect("no API key printed"),
+        dir: dir.to_path_buf(),
+        client: reqwest::Client::new(),
+        child,
+        _tmp: None,
+    }
+}
+
+/// Runs a groupd administration command on a data directory.
+pub fn groupd(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("GROUPD_LOG", "warn")
+        .env_remove("GROUPD_CONFIG")
+        .output()
+        .expect("run groupd")
+}
+
+/// Like [`groupd`], but the command must succeed; returns its stdout.
+pub fn groupd_ok(dir: &Path, args: &[&str]) -> String {
+    let out = groupd(dir, args);
+    assert!(
+        out.status.success(),
+        "groupd {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stops the server (SIGKILL) and returns its data directory's owner.
+    pub fn stop(mut self) -> Option<tempfile::TempDir> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self._tmp.take()
+    }
+
+    /// POSTs urlencoded fields to /api_request/; returns status and raw body.
+    pub async fn post_form(&self, fields: &[(&str, &str)]) -> (u16, String) {
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.post_raw("application/x-www-form-urlencoded", body.into_bytes())
+            .await
+    }
+
+    pub async fn post_raw(&self, content_type: &str, body: Vec<u8>) -> (u16, String) {
+        let r = self
+            .client
+            .post(self.url("/api_request/"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// POSTs multipart/form-data fields to /api_request/.
+    pub async fn post_multipart(&self, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let r = self
+            .client
+            .post(self.url("/api_request/"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// A Grupo call with this app's key added; the parsed JSON answer.
+    pub async fn grupo(&self, fields: &[(&str, &str)]) -> serde_json::Value {
+        let mut all = vec![("api_secret_key", self.key.as_str())];
+        all.extend_from_slice(fields);
+        let (status, body) = self.post_form(&all).await;
+        assert_eq!(status, 200, "unexpected status for {fields:?}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+    }
+
+    /// Creates a group; returns its id.
+    pub async fn create_group(&self, fields: &[(&str, &str)]) -> i64 {
+        let mut all = vec![("add", "groups")];
+        all.extend_from_slice(fields);
+        let v = self.grupo(&all).await;
+        assert_eq!(v["success"], true, "create failed: {v}");
+        v["group_id"].as_i64().expect("group_id")
+    }
+
+    /// The stored group, as `groupd group show` prints it.
+    pub fn show_group(&self, reference: &str) -> serde_json::Value {
+        self.show_group_in(reference, "default")
+    }
+
+    pub fn show_group_in(&self, reference: &str, workspace: &str) -> serde_json::Value {
+        let out = groupd_ok(&self.dir, &["group", "show", reference, "-w", workspace]);
+        serde_json::from_str(&out).expect("group JSON")
+    }
+
+    /// Whether `groupd group show` finds the group.
+    pub fn group_exists(&self, reference: &str) -> bool {
+        groupd(&self.dir, &["group", "show", reference])
+            .status
+            .success()
+    }
+
+    /// Every group in the default workspace, as JSON values.
+    pub fn all_groups(&self) -> Vec<serde_json::Value> {
+        groupd_ok(&self.dir, &["group", "list"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("group JSON line"))
+            .collect()
+    }
+}
+
+/// Percent-encodes a form component the way PHP's urlencode does.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
