@@ -46,13 +46,7 @@ pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--icon-timeout-secs",
-            "5",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("GROUPD_LOG", "warn")
         .env_remove("GROUPD_CONFIG")

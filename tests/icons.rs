@@ -1,0 +1,238 @@
+//! Group icons: fetched, checked, cropped to 200x200, served; private targets refused.
+
+mod common;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use common::{spawn_app, spawn_app_with};
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A small image server on 127.0.0.1 that counts every request it gets.
+struct IconServer {
+    base: String,
+    hits: Arc<AtomicUsize>,
+}
+
+fn wide_png() -> Vec<u8> {
+    // 400x300: red left half, blue right half.
+    let img = image::RgbImage::from_fn(400, 300, |x, _| {
+        if x < 200 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn start_icon_server() -> IconServer {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/wide.png",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], wide_png()) }),
+        )
+        .route("/text", get(|| async { "this is not an image" }))
+        .route(
+            "/lying.png",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], "<html>nope</html>") }),
+        )
+        .route(
+            "/big.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    vec![0u8; 6 * 1024 * 1024],
+                )
+            }),
+        )
+        .route("/missing.png", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/slow.png",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+                ([(header::CONTENT_TYPE, "image/png")], wide_png())
+            }),
+        )
+        .route("/redirect/{n}", get(redirect))
+        .layer(axum::middleware::from_fn_with_state(hits.clone(), count))
+        .with_state(());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    IconServer { base, hits }
+}
+
+async fn count(
+    State(hits): State<Arc<AtomicUsize>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    hits.fetch_add(1, Ordering::SeqCst);
+    next.run(req).await
+}
+
+async fn redirect(Path(n): Path<u32>) -> Response {
+    if n == 0 {
+        Redirect::temporary("/wide.png").into_response()
+    } else {
+        Redirect::temporary(&format!("/redirect/{}", n - 1)).into_response()
+    }
+}
+
+#[tokio::test]
+async fn an_icon_is_fetched_cropped_to_200_square_and_served() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    let url = format!("{}/wide.png", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Pictured"), ("group_icon_url", &url)])
+        .await;
+    assert_eq!(app.show_group(&id.to_string())["has_icon"], true);
+    let r = app
+        .client
+        .get(app.url(&format!("/groups/{id}/icon")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let bytes = r.bytes().await.unwrap();
+    let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), (200, 200));
+    // The centred 300x300 square of a red|blue 400x300 image: red left, blue right.
+    assert_eq!(img.get_pixel(40, 100).0, [255, 0, 0, 255]);
+    assert_eq!(img.get_pixel(160, 100).0, [0, 0, 255, 255]);
+}
+
+#[tokio::test]
+async fn up_to_five_redirects_are_followed() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    let five = format!("{}/redirect/4", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Five"), ("group_icon_url", &five)])
+        .await;
+    assert_eq!(app.show_group(&id.to_string())["has_icon"], true);
+    let six = format!("{}/redirect/5", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Six"), ("group_icon_url", &six)])
+        .await;
+    assert_eq!(app.show_group(&id.to_string())["has_icon"], false);
+}
+
+#[tokio::test]
+async fn failed_fetches_never_fail_the_creation() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    for path in ["/text", "/lying.png", "/big.png", "/missing.png"] {
+        let url = format!("{}{path}", icons.base);
+        let id = app
+            .create_group(&[("group_name", path), ("group_icon_url", &url)])
+            .await;
+        assert_eq!(app.show_group(&id.to_string())["has_icon"], false, "{path}");
+        let r = app
+            .client
+            .get(app.url(&format!("/groups/{id}/icon")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "image/svg+xml");
+        assert!(r.text().await.unwrap().starts_with("<svg"));
+    }
+    // Nothing listens here.
+    let id = app
+        .create_group(&[
+            ("group_name", "Unreachable"),
+            ("group_icon_url", "http://127.0.0.1:1/x.png"),
+        ])
+        .await;
+    assert_eq!(app.show_group(&id.to_string())["has_icon"], false);
+}
+
+#[tokio::test]
+async fn a_slow_icon_times_out_and_the_group_is_still_made() {
+    let icons = start_icon_server().await;
+    let app = spawn_app_with(&["--icon-allow-private", "--icon-timeout-secs", "1"]).await;
+    let url = format!("{}/slow.png", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Slow"), ("group_icon_url", &url)])
+        .await;
+    assert_eq!(app.show_group(&id.to_string())["has_icon"], false);
+}
+
+#[tokio::test]
+async fn private_addresses_are_not_fetched_without_the_option() {
+    let icons = start_icon_server().await;
+    let app = spawn_app_with(&[]).await;
+    let port = icons.base.rsplit(':').next().unwrap().to_string();
+    for url in [
+        format!("{}/wide.png", icons.base),
+        format!("http://localhost:{port}/wide.png"),
+        format!("http://[::ffff:127.0.0.1]:{port}/wide.png"),
+        format!("http://0x7f000001:{port}/wide.png"),
+        format!("http://169.254.169.254/latest/meta-data/"),
+        format!("http://10.0.0.1:{port}/wide.png"),
+    ] {
+        let id = app
+            .create_group(&[("group_name", "Blocked"), ("group_icon_url", &url)])
+            .await;
+        assert_eq!(app.show_group(&id.to_string())["has_icon"], false, "{url}");
+    }
+    assert_eq!(
+        icons.hits.load(Ordering::SeqCst),
+        0,
+        "a private URL was fetched"
+    );
+}
+
+#[tokio::test]
+async fn update_sets_and_clears_the_icon() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    let id = app
+        .create_group(&[("group_name", "Later")])
+        .await
+        .to_string();
+    assert_eq!(app.show_group(&id)["has_icon"], false);
+    let url = format!("{}/wide.png", icons.base);
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id),
+        ("group_icon_url", &url),
+    ])
+    .await;
+    assert_eq!(app.show_group(&id)["has_icon"], true);
+    // Another update without the field keeps it.
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id),
+        ("group_name", "Renamed"),
+    ])
+    .await;
+    assert_eq!(app.show_group(&id)["has_icon"], true);
+    app.grupo(&[("update", "groups"), ("group", &id), ("group_icon_url", "")])
+        .await;
+    assert_eq!(app.show_group(&id)["has_icon"], false);
+}
+
+#[tokio::test]
+async fn icon_route_for_unknown_groups_is_404() {
+    let app = spawn_app().await;
+    for path in ["/groups/999/icon", "/groups/abc/icon"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(
+            r.text().await.unwrap(),
+            r#"{"error":{"key":"group_not_found","message":"Group Not Found"}}"#
+        );
+    }
+}
