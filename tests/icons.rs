@@ -179,7 +179,7 @@ async fn private_addresses_are_not_fetched_without_the_option() {
         format!("http://localhost:{port}/wide.png"),
         format!("http://[::ffff:127.0.0.1]:{port}/wide.png"),
         format!("http://0x7f000001:{port}/wide.png"),
-        format!("http://169.254.169.254/latest/meta-data/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
         format!("http://10.0.0.1:{port}/wide.png"),
     ] {
         let id = app

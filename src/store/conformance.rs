@@ -1,2 +1,592 @@
-//! The behaviour every [`Store`] engine must show. Engine test files call
-//! [`run_all`] with a factory for fresh, empty stores.
+//! The behaviour every [`Store`] engine must show, written once. An engine's test
+//! file names a function that makes a fresh, empty store and invokes
+//! [`store_conformance_tests!`](crate::store_conformance_tests), which expands to
+//! one `#[tokio::test]` per case below.
+
+use super::{GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
+use crate::domain::field::{FieldKind, NewFieldDef};
+use crate::domain::group::{GroupId, GroupRef};
+use crate::domain::slug::clean_slug;
+use crate::domain::workspace::Workspace;
+use std::sync::Arc;
+
+/// Expands to one test per conformance case, each on a fresh store from `$make`
+/// (an async fn returning `Arc<dyn Store>`, or a guard that derefs to one).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:path) => {
+        $crate::store_conformance_tests!(@cases $make;
+            bootstrap_creates_the_default_workspace_once,
+            workspaces_have_unique_names_and_category_one,
+            api_keys_are_found_listed_and_revoked,
+            categories_count_per_workspace_and_removal_moves_groups,
+            custom_fields_take_ids_and_removal_drops_values,
+            groups_round_trip_every_column,
+            slugs_are_unique_per_workspace,
+            updates_change_only_what_they_carry,
+            removing_a_group_removes_its_icon_and_values,
+            unknown_references_write_nothing,
+            workspaces_are_isolated,
+            group_ids_are_never_reused,
+            concurrent_inserts_keep_slugs_unique,
+            groups_list_in_pages,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make().await;
+                $crate::store::conformance::$case(store.clone()).await;
+            }
+        )*
+    };
+}
+
+fn group(name: &str, slug: Option<&str>) -> NewGroup {
+    NewGroup {
+        name: name.to_string(),
+        slug: slug.map(|s| clean_slug(s).expect("valid slug")),
+        description: String::new(),
+        category_id: 1,
+        secret: false,
+        unleavable: false,
+        pinned: false,
+        password_hash: None,
+        icon: None,
+        custom_fields: Vec::new(),
+        now: 1_700_000_000,
+    }
+}
+
+async fn default_ws(store: &Arc<dyn Store>) -> Workspace {
+    store.bootstrap(1).await.expect("bootstrap");
+    store
+        .find_workspace("default")
+        .await
+        .expect("find")
+        .expect("default workspace")
+}
+
+fn by_slug(s: &str) -> GroupRef {
+    GroupRef::Slug(s.to_lowercase())
+}
+
+pub async fn bootstrap_creates_the_default_workspace_once(store: Arc<dyn Store>) {
+    let first = store.bootstrap(1).await.unwrap();
+    assert_eq!(first.as_ref().map(|w| w.name.as_str()), Some("default"));
+    assert_eq!(store.bootstrap(2).await.unwrap(), None);
+    assert_eq!(store.list_workspaces().await.unwrap().len(), 1);
+}
+
+pub async fn workspaces_have_unique_names_and_category_one(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let acme = store.create_workspace("acme", 1).await.unwrap();
+    assert_ne!(acme.id, ws.id);
+    assert!(matches!(
+        store.create_workspace("acme", 1).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    for w in [ws.id, acme.id] {
+        let cats = store.list_categories(w).await.unwrap();
+        assert_eq!(cats.len(), 1);
+        assert_eq!((cats[0].id, cats[0].name.as_str()), (1, "Uncategorized"));
+    }
+    assert!(matches!(
+        store.delete_category(ws.id, 1).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+pub async fn api_keys_are_found_listed_and_revoked(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let key = |prefix: &str| NewApiKey {
+        prefix: prefix.to_string(),
+        hash: vec![7; 32],
+        label: "l".into(),
+        now: 5,
+    };
+    store.insert_api_key(ws.id, key("AAAAAAAA")).await.unwrap();
+    assert!(matches!(
+        store.insert_api_key(ws.id, key("AAAAAAAA")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let found = store.find_api_key("AAAAAAAA").await.unwrap().unwrap();
+    assert_eq!(
+        (found.workspace, found.hash.clone(), found.revoked),
+        (ws.id, vec![7; 32], false)
+    );
+    assert_eq!(store.find_api_key("BBBBBBBB").await.unwrap(), None);
+    store.revoke_api_key("AAAAAAAA", 9).await.unwrap();
+    assert!(
+        store
+            .find_api_key("AAAAAAAA")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    let listed = store.list_api_keys(Some(ws.id)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(9));
+    assert!(matches!(
+        store.revoke_api_key("ZZZZZZZZ", 9).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn categories_count_per_workspace_and_removal_moves_groups(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    assert_eq!(store.create_category(ws.id, "A", 1).await.unwrap().id, 2);
+    assert_eq!(store.create_category(ws.id, "B", 1).await.unwrap().id, 3);
+    assert_eq!(store.create_category(other.id, "C", 1).await.unwrap().id, 2);
+    store.rename_category(ws.id, 3, "Bee").await.unwrap();
+    assert_eq!(store.list_categories(ws.id).await.unwrap()[2].name, "Bee");
+    let mut g = group("In B", None);
+    g.category_id = 3;
+    let id = store.insert_group(ws.id, g).await.unwrap();
+    assert_eq!(store.delete_category(ws.id, 3).await.unwrap(), 1);
+    let moved = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.category_id, 1);
+    assert!(matches!(
+        store.delete_category(ws.id, 3).await,
+        Err(StoreError::UnknownCategory(3))
+    ));
+    // Ids are not reused after removal.
+    assert_eq!(store.create_category(ws.id, "D", 1).await.unwrap().id, 4);
+}
+
+pub async fn custom_fields_take_ids_and_removal_drops_values(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let def = |id: Option<i64>, kind: FieldKind, options: &[&str]| NewFieldDef {
+        id,
+        name: "F".into(),
+        kind,
+        options: options.iter().map(|s| s.to_string()).collect(),
+    };
+    assert_eq!(
+        store
+            .create_field(ws.id, def(None, FieldKind::ShortText, &[]), 1)
+            .await
+            .unwrap()
+            .id,
+        1
+    );
+    assert_eq!(
+        store
+            .create_field(ws.id, def(Some(10), FieldKind::Number, &[]), 1)
+            .await
+            .unwrap()
+            .id,
+        10
+    );
+    let dd = store
+        .create_field(ws.id, def(None, FieldKind::Dropdown, &["a", "b"]), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (dd.id, dd.options.clone()),
+        (11, vec!["a".to_string(), "b".to_string()])
+    );
+    assert!(matches!(
+        store
+            .create_field(ws.id, def(Some(10), FieldKind::Date, &[]), 1)
+            .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let listed = store.list_fields(ws.id).await.unwrap();
+    assert_eq!(listed.iter().map(|f| f.id).collect::<Vec<_>>(), [1, 10, 11]);
+    assert_eq!(listed[2].kind, FieldKind::Dropdown);
+    let mut g = group("Valued", None);
+    g.custom_fields = vec![(1, "x".into()), (10, "5".into())];
+    let id = store.insert_group(ws.id, g).await.unwrap();
+    store.delete_field(ws.id, 10).await.unwrap();
+    let found = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.custom_fields.into_iter().collect::<Vec<_>>(),
+        [(1, "x".to_string())]
+    );
+    assert!(matches!(
+        store.delete_field(ws.id, 10).await,
+        Err(StoreError::UnknownField(10))
+    ));
+}
+
+pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    store.create_category(ws.id, "Two", 1).await.unwrap();
+    store
+        .create_field(
+            ws.id,
+            NewFieldDef {
+                id: Some(4),
+                name: "F".into(),
+                kind: FieldKind::LongText,
+                options: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let icon = IconImage {
+        content_type: "image/png".into(),
+        data: vec![0, 1, 2, 255],
+    };
+    let new = NewGroup {
+        name: "Ünïcode & <friends>".into(),
+        slug: Some(clean_slug("Mixed-Case").unwrap()),
+        description: "line\nbreak".into(),
+        category_id: 2,
+        secret: true,
+        unleavable: true,
+        pinned: true,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        icon: Some(icon.clone()),
+        custom_fields: vec![(4, "value\nwith lines".into())],
+        now: 1_700_000_123,
+    };
+    let id = store.insert_group(ws.id, new).await.unwrap();
+    let g = store
+        .find_group(ws.id, &by_slug("MIXED-case"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.id, id);
+    assert_eq!(g.workspace, ws.id);
+    assert_eq!(g.name, "Ünïcode & <friends>");
+    assert_eq!(g.slug.as_deref(), Some("Mixed-Case"));
+    assert_eq!(g.description, "line\nbreak");
+    assert_eq!(g.category_id, 2);
+    assert!(g.secret && g.unleavable && g.pinned && g.has_icon);
+    assert_eq!(
+        g.password_hash.as_deref(),
+        Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+    );
+    assert_eq!(
+        g.custom_fields.get(&4).map(String::as_str),
+        Some("value\nwith lines")
+    );
+    assert_eq!((g.created_at, g.updated_at), (1_700_000_123, 1_700_000_123));
+    assert_eq!(store.group_icon(id).await.unwrap(), Some(icon));
+    let plain = store
+        .insert_group(ws.id, group("Plain", None))
+        .await
+        .unwrap();
+    assert_eq!(store.group_icon(plain).await.unwrap(), None);
+    assert!(matches!(
+        store.group_icon(GroupId(9_999)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn slugs_are_unique_per_workspace(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    let a = store
+        .insert_group(ws.id, group("A", Some("Same")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.insert_group(ws.id, group("B", Some("same"))).await,
+        Err(StoreError::SlugTaken)
+    );
+    store
+        .insert_group(other.id, group("C", Some("same")))
+        .await
+        .unwrap();
+    // Groups without slugs never collide.
+    store.insert_group(ws.id, group("D", None)).await.unwrap();
+    let e = store.insert_group(ws.id, group("E", None)).await.unwrap();
+    assert!(store.slug_taken(ws.id, "same", None).await.unwrap());
+    assert!(!store.slug_taken(ws.id, "same", Some(a)).await.unwrap());
+    let to_same = GroupUpdate {
+        slug: Some(Some(clean_slug("SAME").unwrap())),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_group(ws.id, e, to_same.clone()).await,
+        Err(StoreError::SlugTaken)
+    );
+    // Clearing the slug frees it.
+    let clear = GroupUpdate {
+        slug: Some(None),
+        ..Default::default()
+    };
+    store.update_group(ws.id, a, clear).await.unwrap();
+    store.update_group(ws.id, e, to_same).await.unwrap();
+    let found = store
+        .find_group(ws.id, &by_slug("same"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, e);
+}
+
+pub async fn updates_change_only_what_they_carry(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    store
+        .create_field(
+            ws.id,
+            NewFieldDef {
+                id: Some(1),
+                name: "F".into(),
+                kind: FieldKind::ShortText,
+                options: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let mut g = group("Name", Some("slug"));
+    g.password_hash = Some("hash".into());
+    g.custom_fields = vec![(1, "v".into())];
+    g.icon = Some(IconImage {
+        content_type: "image/png".into(),
+        data: vec![1],
+    });
+    let id = store.insert_group(ws.id, g).await.unwrap();
+    let before = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update_group(
+            ws.id,
+            id,
+            GroupUpdate {
+                pinned: Some(true),
+                now: 1_800_000_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let after = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.pinned);
+    assert_eq!(after.updated_at, 1_800_000_000);
+    let mut expected = before.clone();
+    expected.pinned = true;
+    expected.updated_at = 1_800_000_000;
+    assert_eq!(after, expected);
+    store
+        .update_group(
+            ws.id,
+            id,
+            GroupUpdate {
+                password_hash: Some(None),
+                icon: Some(None),
+                custom_fields: vec![(1, None)],
+                description: Some("d".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let after = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.password_hash, None);
+    assert!(!after.has_icon);
+    assert!(after.custom_fields.is_empty());
+    assert_eq!(after.description, "d");
+    assert_eq!(after.name, "Name");
+    assert_eq!(after.slug.as_deref(), Some("slug"));
+}
+
+pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    store
+        .create_field(
+            ws.id,
+            NewFieldDef {
+                id: Some(1),
+                name: "F".into(),
+                kind: FieldKind::ShortText,
+                options: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let mut g = group("Gone", Some("gone"));
+    g.custom_fields = vec![(1, "v".into())];
+    g.icon = Some(IconImage {
+        content_type: "image/png".into(),
+        data: vec![1],
+    });
+    let id = store.insert_group(ws.id, g).await.unwrap();
+    store.delete_group(ws.id, id).await.unwrap();
+    assert_eq!(
+        store.find_group(ws.id, &GroupRef::Id(id)).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.group_icon(id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.delete_group(ws.id, id).await,
+        Err(StoreError::NotFound("group"))
+    );
+    // The field can be removed: no values of the removed group hold it.
+    store.delete_field(ws.id, 1).await.unwrap();
+}
+
+pub async fn unknown_references_write_nothing(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let mut g = group("Bad category", Some("bad"));
+    g.category_id = 42;
+    assert_eq!(
+        store.insert_group(ws.id, g).await,
+        Err(StoreError::UnknownCategory(42))
+    );
+    let mut g = group("Bad field", Some("bad"));
+    g.custom_fields = vec![(5, "x".into())];
+    assert_eq!(
+        store.insert_group(ws.id, g).await,
+        Err(StoreError::UnknownField(5))
+    );
+    assert!(store.list_groups(ws.id, None, 10).await.unwrap().is_empty());
+    let id = store.insert_group(ws.id, group("Ok", None)).await.unwrap();
+    let bad = GroupUpdate {
+        name: Some("Changed".into()),
+        category_id: Some(42),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_group(ws.id, id, bad).await,
+        Err(StoreError::UnknownCategory(42))
+    );
+    let g = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.name, "Ok");
+}
+
+pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    let id = store
+        .insert_group(ws.id, group("Mine", Some("mine")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_group(other.id, &GroupRef::Id(id)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_group(other.id, &by_slug("mine")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .update_group(
+                other.id,
+                id,
+                GroupUpdate {
+                    name: Some("x".into()),
+                    ..Default::default()
+                }
+            )
+            .await,
+        Err(StoreError::NotFound("group"))
+    );
+    assert_eq!(
+        store.delete_group(other.id, id).await,
+        Err(StoreError::NotFound("group"))
+    );
+    assert!(
+        store
+            .list_groups(other.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.list_groups(ws.id, None, 10).await.unwrap().len(), 1);
+    assert!(
+        store
+            .find_group(ws.id, &GroupRef::Id(id))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn group_ids_are_never_reused(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let a = store.insert_group(ws.id, group("A", None)).await.unwrap();
+    let b = store.insert_group(ws.id, group("B", None)).await.unwrap();
+    store.delete_group(ws.id, b).await.unwrap();
+    let c = store.insert_group(ws.id, group("C", None)).await.unwrap();
+    assert!(a < b && b < c, "{a:?} {b:?} {c:?}");
+}
+
+pub async fn concurrent_inserts_keep_slugs_unique(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .insert_group(
+                    ws.id,
+                    group(
+                        &format!("G{i}"),
+                        Some(if i % 2 == 0 { "race" } else { "RACE" }),
+                    ),
+                )
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert_eq!(e, StoreError::SlugTaken),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(store.list_groups(ws.id, None, 100).await.unwrap().len(), 1);
+}
+
+pub async fn groups_list_in_pages(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(
+            store
+                .insert_group(ws.id, group(&format!("G{i}"), None))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_groups(ws.id, after, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|g| g.id);
+        seen.extend(page.into_iter().map(|g| g.id));
+    }
+    assert_eq!(seen, ids);
+}
