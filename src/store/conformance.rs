@@ -68,6 +68,19 @@ async fn default_ws(store: &Arc<dyn Store>) -> Workspace {
         .expect("default workspace")
 }
 
+async fn short_text_field(store: &Arc<dyn Store>, ws: &Workspace, id: i64) {
+    let def = NewFieldDef {
+        id: Some(id),
+        name: "F".into(),
+        kind: FieldKind::ShortText,
+        options: vec![],
+    };
+    store
+        .create_field(ws.id, def, 1)
+        .await
+        .expect("create field");
+}
+
 fn by_slug(s: &str) -> GroupRef {
     GroupRef::Slug(s.to_lowercase())
 }
@@ -333,19 +346,7 @@ pub async fn slugs_are_unique_per_workspace(store: Arc<dyn Store>) {
 
 pub async fn updates_change_only_what_they_carry(store: Arc<dyn Store>) {
     let ws = default_ws(&store).await;
-    store
-        .create_field(
-            ws.id,
-            NewFieldDef {
-                id: Some(1),
-                name: "F".into(),
-                kind: FieldKind::ShortText,
-                options: vec![],
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    short_text_field(&store, &ws, 1).await;
     let mut g = group("Name", Some("slug"));
     g.password_hash = Some("hash".into());
     g.custom_fields = vec![(1, "v".into())];
@@ -411,19 +412,7 @@ pub async fn updates_change_only_what_they_carry(store: Arc<dyn Store>) {
 
 pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>) {
     let ws = default_ws(&store).await;
-    store
-        .create_field(
-            ws.id,
-            NewFieldDef {
-                id: Some(1),
-                name: "F".into(),
-                kind: FieldKind::ShortText,
-                options: vec![],
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    short_text_field(&store, &ws, 1).await;
     let mut g = group("Gone", Some("gone"));
     g.custom_fields = vec![(1, "v".into())];
     g.icon = Some(IconImage {

@@ -107,6 +107,16 @@ impl Reply {
         }
     }
 
+    /// A fault of the server itself, not of the request.
+    fn fault(status: StatusCode) -> Reply {
+        Reply::Error {
+            status,
+            key: "something_went_wrong",
+            message: "Something Went Wrong".into(),
+            variables: vec![],
+        }
+    }
+
     pub fn into_response(self) -> Response {
         let (status, body) = match &self {
             Reply::Ok { group_id } => (
@@ -177,22 +187,35 @@ impl From<ServiceError> for Reply {
             ),
             ServiceError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "grupo request failed: store unavailable");
-                Reply::Error {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    key: "something_went_wrong",
-                    message: "Something Went Wrong".into(),
-                    variables: vec![],
-                }
+                Reply::fault(StatusCode::SERVICE_UNAVAILABLE)
             }
             ServiceError::Internal(msg) => {
                 tracing::error!(error = %msg, "grupo request failed");
-                Reply::Error {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    key: "something_went_wrong",
-                    message: "Something Went Wrong".into(),
-                    variables: vec![],
-                }
+                Reply::fault(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(reply: Reply) -> (u16, String) {
+        let response = reply.into_response();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn server_faults_answer_something_went_wrong() {
+        let expected = r#"{"success":false,"error_message":"Something Went Wrong","error_key":"something_went_wrong"}"#;
+        let unavailable = Reply::from(ServiceError::Unavailable("disk gone".into()));
+        assert_eq!(body_of(unavailable).await, (503, expected.to_string()));
+        let internal = Reply::from(ServiceError::Internal("bug".into()));
+        assert_eq!(body_of(internal).await, (500, expected.to_string()));
     }
 }
