@@ -5,6 +5,7 @@ pub mod error;
 pub mod field;
 pub mod group;
 pub mod key;
+pub mod policy;
 pub mod slug;
 pub mod text;
 pub mod workspace;

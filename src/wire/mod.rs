@@ -1,3 +1,8 @@
-//! Codecs shared by the dialects.
+//! Codecs shared by the dialects: form bodies, PHP's bracket names, and the answer
+//! encoders (JSON via serde, PHP serialize, XML).
 
 pub mod form;
+pub mod php_form;
+pub mod php_serialize;
+pub mod value;
+pub mod xml;

@@ -1,0 +1,86 @@
+//! An ordered, PHP-array-like answer value, encoded by the JSON, PHP serialize and
+//! XML writers. PHP arrays mix integer and string keys and keep insertion order;
+//! answers built from this type keep exactly the order they were built in.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    Int(i64),
+    Str(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Str(String),
+    Map(Vec<(Key, Value)>),
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Key {
+        Key::Str(s.to_string())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Int(n)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl Key {
+    pub fn as_string(&self) -> String {
+        match self {
+            Key::Int(n) => n.to_string(),
+            Key::Str(s) => s.clone(),
+        }
+    }
+}
+
+/// JSON: maps are objects in insertion order (integer keys become "0", "1", ...).
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Int(n) => s.serialize_i64(*n),
+            Value::Str(v) => s.serialize_str(v),
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(&k.as_string(), v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_order_and_numeric_keys() {
+        let v = Value::Map(vec![
+            (Key::Int(0), Value::Map(vec![("id".into(), "4".into())])),
+            ("result_code".into(), Value::Int(1)),
+            ("result_message".into(), "Gr\u{fc}n & <ok>".into()),
+        ]);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"0":{"id":"4"},"result_code":1,"result_message":"Grün & <ok>"}"#
+        );
+    }
+}
