@@ -5,7 +5,8 @@ mod common;
 use common::{groupd_ok, spawn_app};
 use serde_json::json;
 
-const CREATED_1: &str = r#"{"success":true,"group_id":1}"#;
+/// The first group a client makes: ids 1 to 3 are the built-in groups.
+const CREATED_1: &str = r#"{"success":true,"group_id":4}"#;
 const OK: &str = r#"{"success":true}"#;
 
 fn all_fields<'a>(key: &'a str, slug: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -81,7 +82,7 @@ async fn creates_a_group_with_every_field_urlencoded() {
     setup_definitions(&app.dir);
     let (status, body) = app.post_form(&all_fields(&app.key, "night-owls")).await;
     assert_eq!((status, body.as_str()), (200, CREATED_1));
-    assert_every_field_stored(&app.show_group("1"));
+    assert_every_field_stored(&app.show_group("4"));
     // The password is stored as an argon2id hash, never in clear.
     let db = std::fs::read(app.dir.join("groupd.db")).unwrap();
     let wal = std::fs::read(app.dir.join("groupd.db-wal")).unwrap_or_default();
@@ -107,9 +108,9 @@ async fn creates_a_group_with_every_field_multipart() {
 #[tokio::test]
 async fn minimal_group_gets_defaults_and_ids_count_up() {
     let app = spawn_app().await;
-    assert_eq!(app.create_group(&[("group_name", "First")]).await, 1);
-    assert_eq!(app.create_group(&[("group_name", "Second")]).await, 2);
-    let g = app.show_group("2");
+    assert_eq!(app.create_group(&[("group_name", "First")]).await, 4);
+    assert_eq!(app.create_group(&[("group_name", "Second")]).await, 5);
+    let g = app.show_group("5");
     assert_eq!(g["category_id"], 1);
     assert_eq!(g["slug"], serde_json::Value::Null);
     assert_eq!(g["description"], "");
@@ -131,7 +132,7 @@ async fn update_changes_only_the_fields_sent() {
     let app = spawn_app().await;
     setup_definitions(&app.dir);
     app.post_form(&all_fields(&app.key, "night-owls")).await;
-    let before = app.show_group("1");
+    let before = app.show_group("4");
     let (status, body) = app
         .post_form(&[
             ("api_secret_key", &app.key),
@@ -142,7 +143,7 @@ async fn update_changes_only_the_fields_sent() {
         ])
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    let after = app.show_group("1");
+    let after = app.show_group("4");
     assert_eq!(after["pinned"], true);
     assert_eq!(after["custom_fields"]["10"], "Frontend");
     for same in [
@@ -162,7 +163,7 @@ async fn update_changes_only_the_fields_sent() {
     let v = app
         .grupo(&[
             ("update", "groups"),
-            ("group", "1"),
+            ("group", "4"),
             ("group_name", "Early Birds"),
             ("slug", "early-birds"),
             ("custom_field_11", ""),
@@ -226,24 +227,59 @@ async fn remove_deletes_the_group() {
         ])
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    assert!(!app.group_exists("1"));
+    assert!(!app.group_exists("4"));
     // The slug is free again.
     assert_eq!(
         app.create_group(&[("group_name", "Again"), ("slug", "doomed")])
             .await,
-        2
+        5
     );
     // Removing it again: not found.
     let (_, body) = app
         .post_form(&[
             ("api_secret_key", &app.key),
             ("remove", "groups"),
-            ("group", "1"),
+            ("group", "4"),
         ])
         .await;
     assert_eq!(
         body,
         r#"{"success":false,"error_message":"Group Not Found","error_key":"group_not_found","error_variables":["group"]}"#
+    );
+}
+
+#[tokio::test]
+async fn builtin_groups_cannot_be_removed() {
+    let app = spawn_app().await;
+    for id in ["1", "2", "3"] {
+        let (_, body) = app
+            .post_form(&[
+                ("api_secret_key", &app.key),
+                ("remove", "groups"),
+                ("group", id),
+            ])
+            .await;
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"success":false,"error_message":"Group {id} is built in and cannot be removed","error_key":"permission_denied","error_variables":["group"]}}"#
+            )
+        );
+        assert!(app.group_exists(id));
+    }
+    // They can be renamed, like any group.
+    let v = app
+        .grupo(&[
+            ("update", "groups"),
+            ("group", "3"),
+            ("group_name", "Administrators"),
+        ])
+        .await;
+    assert_eq!(v["success"], true);
+    let admin = app.show_group("3");
+    assert_eq!(
+        (admin["name"].as_str(), admin["builtin"].as_str()),
+        (Some("Administrators"), Some("admin"))
     );
 }
 
@@ -525,8 +561,8 @@ async fn get_and_query_parameters_are_read_and_the_body_wins() {
         .text()
         .await
         .unwrap();
-    assert_eq!(body, r#"{"success":true,"group_id":2}"#);
-    assert_eq!(app.show_group("2")["name"], "FromBody");
+    assert_eq!(body, r#"{"success":true,"group_id":5}"#);
+    assert_eq!(app.show_group("5")["name"], "FromBody");
     // Without the trailing slash too.
     let r = app
         .client
@@ -540,5 +576,5 @@ async fn get_and_query_parameters_are_read_and_the_body_wins() {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-type"], "application/json");
-    assert_eq!(r.text().await.unwrap(), r#"{"success":true,"group_id":3}"#);
+    assert_eq!(r.text().await.unwrap(), r#"{"success":true,"group_id":6}"#);
 }

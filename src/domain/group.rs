@@ -4,6 +4,7 @@
 use super::category::DEFAULT_CATEGORY_ID;
 use super::error::ValidationErrors;
 use super::field::FieldDef;
+use super::policy::{GroupPolicy, PolicyPatch};
 use super::slug::{Slug, clean_slug};
 use super::text;
 use super::workspace::WorkspaceId;
@@ -33,6 +34,10 @@ pub struct Group {
     pub password_hash: Option<String>,
     pub has_icon: bool,
     pub custom_fields: BTreeMap<i64, String>,
+    /// Permissions and limits.
+    pub policy: GroupPolicy,
+    /// Set for the groups every workspace starts with; those cannot be removed.
+    pub builtin: Option<Builtin>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -40,6 +45,62 @@ pub struct Group {
 impl Group {
     pub fn password_protected(&self) -> bool {
         self.password_hash.is_some()
+    }
+
+    /// The administrators' group: members manage the workspace's content.
+    pub fn is_admin_group(&self) -> bool {
+        self.builtin == Some(Builtin::Admin)
+    }
+}
+
+/// The groups every workspace is created with, as in ActiveCampaign, where groups
+/// 1 to 3 are these and are locked: every person belongs to at least one group, and
+/// these are the ones people fall back to (visitors who are not logged in, logged-in
+/// users, administrators). They can be renamed and their permissions changed, but
+/// not removed. They are secret, so member-facing lists do not show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Visitor,
+    User,
+    Admin,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 3] = [Builtin::Visitor, Builtin::User, Builtin::Admin];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Builtin::Visitor => "visitor",
+            Builtin::User => "user",
+            Builtin::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Builtin::Visitor => "Visitor",
+            Builtin::User => "User",
+            Builtin::Admin => "Admin",
+        }
+    }
+
+    pub fn description(&self) -> &'static str {
+        match self {
+            Builtin::Visitor => "This is a group for site visitors (people that are not logged in)",
+            Builtin::User => "This is a default user group (people that are logged in)",
+            Builtin::Admin => "This is a group for admin users (people that can manage content)",
+        }
+    }
+
+    pub fn policy(&self) -> GroupPolicy {
+        match self {
+            Builtin::Admin => GroupPolicy::all_permissions(),
+            Builtin::Visitor | Builtin::User => GroupPolicy::default(),
+        }
     }
 }
 
@@ -82,6 +143,8 @@ pub struct GroupDraft {
     pub password: Option<String>,
     pub icon_url: Option<String>,
     pub custom_fields: Vec<(i64, String)>,
+    /// Permission and limit changes (ActiveCampaign's fields).
+    pub policy: PolicyPatch,
     pub errors: ValidationErrors,
 }
 
@@ -123,6 +186,7 @@ pub struct GroupPlan {
     pub icon: IconPlan,
     /// `None` removes the field's value.
     pub custom_fields: Vec<(i64, Option<String>)>,
+    pub policy: PolicyPatch,
 }
 
 /// Checks a draft against the rules, the workspace's custom field definitions and
@@ -218,6 +282,8 @@ pub fn plan(
         }
     }
 
+    draft.policy.validate(&mut errors);
+
     errors.into_result(GroupPlan {
         name,
         description,
@@ -229,6 +295,7 @@ pub fn plan(
         password,
         icon,
         custom_fields,
+        policy: draft.policy,
     })
 }
 

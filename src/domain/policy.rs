@@ -328,8 +328,20 @@ mod tests {
         let bad = PolicyPatch {
             permissions: vec![("fly".into(), true)],
             limits: vec![
-                (LimitKind::User, Some(Limit { amount: -1, period: None })),
-                (LimitKind::Campaign, Some(Limit { amount: 1, period: None })),
+                (
+                    LimitKind::User,
+                    Some(Limit {
+                        amount: -1,
+                        period: None,
+                    }),
+                ),
+                (
+                    LimitKind::Campaign,
+                    Some(Limit {
+                        amount: 1,
+                        period: None,
+                    }),
+                ),
             ],
             abuse_ratio: Some(101),
             send_methods: Some(vec![0]),
@@ -340,17 +352,32 @@ mod tests {
         let names: Vec<&str> = e.fields().iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             names,
-            ["permissions.fly", "limit_user", "limit_campaign_type", "abuse_ratio", "send_methods"]
+            [
+                "permissions.fly",
+                "limit_user",
+                "limit_campaign_type",
+                "abuse_ratio",
+                "send_methods"
+            ]
         );
     }
 
     #[test]
     fn policy_json_is_stable() {
         let mut p = GroupPolicy::all_permissions();
-        p.limits.insert(LimitKind::User, Limit { amount: 12, period: None });
+        p.limits.insert(
+            LimitKind::User,
+            Limit {
+                amount: 12,
+                period: None,
+            },
+        );
         let json = serde_json::to_string(&p).unwrap();
         let back: GroupPolicy = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
-        assert!(json.contains(r#""limits":{"user":{"amount":12}}"#), "{json}");
+        assert!(
+            json.contains(r#""limits":{"user":{"amount":12}}"#),
+            "{json}"
+        );
     }
 }

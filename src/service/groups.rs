@@ -5,6 +5,7 @@ use crate::domain::ValidationErrors;
 use crate::domain::group::{
     self, DraftMode, Group, GroupDraft, GroupId, GroupPlan, GroupRef, IconPlan, PasswordPlan,
 };
+use crate::domain::policy::GroupPolicy;
 use crate::store::{GroupUpdate, IconImage, NewGroup, StoreError};
 
 /// Store errors that mean "the request named something that is not there" become
@@ -98,6 +99,11 @@ impl Service {
                 .into_iter()
                 .filter_map(|(id, v)| v.map(|v| (id, v)))
                 .collect(),
+            policy: {
+                let mut policy = GroupPolicy::default();
+                policy.apply(&plan.policy);
+                policy
+            },
             now: now(),
         };
         self.store
@@ -164,6 +170,7 @@ impl Service {
             password_hash,
             icon,
             custom_fields: plan.custom_fields,
+            policy: plan.policy,
             now: now(),
         };
         self.store
@@ -176,8 +183,57 @@ impl Service {
     /// Removes a group with its custom field values and icon.
     pub async fn delete_group(&self, caller: Caller, reference: &str) -> Result<(), ServiceError> {
         let group = self.get_group(caller, reference).await?;
-        self.store.delete_group(caller.workspace, group.id).await?;
-        Ok(())
+        self.delete_groups(caller, &[group.id], None).await
+    }
+
+    /// Removes groups, all or none. `successor` takes over their members; it must
+    /// exist, must not be among them, and must not be the administrators' group
+    /// (moving people there would make them administrators).
+    pub async fn delete_groups(
+        &self,
+        caller: Caller,
+        ids: &[GroupId],
+        successor: Option<GroupId>,
+    ) -> Result<(), ServiceError> {
+        if let Some(alt) = successor {
+            let target = self
+                .store
+                .find_group(caller.workspace, &GroupRef::Id(alt))
+                .await?
+                .ok_or(ServiceError::SuccessorNotFound(alt.0))?;
+            if target.is_admin_group() {
+                return Err(ServiceError::Refused(format!(
+                    "members cannot be moved to the administrators' group {}",
+                    alt.0
+                )));
+            }
+        }
+        self.store
+            .delete_groups(caller.workspace, ids, successor)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => ServiceError::GroupNotFound,
+                other => other.into(),
+            })
+    }
+
+    /// Several groups by id, in the order asked, leaving out ids that name none.
+    pub async fn get_groups(
+        &self,
+        caller: Caller,
+        ids: &[GroupId],
+    ) -> Result<Vec<Group>, ServiceError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(g) = self
+                .store
+                .find_group(caller.workspace, &GroupRef::Id(*id))
+                .await?
+            {
+                found.push(g);
+            }
+        }
+        Ok(found)
     }
 
     pub async fn list_groups(

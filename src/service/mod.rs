@@ -32,6 +32,10 @@ pub enum ServiceError {
     SlugTaken,
     #[error("group not found")]
     GroupNotFound,
+    #[error("group {0} is built in and cannot be removed")]
+    BuiltinGroup(i64),
+    #[error("group {0}, named to take over the members, does not exist")]
+    SuccessorNotFound(i64),
     #[error("workspace '{0}' not found")]
     WorkspaceNotFound(String),
     #[error("category {0} not found")]
@@ -62,6 +66,7 @@ impl From<StoreError> for ServiceError {
             StoreError::UnknownCategory(id) => ServiceError::CategoryNotFound(id),
             StoreError::UnknownField(id) => ServiceError::FieldNotFound(id),
             StoreError::Refused(msg) => ServiceError::Refused(msg),
+            StoreError::BuiltinGroup(id) => ServiceError::BuiltinGroup(id),
             StoreError::Unavailable(msg) => ServiceError::Unavailable(msg),
             e @ StoreError::SchemaTooNew { .. } => ServiceError::Unavailable(e.to_string()),
             StoreError::Backend(msg) => ServiceError::Internal(msg),

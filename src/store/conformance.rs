@@ -5,7 +5,8 @@
 
 use super::{GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
 use crate::domain::field::{FieldKind, NewFieldDef};
-use crate::domain::group::{GroupId, GroupRef};
+use crate::domain::group::{Builtin, GroupId, GroupRef};
+use crate::domain::policy::{GroupPolicy, Limit, LimitKind, Period, PolicyPatch};
 use crate::domain::slug::clean_slug;
 use crate::domain::workspace::Workspace;
 use std::sync::Arc;
@@ -30,6 +31,9 @@ macro_rules! store_conformance_tests {
             group_ids_are_never_reused,
             concurrent_inserts_keep_slugs_unique,
             groups_list_in_pages,
+            every_workspace_has_locked_builtin_groups,
+            removing_several_groups_is_all_or_nothing,
+            policy_patches_apply_inside_the_write,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -55,8 +59,20 @@ fn group(name: &str, slug: Option<&str>) -> NewGroup {
         password_hash: None,
         icon: None,
         custom_fields: Vec::new(),
+        policy: GroupPolicy::default(),
         now: 1_700_000_000,
     }
+}
+
+/// The workspace's groups other than the built-in ones.
+async fn own_groups(store: &Arc<dyn Store>, ws: &Workspace) -> Vec<crate::domain::group::Group> {
+    store
+        .list_groups(ws.id, None, 1000)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|g| g.builtin.is_none())
+        .collect()
 }
 
 async fn default_ws(store: &Arc<dyn Store>) -> Workspace {
@@ -265,6 +281,24 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         icon: Some(icon.clone()),
         custom_fields: vec![(4, "value\nwith lines".into())],
+        policy: {
+            let mut p = GroupPolicy::default();
+            p.apply(&PolicyPatch {
+                permissions: vec![("list_add".into(), true), ("user_edit".into(), true)],
+                limits: vec![(
+                    LimitKind::Mail,
+                    Some(Limit {
+                        amount: 67,
+                        period: Some(Period::Month1st),
+                    }),
+                )],
+                unsubscribe_link: Some(true),
+                abuse_ratio: Some(9),
+                lists: Some(vec![1, 22]),
+                send_methods: Some(vec![2]),
+            });
+            p
+        },
         now: 1_700_000_123,
     };
     let id = store.insert_group(ws.id, new).await.unwrap();
@@ -289,6 +323,24 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         Some("value\nwith lines")
     );
     assert_eq!((g.created_at, g.updated_at), (1_700_000_123, 1_700_000_123));
+    assert!(g.policy.has("list_add") && g.policy.has("user_edit") && !g.policy.has("user_add"));
+    assert_eq!(
+        g.policy
+            .limits
+            .get(&LimitKind::Mail)
+            .map(|l| (l.amount, l.period)),
+        Some((67, Some(Period::Month1st)))
+    );
+    assert!(g.policy.unsubscribe_link);
+    assert_eq!(
+        (
+            g.policy.abuse_ratio,
+            g.policy.lists.clone(),
+            g.policy.send_methods.clone()
+        ),
+        (9, vec![1, 22], vec![2])
+    );
+    assert_eq!(g.builtin, None);
     assert_eq!(store.group_icon(id).await.unwrap(), Some(icon));
     let plain = store
         .insert_group(ws.id, group("Plain", None))
@@ -420,7 +472,7 @@ pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>)
         data: vec![1],
     });
     let id = store.insert_group(ws.id, g).await.unwrap();
-    store.delete_group(ws.id, id).await.unwrap();
+    store.delete_groups(ws.id, &[id], None).await.unwrap();
     assert_eq!(
         store.find_group(ws.id, &GroupRef::Id(id)).await.unwrap(),
         None
@@ -430,7 +482,7 @@ pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>)
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(
-        store.delete_group(ws.id, id).await,
+        store.delete_groups(ws.id, &[id], None).await,
         Err(StoreError::NotFound("group"))
     );
     // The field can be removed: no values of the removed group hold it.
@@ -451,7 +503,7 @@ pub async fn unknown_references_write_nothing(store: Arc<dyn Store>) {
         store.insert_group(ws.id, g).await,
         Err(StoreError::UnknownField(5))
     );
-    assert!(store.list_groups(ws.id, None, 10).await.unwrap().is_empty());
+    assert!(own_groups(&store, &ws).await.is_empty());
     let id = store.insert_group(ws.id, group("Ok", None)).await.unwrap();
     let bad = GroupUpdate {
         name: Some("Changed".into()),
@@ -499,17 +551,11 @@ pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
         Err(StoreError::NotFound("group"))
     );
     assert_eq!(
-        store.delete_group(other.id, id).await,
+        store.delete_groups(other.id, &[id], None).await,
         Err(StoreError::NotFound("group"))
     );
-    assert!(
-        store
-            .list_groups(other.id, None, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(store.list_groups(ws.id, None, 10).await.unwrap().len(), 1);
+    assert!(own_groups(&store, &other).await.is_empty());
+    assert_eq!(own_groups(&store, &ws).await.len(), 1);
     assert!(
         store
             .find_group(ws.id, &GroupRef::Id(id))
@@ -523,7 +569,7 @@ pub async fn group_ids_are_never_reused(store: Arc<dyn Store>) {
     let ws = default_ws(&store).await;
     let a = store.insert_group(ws.id, group("A", None)).await.unwrap();
     let b = store.insert_group(ws.id, group("B", None)).await.unwrap();
-    store.delete_group(ws.id, b).await.unwrap();
+    store.delete_groups(ws.id, &[b], None).await.unwrap();
     let c = store.insert_group(ws.id, group("C", None)).await.unwrap();
     assert!(a < b && b < c, "{a:?} {b:?} {c:?}");
 }
@@ -553,12 +599,18 @@ pub async fn concurrent_inserts_keep_slugs_unique(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(ok, 1);
-    assert_eq!(store.list_groups(ws.id, None, 100).await.unwrap().len(), 1);
+    assert_eq!(own_groups(&store, &ws).await.len(), 1);
 }
 
 pub async fn groups_list_in_pages(store: Arc<dyn Store>) {
     let ws = default_ws(&store).await;
-    let mut ids = Vec::new();
+    let mut ids: Vec<GroupId> = store
+        .list_groups(ws.id, None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect();
     for i in 0..7 {
         ids.push(
             store
@@ -578,4 +630,141 @@ pub async fn groups_list_in_pages(store: Arc<dyn Store>) {
         seen.extend(page.into_iter().map(|g| g.id));
     }
     assert_eq!(seen, ids);
+}
+
+pub async fn every_workspace_has_locked_builtin_groups(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    for w in [&ws, &other] {
+        let builtins: Vec<_> = store
+            .list_groups(w.id, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|g| g.builtin.is_some())
+            .collect();
+        let kinds: Vec<Option<Builtin>> = builtins.iter().map(|g| g.builtin).collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(Builtin::Visitor),
+                Some(Builtin::User),
+                Some(Builtin::Admin)
+            ]
+        );
+        assert_eq!(builtins[2].name, "Admin");
+        assert!(builtins[2].policy.has("user_delete"));
+        assert!(!builtins[0].policy.has("user_delete"));
+        for b in &builtins {
+            assert!(b.secret);
+            assert_eq!(
+                store.delete_groups(w.id, &[b.id], None).await,
+                Err(StoreError::BuiltinGroup(b.id.0))
+            );
+        }
+    }
+    // The default workspace's built-ins are its first three groups, as in ActiveCampaign.
+    let first: Vec<i64> = store
+        .list_groups(ws.id, None, 3)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id.0)
+        .collect();
+    assert_eq!(first, [1, 2, 3]);
+}
+
+pub async fn removing_several_groups_is_all_or_nothing(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let a = store.insert_group(ws.id, group("A", None)).await.unwrap();
+    let b = store.insert_group(ws.id, group("B", None)).await.unwrap();
+    let c = store.insert_group(ws.id, group("C", None)).await.unwrap();
+    let admin = store
+        .list_groups(ws.id, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.builtin == Some(Builtin::Admin))
+        .unwrap()
+        .id;
+    assert_eq!(
+        store.delete_groups(ws.id, &[a, GroupId(9_999)], None).await,
+        Err(StoreError::NotFound("group"))
+    );
+    assert_eq!(
+        store.delete_groups(ws.id, &[a, admin], None).await,
+        Err(StoreError::BuiltinGroup(admin.0))
+    );
+    assert_eq!(
+        store.delete_groups(ws.id, &[a], Some(GroupId(9_999))).await,
+        Err(StoreError::NotFound("group"))
+    );
+    assert!(matches!(
+        store.delete_groups(ws.id, &[a, b], Some(b)).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert_eq!(
+        own_groups(&store, &ws).await.len(),
+        3,
+        "a refused removal removed something"
+    );
+    store.delete_groups(ws.id, &[a, b], Some(c)).await.unwrap();
+    let left: Vec<GroupId> = own_groups(&store, &ws).await.iter().map(|g| g.id).collect();
+    assert_eq!(left, [c]);
+}
+
+pub async fn policy_patches_apply_inside_the_write(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let id = store.insert_group(ws.id, group("P", None)).await.unwrap();
+    // Concurrent patches of different permissions must all land.
+    let mut tasks = Vec::new();
+    for name in [
+        "list_add",
+        "list_edit",
+        "list_delete",
+        "message_send",
+        "user_add",
+    ] {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let patch = GroupUpdate {
+                policy: PolicyPatch {
+                    permissions: vec![(name.to_string(), true)],
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            store.update_group(ws.id, id, patch).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let g = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.policy.permissions.len(), 5);
+    let limit = GroupUpdate {
+        policy: PolicyPatch {
+            limits: vec![(
+                LimitKind::User,
+                Some(Limit {
+                    amount: 12,
+                    period: None,
+                }),
+            )],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    store.update_group(ws.id, id, limit).await.unwrap();
+    let g = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.policy.member_limit(), Some(12));
+    assert_eq!(g.policy.permissions.len(), 5);
 }

@@ -12,6 +12,7 @@ use crate::domain::category::Category;
 use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
+use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
 use crate::domain::workspace::{Workspace, WorkspaceId};
 use async_trait::async_trait;
@@ -31,6 +32,8 @@ pub enum StoreError {
     UnknownField(i64),
     #[error("{0}")]
     Refused(String),
+    #[error("group {0} is built in and cannot be removed")]
+    BuiltinGroup(i64),
     #[error(
         "the database schema is at version {found}, newer than this groupd understands \
          ({supported}); run a groupd at least as new as the one that last used this database"
@@ -78,6 +81,7 @@ pub struct NewGroup {
     pub password_hash: Option<String>,
     pub icon: Option<IconImage>,
     pub custom_fields: Vec<(i64, String)>,
+    pub policy: GroupPolicy,
     pub now: i64,
 }
 
@@ -94,6 +98,8 @@ pub struct GroupUpdate {
     pub password_hash: Option<Option<String>>,
     pub icon: Option<Option<IconImage>>,
     pub custom_fields: Vec<(i64, Option<String>)>,
+    /// Applied to the stored policy inside the write transaction.
+    pub policy: PolicyPatch,
     pub now: i64,
 }
 
@@ -144,7 +150,15 @@ pub trait Store: Send + Sync + 'static {
         id: GroupId,
         update: GroupUpdate,
     ) -> Result<(), StoreError>;
-    async fn delete_group(&self, ws: WorkspaceId, id: GroupId) -> Result<(), StoreError>;
+    /// Removes groups in one transaction: all or none. Built-in groups are refused
+    /// (`Refused`), as is a `successor` that is missing or among `ids`. The
+    /// successor is the group that takes over the removed groups' members.
+    async fn delete_groups(
+        &self,
+        ws: WorkspaceId,
+        ids: &[GroupId],
+        successor: Option<GroupId>,
+    ) -> Result<(), StoreError>;
     async fn find_group(&self, ws: WorkspaceId, by: &GroupRef)
     -> Result<Option<Group>, StoreError>;
     /// Whether another group than `except` holds this slug key.

@@ -90,7 +90,10 @@ fn assign(slot: &mut PhpVar, path: &[Option<String>], value: String) {
 fn parse_name(raw: &str) -> Option<(String, Vec<Option<String>>)> {
     let name = raw.trim_start_matches(' ');
     let Some(open) = name.find('[') else {
-        let base: String = name.chars().map(|c| if c == ' ' || c == '.' { '_' } else { c }).collect();
+        let base: String = name
+            .chars()
+            .map(|c| if c == ' ' || c == '.' { '_' } else { c })
+            .collect();
         return (!base.is_empty()).then_some((base, Vec::new()));
     };
     let base: String = name[..open]
@@ -111,7 +114,11 @@ fn parse_name(raw: &str) -> Option<(String, Vec<Option<String>>)> {
             break;
         };
         let index = &after[..close];
-        path.push(if index.is_empty() { None } else { Some(index.to_string()) });
+        path.push(if index.is_empty() {
+            None
+        } else {
+            Some(index.to_string())
+        });
         if path.len() > MAX_DEPTH {
             return None;
         }
@@ -178,15 +185,28 @@ mod tests {
         let v = vars("lists%5B1%5D=1&lists[]=3&lists%5B%5D=4&sendmethods[]=1,2");
         assert_eq!(
             v.get("lists"),
-            Some(&arr(vec![(Key::Int(1), s("1")), (Key::Int(2), s("3")), (Key::Int(3), s("4"))]))
+            Some(&arr(vec![
+                (Key::Int(1), s("1")),
+                (Key::Int(2), s("3")),
+                (Key::Int(3), s("4"))
+            ]))
         );
-        assert_eq!(v.get("sendmethods"), Some(&arr(vec![(Key::Int(0), s("1,2"))])));
+        assert_eq!(
+            v.get("sendmethods"),
+            Some(&arr(vec![(Key::Int(0), s("1,2"))]))
+        );
         let v = vars("sendmethods%5B0%5D=1&a[x][]=1&a[x][]=2&a[01]=z&a[-1]=m");
-        assert_eq!(v.get("sendmethods"), Some(&arr(vec![(Key::Int(0), s("1"))])));
+        assert_eq!(
+            v.get("sendmethods"),
+            Some(&arr(vec![(Key::Int(0), s("1"))]))
+        );
         assert_eq!(
             v.get("a"),
             Some(&arr(vec![
-                ("x".into(), arr(vec![(Key::Int(0), s("1")), (Key::Int(1), s("2"))])),
+                (
+                    "x".into(),
+                    arr(vec![(Key::Int(0), s("1")), (Key::Int(1), s("2"))])
+                ),
                 ("01".into(), s("z")),
                 (Key::Int(-1), s("m")),
             ]))
@@ -203,6 +223,9 @@ mod tests {
         assert!(!v.names().any(|n| n.contains('x')));
         assert_eq!(v.get("i"), Some(&arr(vec![(Key::Int(0), s("2"))])));
         assert_eq!(v.str("j"), Some("2"));
-        assert_eq!(v.get("k"), Some(&arr(vec![(Key::Int(2), s("a")), (Key::Int(3), s("b"))])));
+        assert_eq!(
+            v.get("k"),
+            Some(&arr(vec![(Key::Int(2), s("a")), (Key::Int(3), s("b"))]))
+        );
     }
 }

@@ -150,6 +150,14 @@ impl Reply {
     }
 }
 
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 impl From<ServiceError> for Reply {
     fn from(e: ServiceError) -> Reply {
         match e {
@@ -177,6 +185,13 @@ impl From<ServiceError> for Reply {
                 vec![format!("custom_field_{id}")],
                 &format!("no group custom field has the identifier {id}"),
             ),
+            e @ (ServiceError::BuiltinGroup(_) | ServiceError::SuccessorNotFound(_)) => {
+                Reply::error(
+                    "permission_denied",
+                    capitalise(&e.to_string()),
+                    vec!["group".into()],
+                )
+            }
             ServiceError::Conflict(msg) | ServiceError::Refused(msg) => {
                 Reply::error("permission_denied", msg, vec![])
             }

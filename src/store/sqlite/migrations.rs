@@ -70,4 +70,10 @@ CREATE TABLE group_icons (
     data BLOB NOT NULL
 );
 "#,
+    // 2: per-group permissions and limits (a JSON policy) and built-in groups.
+    r#"
+ALTER TABLE groups ADD COLUMN policy TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE groups ADD COLUMN builtin TEXT;
+CREATE UNIQUE INDEX groups_builtin ON groups(workspace_id, builtin);
+"#,
 ];

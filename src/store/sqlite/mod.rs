@@ -8,8 +8,9 @@ mod writer;
 use super::{ApiKeyRecord, GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
-use crate::domain::group::{Group, GroupId, GroupRef};
+use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
+use crate::domain::policy::GroupPolicy;
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -80,6 +81,7 @@ impl SqliteStore {
             .map_err(map_err)?;
         configure(&conn).map_err(map_err)?;
         migrate(&conn)?;
+        ensure_builtins(&conn)?;
         let writer = Writer::start(conn, MAX_BATCH)
             .map_err(|e| StoreError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
@@ -156,6 +158,55 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
+    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
+    for b in Builtin::ALL {
+        conn.execute(
+            "INSERT INTO groups (workspace_id, name, description, category_id, secret, policy, \
+             builtin, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7) \
+             ON CONFLICT (workspace_id, builtin) DO NOTHING",
+            params![
+                ws,
+                b.name(),
+                b.description(),
+                DEFAULT_CATEGORY_ID,
+                policy_json(&b.policy())?,
+                b.as_str(),
+                now
+            ],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Gives every workspace its built-in groups (workspaces made before they existed).
+fn ensure_builtins(conn: &Connection) -> Result<(), StoreError> {
+    let missing: Vec<i64> = conn
+        .prepare(
+            "SELECT id FROM workspaces w WHERE \
+             (SELECT COUNT(*) FROM groups g WHERE g.workspace_id = w.id AND g.builtin IS NOT NULL) < 3",
+        )
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(map_err)?;
+    for ws in missing {
+        let tx = conn.unchecked_transaction().map_err(map_err)?;
+        insert_builtins(&tx, ws, crate_now())?;
+        tx.commit().map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn crate_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace, StoreError> {
     conn.execute(
         "INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)",
@@ -174,6 +225,7 @@ fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace
         params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now],
     )
     .map_err(map_err)?;
+    insert_builtins(conn, id, now)?;
     Ok(Workspace {
         id: WorkspaceId(id),
         name: name.to_string(),
@@ -229,10 +281,17 @@ fn slug_error(e: rusqlite::Error) -> StoreError {
 
 const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id)";
+     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin";
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    let policy: String = r.get(13)?;
+    let builtin: Option<String> = r.get(14)?;
+    let policy: GroupPolicy = serde_json::from_str(&policy).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, e.into())
+    })?;
     Ok(Group {
+        policy,
+        builtin: builtin.as_deref().and_then(Builtin::parse),
         id: GroupId(r.get(0)?),
         workspace: WorkspaceId(r.get(1)?),
         name: r.get(2)?,
@@ -617,10 +676,11 @@ impl Store for SqliteStore {
                     Some(g.category_id),
                     g.custom_fields.iter().map(|(f, _)| *f),
                 )?;
+                let policy = policy_json(&g.policy)?;
                 conn.prepare_cached(
                     "INSERT INTO groups (workspace_id, name, slug, slug_key, description, category_id, \
-                     secret, unleavable, pinned, password_hash, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                     secret, unleavable, pinned, password_hash, created_at, updated_at, policy) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -635,6 +695,7 @@ impl Store for SqliteStore {
                         g.pinned,
                         g.password_hash,
                         g.now,
+                        policy,
                     ])
                 })
                 .map_err(slug_error)?;
@@ -676,6 +737,20 @@ impl Store for SqliteStore {
                     u.category_id,
                     u.custom_fields.iter().map(|(f, _)| *f),
                 )?;
+                let policy = if u.policy.is_empty() {
+                    None
+                } else {
+                    let current: String = conn
+                        .query_row("SELECT policy FROM groups WHERE id = ?1", [id.0], |r| {
+                            r.get(0)
+                        })
+                        .map_err(map_err)?;
+                    let mut policy: GroupPolicy = serde_json::from_str(&current).map_err(|e| {
+                        StoreError::Backend(format!("stored policy unreadable: {e}"))
+                    })?;
+                    policy.apply(&u.policy);
+                    Some(policy_json(&policy)?)
+                };
                 let (slug_set, slug, slug_key) = match &u.slug {
                     None => (false, None, None),
                     Some(s) => (
@@ -699,7 +774,8 @@ impl Store for SqliteStore {
                        unleavable = COALESCE(?10, unleavable), \
                        pinned = COALESCE(?11, pinned), \
                        password_hash = CASE WHEN ?12 THEN ?13 ELSE password_hash END, \
-                       updated_at = ?14 \
+                       updated_at = ?14, \
+                       policy = COALESCE(?15, policy) \
                      WHERE workspace_id = ?1 AND id = ?2",
                 )
                 .and_then(|mut s| {
@@ -718,6 +794,7 @@ impl Store for SqliteStore {
                         pw_set,
                         pw,
                         u.now,
+                        policy,
                     ])
                 })
                 .map_err(slug_error)?;
@@ -732,17 +809,53 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_group(&self, ws: WorkspaceId, id: GroupId) -> Result<(), StoreError> {
+    async fn delete_groups(
+        &self,
+        ws: WorkspaceId,
+        ids: &[GroupId],
+        successor: Option<GroupId>,
+    ) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
         self.writer
             .write(move |conn| {
-                let n = conn
-                    .execute(
+                if let Some(alt) = successor {
+                    if ids.contains(&alt) {
+                        return Err(StoreError::Refused(format!(
+                            "group {} cannot take over from itself",
+                            alt.0
+                        )));
+                    }
+                    let found: Option<Option<String>> = conn
+                        .query_row(
+                            "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                            params![ws.0, alt.0],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(map_err)?;
+                    if found.is_none() {
+                        return Err(StoreError::NotFound("group"));
+                    }
+                }
+                for id in &ids {
+                    let builtin: Option<Option<String>> = conn
+                        .query_row(
+                            "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                            params![ws.0, id.0],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(map_err)?;
+                    match builtin {
+                        None => return Err(StoreError::NotFound("group")),
+                        Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
+                        Some(None) => {}
+                    }
+                    conn.execute(
                         "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
                         params![ws.0, id.0],
                     )
                     .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound("group"));
                 }
                 Ok(())
             })
