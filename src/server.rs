@@ -50,6 +50,7 @@ pub fn build_service(settings: &Settings) -> Result<Service, StartupError> {
 pub fn router(service: Service) -> Router {
     Router::new()
         .merge(dialects::grupo::routes())
+        .merge(dialects::activecampaign::routes())
         .route("/groups/{id}/icon", get(group_icon))
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)
