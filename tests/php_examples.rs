@@ -360,3 +360,37 @@ fn php_bracket_names_match_parse_str() {
         );
     }
 }
+
+/// XML answers stay well-formed whatever the text: simplexml reads them back exactly.
+#[tokio::test]
+async fn simplexml_reads_awkward_text_back_exactly() {
+    let app = spawn_app_with(&[]).await;
+    let title = "Grün & <3 >> \"quoted\" 'single' ✓";
+    let r = app
+        .client
+        .post(format!(
+            "{}/admin/api.php?api_action=group_add&api_output=json",
+            app.address
+        ))
+        .header("API-TOKEN", &app.key)
+        .form(&[("title", title), ("descript", "line one\nline two & more")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains(r#""group_id":4"#));
+    let script = app.dir.join("xml.php");
+    std::fs::write(
+        &script,
+        format!(
+            "<?php $x = simplexml_load_string(file_get_contents('{}/admin/api.php?api_action=group_view&id=4&api_key={}'));\n\
+             if ($x === false) {{ echo 'NOT WELL-FORMED'; exit; }}\n\
+             echo $x->getName(), '|', $x->title, '|', $x->descript, '|', $x->result_code;",
+            app.address, app.key
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        run_php(&script),
+        format!("adesk_group_select_row|{title}|line one\nline two & more|1")
+    );
+}
