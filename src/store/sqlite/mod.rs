@@ -271,6 +271,17 @@ fn check_references(
     Ok(())
 }
 
+/// `None` when the group is not in the workspace; else its built-in kind, if any.
+fn group_builtin(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Option<String>>, StoreError> {
+    conn.prepare_cached("SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![ws.0, id.0], |r| r.get(0)).optional())
+        .map_err(map_err)
+}
+
 fn slug_error(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e, "slug_key") {
         StoreError::SlugTaken
@@ -825,28 +836,12 @@ impl Store for SqliteStore {
                             alt.0
                         )));
                     }
-                    let found: Option<Option<String>> = conn
-                        .query_row(
-                            "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                            params![ws.0, alt.0],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(map_err)?;
-                    if found.is_none() {
+                    if group_builtin(conn, ws, alt)?.is_none() {
                         return Err(StoreError::NotFound("group"));
                     }
                 }
                 for id in &ids {
-                    let builtin: Option<Option<String>> = conn
-                        .query_row(
-                            "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                            params![ws.0, id.0],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(map_err)?;
-                    match builtin {
+                    match group_builtin(conn, ws, *id)? {
                         None => return Err(StoreError::NotFound("group")),
                         Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
                         Some(None) => {}
