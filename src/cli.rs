@@ -196,6 +196,7 @@ fn group_json(g: &crate::domain::group::Group) -> serde_json::Value {
         "has_icon": g.has_icon,
         "custom_fields": g.custom_fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
         "builtin": g.builtin.map(|b| b.as_str()),
+        "member_count": g.member_count,
         "policy": serde_json::to_value(&g.policy).unwrap_or_default(),
         "created_at": g.created_at,
         "updated_at": g.updated_at,

@@ -355,7 +355,7 @@ async fn error_keys_are_exact() {
         .await;
     assert_eq!(
         b,
-        r#"{"success":false,"error_message":"Invalid Input or Field Empty: Unknown object 'planets' for add; this server supports: groups","error_key":"invalid_value","error_variables":["add"]}"#
+        r#"{"success":false,"error_message":"Invalid Input or Field Empty: Unknown object 'planets' for add; this server supports: groups, site_users, group_members","error_key":"invalid_value","error_variables":["add"]}"#
     );
     let v = app.grupo(&[("group_name", "x")]).await;
     assert_eq!(v["error_key"], "invalid_value");

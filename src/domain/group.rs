@@ -38,6 +38,7 @@ pub struct Group {
     pub policy: GroupPolicy,
     /// Set for the groups every workspace starts with; those cannot be removed.
     pub builtin: Option<Builtin>,
+    pub member_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -8,6 +8,7 @@ pub mod key;
 pub mod policy;
 pub mod slug;
 pub mod text;
+pub mod user;
 pub mod workspace;
 
 pub use error::{DomainError, FieldError, ValidationErrors};

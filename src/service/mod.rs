@@ -4,8 +4,11 @@
 mod admin;
 mod groups;
 pub mod icons;
+pub mod idempotency;
 mod keys;
+mod members;
 pub mod passwords;
+mod users;
 
 use crate::domain::ValidationErrors;
 use crate::domain::workspace::WorkspaceId;
@@ -44,6 +47,26 @@ pub enum ServiceError {
     FieldNotFound(i64),
     #[error("API key '{0}' not found")]
     KeyNotFound(String),
+    #[error("a user with this username already exists")]
+    UsernameTaken,
+    #[error("a user with this email address already exists")]
+    EmailTaken,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("the group is full: limit_user is {limit}, room for {room} more")]
+    GroupFull { limit: i64, room: i64 },
+    #[error("the user is already a member of the group")]
+    AlreadyMember,
+    #[error("the user is not a member of the group")]
+    NotAMember,
+    #[error("the group password is wrong")]
+    InvalidGroupPassword,
+    #[error("members cannot leave this group (it is unleavable)")]
+    GroupUnleavable,
+    #[error("this Idempotency-Key was used with another request body")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being carried out")]
+    IdempotencyKeyInUse,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -59,6 +82,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::SlugTaken => ServiceError::SlugTaken,
             StoreError::NotFound("group") => ServiceError::GroupNotFound,
+            StoreError::NotFound("user") => ServiceError::AccountNotFound,
             StoreError::NotFound(what) => ServiceError::Refused(format!("{what} not found")),
             StoreError::AlreadyExists(what) => {
                 ServiceError::Conflict(format!("{what} already exists"))
@@ -67,6 +91,12 @@ impl From<StoreError> for ServiceError {
             StoreError::UnknownField(id) => ServiceError::FieldNotFound(id),
             StoreError::Refused(msg) => ServiceError::Refused(msg),
             StoreError::BuiltinGroup(id) => ServiceError::BuiltinGroup(id),
+            StoreError::UsernameTaken => ServiceError::UsernameTaken,
+            StoreError::EmailTaken => ServiceError::EmailTaken,
+            StoreError::UnknownUser(_) => ServiceError::AccountNotFound,
+            StoreError::GroupFull { limit, room } => ServiceError::GroupFull { limit, room },
+            StoreError::AlreadyMember(_) => ServiceError::AlreadyMember,
+            StoreError::NotAMember(_) => ServiceError::NotAMember,
             StoreError::Unavailable(msg) => ServiceError::Unavailable(msg),
             e @ StoreError::SchemaTooNew { .. } => ServiceError::Unavailable(e.to_string()),
             StoreError::Backend(msg) => ServiceError::Internal(msg),

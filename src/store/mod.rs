@@ -14,6 +14,7 @@ use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
+use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{Workspace, WorkspaceId};
 use async_trait::async_trait;
 
@@ -41,6 +42,18 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    #[error("a user with this username already exists in the workspace")]
+    UsernameTaken,
+    #[error("a user with this email address already exists in the workspace")]
+    EmailTaken,
+    #[error("user {0} does not exist")]
+    UnknownUser(i64),
+    #[error("the group has room for {room} more member(s) (limit_user {limit})")]
+    GroupFull { limit: i64, room: i64 },
+    #[error("user {0} is already a member")]
+    AlreadyMember(i64),
+    #[error("user {0} is not a member")]
+    NotAMember(i64),
     #[error("database error: {0}")]
     Backend(String),
 }
@@ -101,6 +114,69 @@ pub struct GroupUpdate {
     /// Applied to the stored policy inside the write transaction.
     pub policy: PolicyPatch,
     pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub full_name: String,
+    /// (as written, lower-case key)
+    pub username: (String, String),
+    pub email: (String, String),
+    pub password_hash: String,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub full_name: Option<String>,
+    pub username: Option<(String, String)>,
+    pub email: Option<(String, String)>,
+    pub password_hash: Option<String>,
+    pub now: i64,
+}
+
+/// What adding an existing member does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExisting {
+    /// Leave them (their role changes when a role is given).
+    Keep,
+    /// Refuse with `AlreadyMember`.
+    Fail,
+}
+
+/// Where a page of groups starts: after this (pinned, id) in list order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCursor {
+    pub pinned: bool,
+    pub id: GroupId,
+}
+
+/// A page of groups in list order: pinned first, then by id.
+#[derive(Debug, Clone, Default)]
+pub struct GroupQuery {
+    pub category: Option<i64>,
+    /// Lower-case name prefix.
+    pub name_prefix: Option<String>,
+    pub secret: Option<bool>,
+    /// Leave out secret groups this user is not a member of.
+    pub visible_to: Option<UserId>,
+    pub after: Option<GroupCursor>,
+    pub limit: u32,
+}
+
+/// The state of an idempotency key when a request claims it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// Claimed now: carry out the request, then finish or abort.
+    Claimed,
+    /// Another request with this key is being carried out.
+    InProgress { request_hash: Vec<u8> },
+    /// Done before, within the retention window: its answer.
+    Done {
+        request_hash: Vec<u8>,
+        status: u16,
+        body: String,
+    },
 }
 
 #[async_trait]
@@ -178,4 +254,80 @@ pub trait Store: Send + Sync + 'static {
     /// The icon of a group by its global id, whatever its workspace (the public icon
     /// route); `Ok(None)` when the group has none, `NotFound` when there is no group.
     async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError>;
+    /// A page of groups (see [`GroupQuery`]).
+    async fn query_groups(&self, ws: WorkspaceId, q: &GroupQuery)
+    -> Result<Vec<Group>, StoreError>;
+
+    // Users.
+    async fn insert_user(&self, ws: WorkspaceId, user: NewUser) -> Result<UserId, StoreError>;
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        u: UserUpdate,
+    ) -> Result<(), StoreError>;
+    /// Removes a user and their memberships.
+    async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError>;
+    async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError>;
+    async fn list_users(
+        &self,
+        ws: WorkspaceId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+
+    // Memberships.
+    /// Adds users to a group in one transaction, all or none. The group's
+    /// `limit_user` is never exceeded (`GroupFull`); unknown users are refused.
+    /// Returns how many became members.
+    async fn add_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        role: Option<GroupRole>,
+        on_existing: OnExisting,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Removes users from a group, all or none; with `require_member`, a user who is
+    /// not a member fails the call (`NotAMember`). Returns how many left.
+    async fn remove_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        require_member: bool,
+    ) -> Result<u64, StoreError>;
+    /// Members in user id order, after `after`.
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Membership>, StoreError>;
+    async fn member_role(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<Option<GroupRole>, StoreError>;
+
+    // Idempotency keys (REST POST). Keys older than `since` count as absent.
+    async fn claim_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        request_hash: Vec<u8>,
+        now: i64,
+        since: i64,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    async fn finish_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        status: u16,
+        body: String,
+    ) -> Result<(), StoreError>;
+    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError>;
 }

@@ -1,6 +1,7 @@
 //! Decoding of the group fields Grupo sends (shared by add and update).
 
 use crate::domain::group::GroupDraft;
+use crate::domain::user::UserDraft;
 use crate::wire::form::FormFields;
 
 const CUSTOM_PREFIX: &str = "custom_field_";
@@ -79,4 +80,15 @@ pub fn decode_group(params: &FormFields) -> GroupDraft {
     }
     draft.custom_fields.reverse();
     draft
+}
+
+/// Decodes Grupo's user fields (`email_address` is the email).
+pub fn decode_user(params: &FormFields) -> UserDraft {
+    UserDraft {
+        full_name: params.get("full_name").map(str::to_string),
+        username: params.get("username").map(str::to_string),
+        email: params.get("email_address").map(str::to_string),
+        password: params.get("password").map(str::to_string),
+        ..Default::default()
+    }
 }

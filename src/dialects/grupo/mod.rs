@@ -8,10 +8,15 @@
 //! bodies over the size limit (413). docs/grupo.md has the whole contract.
 
 mod add_group;
+mod add_member;
+mod add_user;
 mod fields;
 mod remove_group;
+mod remove_member;
+mod remove_user;
 mod reply;
 mod update_group;
+mod update_user;
 
 use crate::service::Service;
 use crate::wire::form::{self, FormFields};
@@ -101,9 +106,16 @@ async fn handle(
         ("add", "groups") => add_group::run(service, caller, &params).await,
         ("update", "groups") => update_group::run(service, caller, &params).await,
         ("remove", "groups") => remove_group::run(service, caller, &params).await,
+        ("add", "site_users") => add_user::run(service, caller, &params).await,
+        ("update", "site_users") => update_user::run(service, caller, &params).await,
+        ("remove", "site_users") => remove_user::run(service, caller, &params).await,
+        ("add", "group_members") => add_member::run(service, caller, &params).await,
+        ("remove", "group_members") => remove_member::run(service, caller, &params).await,
         (op, target) => Err(Reply::invalid(
             vec![op.to_string()],
-            &format!("Unknown object '{target}' for {op}; this server supports: groups"),
+            &format!(
+                "Unknown object '{target}' for {op}; this server supports: groups, site_users, group_members"
+            ),
         )),
     }
 }

@@ -12,6 +12,8 @@ struct Success {
     success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     group_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +30,7 @@ struct Failure<'a> {
 pub enum Reply {
     Ok {
         group_id: Option<i64>,
+        user_id: Option<i64>,
     },
     Error {
         status: StatusCode,
@@ -45,6 +48,7 @@ pub fn wire_name(canonical: &str) -> String {
         "secret" => "secret_group",
         "pinned" => "pin_group",
         "icon_url" => "group_icon_url",
+        "email" => "email_address",
         other => other,
     }
     .to_string()
@@ -52,12 +56,23 @@ pub fn wire_name(canonical: &str) -> String {
 
 impl Reply {
     pub fn ok() -> Reply {
-        Reply::Ok { group_id: None }
+        Reply::Ok {
+            group_id: None,
+            user_id: None,
+        }
     }
 
     pub fn created(group_id: i64) -> Reply {
         Reply::Ok {
             group_id: Some(group_id),
+            user_id: None,
+        }
+    }
+
+    pub fn user_created(user_id: i64) -> Reply {
+        Reply::Ok {
+            group_id: None,
+            user_id: Some(user_id),
         }
     }
 
@@ -119,11 +134,12 @@ impl Reply {
 
     pub fn into_response(self) -> Response {
         let (status, body) = match &self {
-            Reply::Ok { group_id } => (
+            Reply::Ok { group_id, user_id } => (
                 StatusCode::OK,
                 serde_json::to_vec(&Success {
                     success: true,
                     group_id: *group_id,
+                    user_id: *user_id,
                 }),
             ),
             Reply::Error {
@@ -166,7 +182,59 @@ impl From<ServiceError> for Reply {
                 "Invalid API Secret Key".into(),
                 vec![],
             ),
+            ServiceError::Invalid(errors)
+                if errors.fields().len() == 1
+                    && errors.fields()[0].field == "email"
+                    && errors.fields()[0].message.contains("valid email") =>
+            {
+                Reply::error(
+                    "invalid_email_address",
+                    "Invalid Email Address".into(),
+                    vec!["email_address".into()],
+                )
+            }
             ServiceError::Invalid(errors) => Reply::validation(&errors),
+            ServiceError::UsernameTaken => Reply::error(
+                "username_exists",
+                "Username Already Exists".into(),
+                vec!["username".into()],
+            ),
+            ServiceError::EmailTaken => Reply::error(
+                "email_exists",
+                "Email Already Exists".into(),
+                vec!["email_address".into()],
+            ),
+            ServiceError::AccountNotFound => Reply::error(
+                "account_not_found",
+                "Account Does Not Exist".into(),
+                vec!["user".into()],
+            ),
+            ServiceError::NotAMember => {
+                Reply::error("not_a_member", "Not A Member".into(), vec!["user".into()])
+            }
+            ServiceError::AlreadyMember => Reply::error(
+                "already_a_member",
+                "Already A Member".into(),
+                vec!["user".into()],
+            ),
+            e @ ServiceError::GroupFull { .. } => Reply::error(
+                "group_full",
+                capitalise(&e.to_string()),
+                vec!["group".into()],
+            ),
+            ServiceError::InvalidGroupPassword => Reply::error(
+                "invalid_group_password",
+                "Invalid Group Password".into(),
+                vec!["password".into()],
+            ),
+            e @ ServiceError::GroupUnleavable => Reply::error(
+                "permission_denied",
+                capitalise(&e.to_string()),
+                vec!["group".into()],
+            ),
+            e @ (ServiceError::IdempotencyKeyReused | ServiceError::IdempotencyKeyInUse) => {
+                Reply::invalid(vec![], &e.to_string())
+            }
             ServiceError::SlugTaken => Reply::error(
                 "slug_already_exists",
                 "Slug Already Exists".into(),

@@ -76,4 +76,44 @@ ALTER TABLE groups ADD COLUMN policy TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE groups ADD COLUMN builtin TEXT;
 CREATE UNIQUE INDEX groups_builtin ON groups(workspace_id, builtin);
 "#,
+    // 3: users, memberships, idempotency keys, and list indexes.
+    r#"
+ALTER TABLE groups ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE groups ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
+UPDATE groups SET name_key = lower(name);
+CREATE INDEX groups_list ON groups(workspace_id, pinned, id);
+CREATE INDEX groups_list_category ON groups(workspace_id, category_id, pinned, id);
+CREATE INDEX groups_list_secret ON groups(workspace_id, secret, pinned, id);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    full_name TEXT NOT NULL,
+    username TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_username ON users(workspace_id, username_key);
+CREATE UNIQUE INDEX users_email ON users(workspace_id, email_key);
+CREATE TABLE memberships (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    joined_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships(user_id, group_id);
+CREATE TABLE idempotency_keys (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status INTEGER,
+    body TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+);
+"#,
 ];

@@ -5,12 +5,16 @@
 mod migrations;
 mod writer;
 
-use super::{ApiKeyRecord, GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
+use super::{
+    ApiKeyRecord, GroupCursor, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey,
+    NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
+};
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::policy::GroupPolicy;
+use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -165,8 +169,8 @@ fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
 fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
     for b in Builtin::ALL {
         conn.execute(
-            "INSERT INTO groups (workspace_id, name, description, category_id, secret, policy, \
-             builtin, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7) \
+            "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
+             policy, builtin, created_at, updated_at) VALUES (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) \
              ON CONFLICT (workspace_id, builtin) DO NOTHING",
             params![
                 ws,
@@ -282,6 +286,145 @@ fn group_builtin(
         .map_err(map_err)
 }
 
+/// Slugs and usernames share one namespace of a workspace (both name pages).
+fn check_slug_free_of_usernames(
+    conn: &Connection,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<(), StoreError> {
+    let taken = conn
+        .prepare_cached("SELECT 1 FROM users WHERE workspace_id = ?1 AND username_key = ?2")
+        .and_then(|mut s| s.query_row(params![ws.0, key], |_| Ok(())).optional())
+        .map_err(map_err)?;
+    match taken {
+        Some(()) => Err(StoreError::SlugTaken),
+        None => Ok(()),
+    }
+}
+
+fn username_free_of_slugs(conn: &Connection, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+    let clash = conn
+        .prepare_cached("SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2")
+        .and_then(|mut s| s.query_row(params![ws.0, key], |_| Ok(())).optional())
+        .map_err(map_err)?;
+    match clash {
+        Some(()) => Err(StoreError::UsernameTaken),
+        None => Ok(()),
+    }
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(r.get(0)?),
+        workspace: WorkspaceId(r.get(1)?),
+        full_name: r.get(2)?,
+        username: r.get(3)?,
+        email: r.get(4)?,
+        password_hash: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.workspace_id, u.full_name, u.username, u.email, \
+     u.password_hash, u.created_at, u.updated_at";
+
+fn user_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e, "username_key") {
+        StoreError::UsernameTaken
+    } else if is_unique_violation(&e, "email_key") {
+        StoreError::EmailTaken
+    } else {
+        map_err(e)
+    }
+}
+
+fn parse_role(s: &str) -> GroupRole {
+    GroupRole::parse(s).unwrap_or(GroupRole::Member)
+}
+
+/// Adds members inside the caller's transaction; see [`Store::add_members`].
+fn add_members_in(
+    conn: &Connection,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    role: Option<GroupRole>,
+    on_existing: OnExisting,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT policy, member_count FROM groups WHERE workspace_id = ?1 AND id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![ws.0, group.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(map_err)?;
+    let Some((policy, count)) = row else {
+        return Err(StoreError::NotFound("group"));
+    };
+    let policy: GroupPolicy = serde_json::from_str(&policy)
+        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))?;
+    let mut fresh = Vec::new();
+    for user in users {
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM users WHERE workspace_id = ?1 AND id = ?2")
+            .and_then(|mut s| s.query_row(params![ws.0, user.0], |_| Ok(())).optional())
+            .map_err(map_err)?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownUser(user.0));
+        }
+        let current: Option<String> = conn
+            .prepare_cached("SELECT role FROM memberships WHERE group_id = ?1 AND user_id = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![group.0, user.0], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(map_err)?;
+        match (current, on_existing) {
+            (Some(_), OnExisting::Fail) => return Err(StoreError::AlreadyMember(user.0)),
+            (Some(_), OnExisting::Keep) => {
+                if let Some(role) = role {
+                    conn.prepare_cached(
+                        "UPDATE memberships SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![group.0, user.0, role.as_str()]))
+                    .map_err(map_err)?;
+                }
+            }
+            (None, _) => {
+                if !fresh.contains(&user) {
+                    fresh.push(user);
+                }
+            }
+        }
+    }
+    if let Some(limit) = policy.member_limit() {
+        if count + fresh.len() as i64 > limit {
+            return Err(StoreError::GroupFull {
+                limit,
+                room: (limit - count).max(0),
+            });
+        }
+    }
+    let role = role.unwrap_or(GroupRole::Member);
+    for user in &fresh {
+        conn.prepare_cached(
+            "INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![group.0, user.0, role.as_str(), now]))
+        .map_err(map_err)?;
+    }
+    if !fresh.is_empty() {
+        conn.prepare_cached("UPDATE groups SET member_count = member_count + ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![group.0, fresh.len() as i64]))
+            .map_err(map_err)?;
+    }
+    Ok(fresh.len() as u64)
+}
+
 fn slug_error(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e, "slug_key") {
         StoreError::SlugTaken
@@ -292,7 +435,8 @@ fn slug_error(e: rusqlite::Error) -> StoreError {
 
 const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin";
+     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     g.member_count";
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
     let policy: String = r.get(13)?;
@@ -303,6 +447,7 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
     Ok(Group {
         policy,
         builtin: builtin.as_deref().and_then(Builtin::parse),
+        member_count: r.get(15)?,
         id: GroupId(r.get(0)?),
         workspace: WorkspaceId(r.get(1)?),
         name: r.get(2)?,
@@ -688,10 +833,13 @@ impl Store for SqliteStore {
                     g.custom_fields.iter().map(|(f, _)| *f),
                 )?;
                 let policy = policy_json(&g.policy)?;
+                if let Some(slug) = &g.slug {
+                    check_slug_free_of_usernames(conn, ws, slug.key())?;
+                }
                 conn.prepare_cached(
                     "INSERT INTO groups (workspace_id, name, slug, slug_key, description, category_id, \
-                     secret, unleavable, pinned, password_hash, created_at, updated_at, policy) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+                     secret, unleavable, pinned, password_hash, created_at, updated_at, policy, name_key) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -707,6 +855,7 @@ impl Store for SqliteStore {
                         g.password_hash,
                         g.now,
                         policy,
+                        g.name.to_lowercase(),
                     ])
                 })
                 .map_err(slug_error)?;
@@ -770,6 +919,9 @@ impl Store for SqliteStore {
                         s.as_ref().map(|s| s.key().to_string()),
                     ),
                 };
+                if let Some(Some(slug)) = &u.slug {
+                    check_slug_free_of_usernames(conn, ws, slug.key())?;
+                }
                 let (pw_set, pw) = match &u.password_hash {
                     None => (false, None),
                     Some(p) => (true, p.clone()),
@@ -777,6 +929,7 @@ impl Store for SqliteStore {
                 conn.prepare_cached(
                     "UPDATE groups SET \
                        name = COALESCE(?3, name), \
+                       name_key = COALESCE(?16, name_key), \
                        slug = CASE WHEN ?4 THEN ?5 ELSE slug END, \
                        slug_key = CASE WHEN ?4 THEN ?6 ELSE slug_key END, \
                        description = COALESCE(?7, description), \
@@ -806,6 +959,7 @@ impl Store for SqliteStore {
                         pw,
                         u.now,
                         policy,
+                        u.name.as_ref().map(|n| n.to_lowercase()),
                     ])
                 })
                 .map_err(slug_error)?;
@@ -845,6 +999,19 @@ impl Store for SqliteStore {
                         None => return Err(StoreError::NotFound("group")),
                         Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
                         Some(None) => {}
+                    }
+                    if let Some(alt) = successor {
+                        let movers: Vec<i64> = conn
+                            .prepare_cached(
+                                "SELECT user_id FROM memberships WHERE group_id = ?1 AND user_id NOT IN \
+                                 (SELECT user_id FROM memberships WHERE group_id = ?2) ORDER BY user_id",
+                            )
+                            .and_then(|mut st| {
+                                st.query_map(params![id.0, alt.0], |r| r.get(0))?.collect()
+                            })
+                            .map_err(map_err)?;
+                        let users = movers.into_iter().map(UserId).collect();
+                        add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
                     }
                     conn.execute(
                         "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
@@ -951,5 +1118,395 @@ impl Store for SqliteStore {
             })
             .await?;
         found.ok_or(StoreError::NotFound("group"))
+    }
+
+    async fn query_groups(
+        &self,
+        ws: WorkspaceId,
+        q: &GroupQuery,
+    ) -> Result<Vec<Group>, StoreError> {
+        let q = q.clone();
+        self.read(move |conn| {
+            let mut filters = String::new();
+            if q.category.is_some() {
+                filters.push_str(" AND g.category_id = :category");
+            }
+            if q.name_prefix.is_some() {
+                filters.push_str(" AND g.name_key >= :prefix AND g.name_key < :prefix_end");
+            }
+            if q.secret.is_some() {
+                filters.push_str(" AND g.secret = :secret");
+            }
+            if q.visible_to.is_some() {
+                filters.push_str(
+                    " AND (g.secret = 0 OR EXISTS (SELECT 1 FROM memberships m \
+                     WHERE m.group_id = g.id AND m.user_id = :viewer))",
+                );
+            }
+            let sql = format!(
+                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = :ws \
+                 AND g.pinned = :pinned AND g.id > :after{filters} ORDER BY g.id LIMIT :limit"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let prefix_end = q.name_prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+            let mut out = Vec::new();
+            // Pinned groups first, then the rest: each part is one index range.
+            let (start_pinned, start_after) = match q.after {
+                Some(GroupCursor { pinned, id }) => (pinned, id.0),
+                None => (true, 0),
+            };
+            let parts: &[bool] = if start_pinned {
+                &[true, false]
+            } else {
+                &[false]
+            };
+            for (i, &pinned) in parts.iter().enumerate() {
+                let after = if i == 0 { start_after } else { 0 };
+                let want = i64::from(q.limit) - out.len() as i64;
+                if want <= 0 {
+                    break;
+                }
+                let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+                    (":ws", &ws.0),
+                    (":pinned", &pinned),
+                    (":after", &after),
+                    (":limit", &want),
+                ];
+                if let Some(c) = &q.category {
+                    named.push((":category", c));
+                }
+                if let (Some(p), Some(e)) = (&q.name_prefix, &prefix_end) {
+                    named.push((":prefix", p));
+                    named.push((":prefix_end", e));
+                }
+                if let Some(sec) = &q.secret {
+                    named.push((":secret", sec));
+                }
+                if let Some(v) = &q.visible_to {
+                    named.push((":viewer", &v.0));
+                }
+                let rows = stmt.query_map(named.as_slice(), group_from_row)?;
+                for g in rows {
+                    out.push(g?);
+                }
+            }
+            for g in out.iter_mut() {
+                load_custom_fields(conn, g)?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
+        self.writer
+            .write(move |conn| {
+                username_free_of_slugs(conn, ws, &u.username.1)?;
+                conn.prepare_cached(
+                    "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
+                     email_key, password_hash, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        ws.0,
+                        u.full_name,
+                        u.username.0,
+                        u.username.1,
+                        u.email.0,
+                        u.email.1,
+                        u.password_hash,
+                        u.now
+                    ])
+                })
+                .map_err(user_error)?;
+                Ok(UserId(conn.last_insert_rowid()))
+            })
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        u: UserUpdate,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                if let Some((_, key)) = &u.username {
+                    username_free_of_slugs(conn, ws, key)?;
+                }
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE users SET full_name = COALESCE(?3, full_name), \
+                         username = COALESCE(?4, username), \
+                         username_key = COALESCE(?5, username_key), \
+                         email = COALESCE(?6, email), email_key = COALESCE(?7, email_key), \
+                         password_hash = COALESCE(?8, password_hash), updated_at = ?9 \
+                         WHERE workspace_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            ws.0,
+                            id.0,
+                            u.full_name,
+                            u.username.as_ref().map(|x| &x.0),
+                            u.username.as_ref().map(|x| &x.1),
+                            u.email.as_ref().map(|x| &x.0),
+                            u.email.as_ref().map(|x| &x.1),
+                            u.password_hash,
+                            u.now
+                        ])
+                    })
+                    .map_err(user_error)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("user"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
+                         (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
+                          WHERE m.user_id = ?2 AND u.workspace_id = ?1)",
+                    params![ws.0, id.0],
+                )
+                .map_err(map_err)?;
+                let n = conn
+                    .execute(
+                        "DELETE FROM users WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("user"));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
+        let by = by.clone();
+        self.read(move |conn| {
+            let (column, value): (&str, rusqlite::types::Value) = match &by {
+                UserRef::Id(id) => ("id", id.0.into()),
+                UserRef::Username(k) => ("username_key", k.clone().into()),
+                UserRef::Email(k) => ("email_key", k.clone().into()),
+            };
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = ?1 AND u.{column} = ?2"
+            ))?
+            .query_row(params![ws.0, value], user_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_users(
+        &self,
+        ws: WorkspaceId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = ?1 AND u.id > ?2 \
+                 ORDER BY u.id LIMIT ?3"
+            ))?
+            .query_map(
+                params![ws.0, after.map_or(0, |u| u.0), limit],
+                user_from_row,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn add_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        role: Option<GroupRole>,
+        on_existing: OnExisting,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| add_members_in(conn, ws, group, users, role, on_existing, now))
+            .await
+    }
+
+    async fn remove_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        require_member: bool,
+    ) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| {
+                if group_builtin(conn, ws, group)?.is_none() {
+                    return Err(StoreError::NotFound("group"));
+                }
+                let mut removed = 0u64;
+                for user in users {
+                    let n = conn
+                        .prepare_cached(
+                            "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
+                        )
+                        .and_then(|mut s| s.execute(params![group.0, user.0]))
+                        .map_err(map_err)?;
+                    if n == 0 && require_member {
+                        return Err(StoreError::NotAMember(user.0));
+                    }
+                    removed += n as u64;
+                }
+                if removed > 0 {
+                    conn.prepare_cached(
+                        "UPDATE groups SET member_count = member_count - ?2 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![group.0, removed as i64]))
+                    .map_err(map_err)?;
+                }
+                Ok(removed)
+            })
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS}, m.role, m.joined_at FROM memberships m \
+                 JOIN users u ON u.id = m.user_id \
+                 WHERE m.group_id = ?1 AND u.workspace_id = ?2 AND m.user_id > ?3 \
+                 ORDER BY m.user_id LIMIT ?4"
+            ))?
+            .query_map(
+                params![group.0, ws.0, after.map_or(0, |u| u.0), limit],
+                |r| {
+                    Ok(Membership {
+                        user: user_from_row(r)?,
+                        role: parse_role(&r.get::<_, String>(8)?),
+                        joined_at: r.get(9)?,
+                    })
+                },
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn member_role(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<Option<GroupRole>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.group_id = ?1 AND m.user_id = ?2 AND g.workspace_id = ?3",
+            )?
+            .query_row(params![group.0, user.0, ws.0], |r| r.get::<_, String>(0))
+            .optional()
+            .map(|r| r.as_deref().map(parse_role))
+        })
+        .await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        request_hash: Vec<u8>,
+        now: i64,
+        since: i64,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let key = key.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
+                     AND created_at < ?3",
+                    params![ws.0, key, since],
+                )
+                .map_err(map_err)?;
+                type Row = (Vec<u8>, Option<u16>, Option<String>);
+                let found: Option<Row> = conn
+                    .query_row(
+                        "SELECT request_hash, status, body FROM idempotency_keys \
+                         WHERE workspace_id = ?1 AND key = ?2",
+                        params![ws.0, key],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                match found {
+                    Some((request_hash, Some(status), Some(body))) => Ok(IdempotencyClaim::Done {
+                        request_hash,
+                        status,
+                        body,
+                    }),
+                    Some((request_hash, _, _)) => Ok(IdempotencyClaim::InProgress { request_hash }),
+                    None => {
+                        conn.execute(
+                            "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) \
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![ws.0, key, request_hash, now],
+                        )
+                        .map_err(map_err)?;
+                        Ok(IdempotencyClaim::Claimed)
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn finish_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        status: u16,
+        body: String,
+    ) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE idempotency_keys SET status = ?3, body = ?4 \
+                     WHERE workspace_id = ?1 AND key = ?2",
+                    params![ws.0, key, status, body],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
+                     AND status IS NULL",
+                    params![ws.0, key],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -1,0 +1,243 @@
+//! Memberships, and the group rules that only mean something once people belong
+//! to groups.
+//!
+//! Two kinds of change:
+//! - administrative (the workspace adds or removes people): skips the password and
+//!   unleavable rules, but never exceeds `limit_user`;
+//! - on a user's behalf (the user joins or leaves): a secret group cannot be joined
+//!   by a non-member (it is not even found), a password-protected group needs its
+//!   password, an unleavable group cannot be left, and `limit_user` holds.
+
+use super::{Caller, Service, ServiceError, now, passwords};
+use crate::domain::ValidationErrors;
+use crate::domain::group::{Group, GroupRef};
+use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
+use crate::store::{GroupQuery, OnExisting};
+
+/// The most users one bulk call may name.
+pub const BULK_MAX: usize = 1000;
+
+impl Service {
+    /// Resolves every user reference; unknown ones are named in one error.
+    async fn resolve_users(
+        &self,
+        caller: Caller,
+        references: &[String],
+    ) -> Result<Vec<UserId>, ServiceError> {
+        if references.len() > BULK_MAX {
+            return Err(ServiceError::Invalid(ValidationErrors::single(
+                "users",
+                format!("at most {BULK_MAX} users in one call"),
+            )));
+        }
+        let mut ids = Vec::with_capacity(references.len());
+        let mut errors = ValidationErrors::new();
+        for (i, r) in references.iter().enumerate() {
+            let found = match UserRef::parse(r) {
+                Some(by) => self.store.find_user(caller.workspace, &by).await?,
+                None => None,
+            };
+            match found {
+                Some(u) => ids.push(u.id),
+                None => errors.push(format!("users[{i}]"), format!("no user '{r}'")),
+            }
+        }
+        errors.into_result(ids).map_err(ServiceError::Invalid)
+    }
+
+    /// Administrative add: no password or visibility rule, but `limit_user` holds.
+    /// Adding an existing member changes their role when one is given.
+    pub async fn add_member(
+        &self,
+        caller: Caller,
+        group: &str,
+        user: &str,
+        role: Option<GroupRole>,
+    ) -> Result<(Group, User), ServiceError> {
+        let g = self.get_group(caller, group).await?;
+        let u = self.get_user(caller, user).await?;
+        self.store
+            .add_members(
+                caller.workspace,
+                g.id,
+                vec![u.id],
+                role,
+                OnExisting::Keep,
+                now(),
+            )
+            .await?;
+        Ok((g, u))
+    }
+
+    /// Administrative removal: unleavable groups do not stop it.
+    pub async fn remove_member(
+        &self,
+        caller: Caller,
+        group: &str,
+        user: &str,
+    ) -> Result<(), ServiceError> {
+        let g = self.get_group(caller, group).await?;
+        let u = self.get_user(caller, user).await?;
+        self.store
+            .remove_members(caller.workspace, g.id, vec![u.id], true)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds up to 1000 users at once, all or none. Returns how many became members.
+    pub async fn bulk_add_members(
+        &self,
+        caller: Caller,
+        group: &str,
+        users: &[String],
+        role: Option<GroupRole>,
+    ) -> Result<u64, ServiceError> {
+        let g = self.get_group(caller, group).await?;
+        let ids = self.resolve_users(caller, users).await?;
+        Ok(self
+            .store
+            .add_members(caller.workspace, g.id, ids, role, OnExisting::Keep, now())
+            .await?)
+    }
+
+    /// Removes up to 1000 users at once, all or none; non-members are skipped.
+    pub async fn bulk_remove_members(
+        &self,
+        caller: Caller,
+        group: &str,
+        users: &[String],
+    ) -> Result<u64, ServiceError> {
+        let g = self.get_group(caller, group).await?;
+        let ids = self.resolve_users(caller, users).await?;
+        Ok(self
+            .store
+            .remove_members(caller.workspace, g.id, ids, false)
+            .await?)
+    }
+
+    pub async fn list_members(
+        &self,
+        caller: Caller,
+        group: &str,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Membership>, ServiceError> {
+        let g = self.get_group(caller, group).await?;
+        Ok(self
+            .store
+            .list_members(caller.workspace, g.id, after, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// The administrator's view of groups: all of them, pinned first.
+    pub async fn query_groups(
+        &self,
+        caller: Caller,
+        mut q: GroupQuery,
+    ) -> Result<Vec<Group>, ServiceError> {
+        q.limit = q.limit.clamp(1, 1000);
+        q.visible_to = None;
+        Ok(self.store.query_groups(caller.workspace, &q).await?)
+    }
+
+    /// What a user sees: every group but the secret ones they are not in, pinned
+    /// first, each with the user's role where they are a member.
+    pub async fn user_groups(
+        &self,
+        caller: Caller,
+        user: &str,
+        mut q: GroupQuery,
+    ) -> Result<(User, Vec<(Group, Option<GroupRole>)>), ServiceError> {
+        let u = self.get_user(caller, user).await?;
+        q.limit = q.limit.clamp(1, 1000);
+        q.visible_to = Some(u.id);
+        let groups = self.store.query_groups(caller.workspace, &q).await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let role = self.store.member_role(caller.workspace, g.id, u.id).await?;
+            out.push((g, role));
+        }
+        Ok((u, out))
+    }
+
+    /// A group as a user may see it: secret groups they are not in are not found.
+    async fn group_for_user(
+        &self,
+        caller: Caller,
+        group: &str,
+        user: &User,
+    ) -> Result<(Group, Option<GroupRole>), ServiceError> {
+        let by = GroupRef::parse(group).ok_or_else(|| {
+            ServiceError::Invalid(ValidationErrors::single("group", "is required"))
+        })?;
+        let g = self
+            .store
+            .find_group(caller.workspace, &by)
+            .await?
+            .ok_or(ServiceError::GroupNotFound)?;
+        let role = self
+            .store
+            .member_role(caller.workspace, g.id, user.id)
+            .await?;
+        if g.secret && role.is_none() {
+            return Err(ServiceError::GroupNotFound);
+        }
+        Ok((g, role))
+    }
+
+    /// A user joins a group on their own behalf.
+    pub async fn join_group(
+        &self,
+        caller: Caller,
+        user: &str,
+        group: &str,
+        password: Option<String>,
+    ) -> Result<(Group, User), ServiceError> {
+        let u = self.get_user(caller, user).await?;
+        let (g, role) = self.group_for_user(caller, group, &u).await?;
+        if role.is_some() {
+            return Err(ServiceError::AlreadyMember);
+        }
+        if let Some(hash) = &g.password_hash {
+            let ok = match password {
+                Some(p) if !p.is_empty() => passwords::verify(p, hash.clone()).await?,
+                _ => false,
+            };
+            if !ok {
+                return Err(ServiceError::InvalidGroupPassword);
+            }
+        }
+        self.store
+            .add_members(
+                caller.workspace,
+                g.id,
+                vec![u.id],
+                None,
+                OnExisting::Fail,
+                now(),
+            )
+            .await?;
+        Ok((g, u))
+    }
+
+    /// A user leaves a group on their own behalf.
+    pub async fn leave_group(
+        &self,
+        caller: Caller,
+        user: &str,
+        group: &str,
+    ) -> Result<(), ServiceError> {
+        let u = self.get_user(caller, user).await?;
+        let (g, role) = self.group_for_user(caller, group, &u).await?;
+        if role.is_none() {
+            return Err(ServiceError::NotAMember);
+        }
+        if g.unleavable {
+            return Err(ServiceError::GroupUnleavable);
+        }
+        self.store
+            .remove_members(caller.workspace, g.id, vec![u.id], true)
+            .await?;
+        Ok(())
+    }
+}
