@@ -265,20 +265,29 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
             }
         }
         Command::Category(CategoryCommand::Add { name, ws }) => {
-            let c = service.create_category(&ws.workspace, &name).await?;
+            let c = service
+                .create_category(service.admin_caller(&ws.workspace).await?, &name)
+                .await?;
             println!("{}\t{}", c.id, c.name);
         }
         Command::Category(CategoryCommand::List { ws }) => {
-            for c in service.list_categories(&ws.workspace).await? {
+            for c in service
+                .list_categories(service.admin_caller(&ws.workspace).await?)
+                .await?
+            {
                 println!("{}\t{}", c.id, c.name);
             }
         }
         Command::Category(CategoryCommand::Rename { id, name, ws }) => {
-            service.rename_category(&ws.workspace, id, &name).await?;
+            service
+                .rename_category(service.admin_caller(&ws.workspace).await?, id, &name)
+                .await?;
             println!("renamed");
         }
         Command::Category(CategoryCommand::Delete { id, ws }) => {
-            let moved = service.delete_category(&ws.workspace, id).await?;
+            let moved = service
+                .delete_category(service.admin_caller(&ws.workspace).await?, id)
+                .await?;
             println!("deleted; {moved} group(s) moved to category 1");
         }
         Command::Field(FieldCommand::Add {
@@ -295,7 +304,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
             })?;
             let f = service
                 .create_field(
-                    &ws.workspace,
+                    service.admin_caller(&ws.workspace).await?,
                     NewFieldDef {
                         id,
                         name,
@@ -307,12 +316,17 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
             println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
         }
         Command::Field(FieldCommand::List { ws }) => {
-            for f in service.list_fields(&ws.workspace).await? {
+            for f in service
+                .list_fields(service.admin_caller(&ws.workspace).await?)
+                .await?
+            {
                 println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
             }
         }
         Command::Field(FieldCommand::Delete { id, ws }) => {
-            service.delete_field(&ws.workspace, id).await?;
+            service
+                .delete_field(service.admin_caller(&ws.workspace).await?, id)
+                .await?;
             println!("deleted");
         }
         Command::Group(GroupCommand::List { ws }) => {

@@ -51,6 +51,7 @@ pub fn router(service: Service) -> Router {
     Router::new()
         .merge(dialects::grupo::routes())
         .merge(dialects::activecampaign::routes())
+        .merge(dialects::rest::routes(service.clone()))
         .route("/groups/{id}/icon", get(group_icon))
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)

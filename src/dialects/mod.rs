@@ -3,3 +3,4 @@
 
 pub mod activecampaign;
 pub mod grupo;
+pub mod rest;

@@ -1,7 +1,7 @@
 //! Administration: workspaces, first start, categories and custom field
 //! definitions. The command line uses these.
 
-use super::{NewKey, Service, ServiceError, now};
+use super::{Caller, NewKey, Service, ServiceError, now};
 use crate::domain::category::{self, Category};
 use crate::domain::field::{self, FieldDef, NewFieldDef};
 use crate::domain::workspace::{self, Workspace};
@@ -35,42 +35,57 @@ impl Service {
         Ok(self.store.list_workspaces().await?)
     }
 
-    pub async fn create_category(&self, ws: &str, name: &str) -> Result<Category, ServiceError> {
+    pub async fn create_category(
+        &self,
+        caller: Caller,
+        name: &str,
+    ) -> Result<Category, ServiceError> {
         let name = category::validate_name(name)?;
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.create_category(ws.id, &name, now()).await?)
+        Ok(self
+            .store
+            .create_category(caller.workspace, &name, now())
+            .await?)
     }
 
-    pub async fn list_categories(&self, ws: &str) -> Result<Vec<Category>, ServiceError> {
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.list_categories(ws.id).await?)
+    pub async fn list_categories(&self, caller: Caller) -> Result<Vec<Category>, ServiceError> {
+        Ok(self.store.list_categories(caller.workspace).await?)
     }
 
-    pub async fn rename_category(&self, ws: &str, id: i64, name: &str) -> Result<(), ServiceError> {
+    pub async fn rename_category(
+        &self,
+        caller: Caller,
+        id: i64,
+        name: &str,
+    ) -> Result<Category, ServiceError> {
         let name = category::validate_name(name)?;
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.rename_category(ws.id, id, &name).await?)
+        self.store
+            .rename_category(caller.workspace, id, &name)
+            .await?;
+        Ok(Category { id, name })
     }
 
     /// Removes a category; its groups move to category 1. Returns how many moved.
-    pub async fn delete_category(&self, ws: &str, id: i64) -> Result<u64, ServiceError> {
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.delete_category(ws.id, id).await?)
+    pub async fn delete_category(&self, caller: Caller, id: i64) -> Result<u64, ServiceError> {
+        Ok(self.store.delete_category(caller.workspace, id).await?)
     }
 
-    pub async fn create_field(&self, ws: &str, def: NewFieldDef) -> Result<FieldDef, ServiceError> {
+    pub async fn create_field(
+        &self,
+        caller: Caller,
+        def: NewFieldDef,
+    ) -> Result<FieldDef, ServiceError> {
         let def = field::validate_definition(def)?;
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.create_field(ws.id, def, now()).await?)
+        Ok(self
+            .store
+            .create_field(caller.workspace, def, now())
+            .await?)
     }
 
-    pub async fn list_fields(&self, ws: &str) -> Result<Vec<FieldDef>, ServiceError> {
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.list_fields(ws.id).await?)
+    pub async fn list_fields(&self, caller: Caller) -> Result<Vec<FieldDef>, ServiceError> {
+        Ok(self.store.list_fields(caller.workspace).await?)
     }
 
-    pub async fn delete_field(&self, ws: &str, id: i64) -> Result<(), ServiceError> {
-        let ws = self.workspace(ws).await?;
-        Ok(self.store.delete_field(ws.id, id).await?)
+    pub async fn delete_field(&self, caller: Caller, id: i64) -> Result<(), ServiceError> {
+        Ok(self.store.delete_field(caller.workspace, id).await?)
     }
 }

@@ -53,10 +53,11 @@ impl Service {
         group: &str,
         user: &str,
         role: Option<GroupRole>,
-    ) -> Result<(Group, User), ServiceError> {
+    ) -> Result<(Group, User, bool), ServiceError> {
         let g = self.get_group(caller, group).await?;
         let u = self.get_user(caller, user).await?;
-        self.store
+        let added = self
+            .store
             .add_members(
                 caller.workspace,
                 g.id,
@@ -66,7 +67,7 @@ impl Service {
                 now(),
             )
             .await?;
-        Ok((g, u))
+        Ok((g, u, added > 0))
     }
 
     /// Administrative removal: unleavable groups do not stop it.
