@@ -3,7 +3,8 @@
 //!
 //! How the parts fit, from the inside out:
 //!
-//! - [`domain`]: groups, categories, custom fields, workspaces and API keys as plain
+//! - [`domain`]: groups, users, memberships, categories, custom fields, group
+//!   policies (permissions and limits), workspaces and API keys as plain
 //!   Rust values, with every validation rule (lengths, slugs, yes/no flags, custom field
 //!   types). No I/O, no HTTP types.
 //! - [`store`]: the [`store::Store`] trait, the one way data is read and written, and
@@ -13,10 +14,12 @@
 //!   API key checks, argon2id password hashing off the async threads, icon fetching
 //!   with its private-network guard, and the order of checks and writes. Every
 //!   dialect and the command line call it; nothing else writes.
-//! - [`dialects`]: one module per wire protocol (`dialects::grupo` for
-//!   `POST /api_request/`). A dialect decodes a request into a domain command, calls
-//!   the service, and encodes the answer or error in its own format.
-//! - [`wire`]: codecs shared by dialects (form bodies: urlencoded and multipart).
+//! - [`dialects`]: one module per wire protocol: `grupo` (`POST /api_request/`),
+//!   `activecampaign` (`/admin/api.php?api_action=group_*`) and `rest` (`/api/v1`,
+//!   with its OpenAPI document). A dialect decodes a request into a domain command,
+//!   calls the service, and encodes the answer or error in its own format.
+//! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
+//!   bracket names, PHP serialize, XML.
 //! - [`server`]: the axum router that mounts the dialects, plus the icon and health
 //!   routes, and the listener.
 //! - [`config`]: settings layered from defaults, an optional TOML file, `GROUPD_*`
