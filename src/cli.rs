@@ -18,6 +18,12 @@ pub struct Cli {
     /// Directory holding the SQLite database (groupd.db). Default: the current directory.
     #[arg(long, global = true, env = "GROUPD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Run on PostgreSQL (postgres://user@host/db) instead of the SQLite file.
+    #[arg(long, global = true, env = "GROUPD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL (default 16).
+    #[arg(long, global = true, env = "GROUPD_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -170,6 +176,8 @@ impl Cli {
         let mut o = Overrides {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            database_pool_size: self.database_pool_size,
             ..Default::default()
         };
         if let Command::Serve(s) = &self.command {
@@ -209,7 +217,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
     if let Command::Serve(_) = cli.command {
         return server::serve(settings).await;
     }
-    let service = server::build_service(&settings)?;
+    let service = server::build_service(&settings).await?;
     // Administration on a new database makes the default workspace first, like serve.
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
         println!(

@@ -18,6 +18,8 @@ pub const DATABASE_FILE: &str = "groupd.db";
 pub struct FileConfig {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_pool_size: Option<usize>,
     #[serde(default)]
     pub icons: FileIcons,
 }
@@ -36,6 +38,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_pool_size: Option<usize>,
     pub icon_allow_private: Option<bool>,
     pub icon_timeout_secs: Option<u64>,
     pub icon_max_bytes: Option<usize>,
@@ -46,6 +50,10 @@ pub struct Overrides {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// `postgres://...`: run on PostgreSQL instead of the SQLite file.
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL this instance opens.
+    pub database_pool_size: usize,
     pub icons: IconPolicy,
 }
 
@@ -106,9 +114,33 @@ impl Settings {
                 "icons.max_bytes must be between 1 and 52428800".into(),
             ));
         }
+        let database_url = o
+            .database_url
+            .or(file.database_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(
+                    "the database URL must start with postgres:// or postgresql:// \
+                     (leave it unset to use the SQLite file in the data directory)"
+                        .into(),
+                ));
+            }
+        }
+        let database_pool_size = o
+            .database_pool_size
+            .or(file.database_pool_size)
+            .unwrap_or(16);
+        if !(1..=1000).contains(&database_pool_size) {
+            return Err(ConfigError::Invalid(
+                "database_pool_size must be between 1 and 1000".into(),
+            ));
+        }
         Ok(Settings {
             listen,
             data_dir,
+            database_url,
+            database_pool_size,
             icons: IconPolicy {
                 allow_private: o
                     .icon_allow_private

@@ -27,6 +27,10 @@ pub enum StartupError {
     )]
     Store(StoreError),
     #[error(
+        "cannot use the PostgreSQL database: {0}\nCheck --database-url (GROUPD_DATABASE_URL): is the server running, does the database exist, may this user connect?"
+    )]
+    Postgres(StoreError),
+    #[error(
         "cannot listen on {addr}: {source}\nPick another address with --listen (or GROUPD_LISTEN)."
     )]
     Listen {
@@ -39,11 +43,19 @@ pub enum StartupError {
     Other(String),
 }
 
-/// Opens the store and builds the service for these settings.
-pub fn build_service(settings: &Settings) -> Result<Service, StartupError> {
-    let store = SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?;
+/// Opens the store (PostgreSQL when a database URL is set, else the SQLite file)
+/// and builds the service for these settings.
+pub async fn build_service(settings: &Settings) -> Result<Service, StartupError> {
+    let store: Arc<dyn crate::store::Store> = match &settings.database_url {
+        Some(url) => Arc::new(
+            crate::store::postgres::PostgresStore::connect(url, settings.database_pool_size)
+                .await
+                .map_err(StartupError::Postgres)?,
+        ),
+        None => Arc::new(SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?),
+    };
     let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
-    Ok(Service::new(Arc::new(store), icons))
+    Ok(Service::new(store, icons))
 }
 
 /// Every route groupd serves.
@@ -118,7 +130,7 @@ async fn group_icon(State(service): State<Service>, Path(id): Path<String>) -> R
 /// Starts groupd: opens the store, makes the first key on a new database, listens,
 /// and serves until Ctrl-C or SIGTERM.
 pub async fn serve(settings: Settings) -> Result<(), StartupError> {
-    let service = build_service(&settings)?;
+    let service = build_service(&settings).await?;
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
         println!(
             "Created workspace '{}' with its first API key:",

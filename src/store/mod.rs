@@ -6,6 +6,7 @@
 //! nature (workspaces themselves, key look-up by prefix, the public icon route).
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::domain::category::Category;

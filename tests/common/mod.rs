@@ -255,3 +255,42 @@ impl TestApp {
         (status, value)
     }
 }
+
+/// The admin URL of the test PostgreSQL server (scripts/test and
+/// scripts/with-postgres set it).
+pub fn pg_admin_url() -> String {
+    std::env::var("GROUPD_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "GROUPD_TEST_PG_URL is not set: run the suite with scripts/test \
+             (or scripts/with-postgres cargo test), which starts a PostgreSQL server"
+        )
+    })
+}
+
+/// Creates an empty database on the test server; returns its URL.
+pub async fn fresh_pg_database() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = pg_admin_url();
+    let name = format!(
+        "groupd_t_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("GROUPD_TEST_PG_URL has no database part: {admin}"),
+    }
+}

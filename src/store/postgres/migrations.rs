@@ -1,0 +1,113 @@
+//! PostgreSQL schema migrations, applied in order at start under a row lock on
+//! `groupd_schema`, so instances starting together migrate once. Never edit a
+//! released migration: add a new one. The SQL keeps to what PostgreSQL-compatible
+//! distributed engines also accept (no advisory locks, no LOCK TABLE, no triggers).
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: everything up to users, memberships and idempotency keys (the SQLite
+    // engine's migrations 1 to 3).
+    r#"
+CREATE TABLE workspaces (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    next_category_id BIGINT NOT NULL DEFAULT 2,
+    next_field_id BIGINT NOT NULL DEFAULT 1
+);
+CREATE TABLE api_keys (
+    prefix TEXT PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    hash BYTEA NOT NULL,
+    label TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX api_keys_workspace ON api_keys(workspace_id);
+CREATE TABLE categories (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE TABLE field_defs (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '[]',
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE TABLE groups (
+    id BIGSERIAL PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    slug TEXT,
+    slug_key TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    category_id BIGINT NOT NULL,
+    secret BOOLEAN NOT NULL DEFAULT FALSE,
+    unleavable BOOLEAN NOT NULL DEFAULT FALSE,
+    pinned BOOLEAN NOT NULL DEFAULT FALSE,
+    password_hash TEXT,
+    policy TEXT NOT NULL DEFAULT '{}',
+    builtin TEXT,
+    member_count BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    FOREIGN KEY (workspace_id, category_id) REFERENCES categories(workspace_id, id)
+);
+CREATE UNIQUE INDEX groups_slug_key ON groups(workspace_id, slug_key);
+CREATE UNIQUE INDEX groups_builtin ON groups(workspace_id, builtin);
+CREATE INDEX groups_list ON groups(workspace_id, pinned, id);
+CREATE INDEX groups_list_category ON groups(workspace_id, category_id, pinned, id);
+CREATE INDEX groups_list_secret ON groups(workspace_id, secret, pinned, id);
+CREATE TABLE group_field_values (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    workspace_id BIGINT NOT NULL,
+    field_id BIGINT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (group_id, field_id),
+    FOREIGN KEY (workspace_id, field_id) REFERENCES field_defs(workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX group_field_values_field ON group_field_values(workspace_id, field_id);
+CREATE TABLE group_icons (
+    group_id BIGINT PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data BYTEA NOT NULL
+);
+CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    full_name TEXT NOT NULL,
+    username TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_username ON users(workspace_id, username_key);
+CREATE UNIQUE INDEX users_email ON users(workspace_id, email_key);
+CREATE TABLE memberships (
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    joined_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships(user_id, group_id);
+CREATE TABLE idempotency_keys (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    request_hash BYTEA NOT NULL,
+    status INTEGER,
+    body TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+);
+"#,
+];

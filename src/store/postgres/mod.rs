@@ -1,0 +1,1192 @@
+//! The PostgreSQL engine: a bounded connection pool (deadpool), one transaction
+//! per write, row locks (`SELECT ... FOR UPDATE`) where a check and a write must
+//! not be split (member limits, policy patches, removals). Several groupd instances
+//! can share one database. A lost connection is reported as `Unavailable` and
+//! replaced on the next use, so the server recovers when the database is back.
+
+mod migrations;
+
+use super::{
+    ApiKeyRecord, GroupCursor, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey,
+    NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
+};
+use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
+use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
+use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
+use crate::domain::key::ApiKey;
+use crate::domain::policy::GroupPolicy;
+use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
+use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        // The server is going away or cannot take us now: worth a retry later.
+        if code == &SqlState::ADMIN_SHUTDOWN
+            || code == &SqlState::CRASH_SHUTDOWN
+            || code == &SqlState::CANNOT_CONNECT_NOW
+            || code == &SqlState::TOO_MANY_CONNECTIONS
+        {
+            return StoreError::Unavailable(db.message().to_string());
+        }
+        return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
+    }
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.is_closed() || io {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn constraint(e: &tokio_postgres::Error, code: &SqlState) -> Option<String> {
+    let db = e.as_db_error()?;
+    (db.code() == code).then(|| db.constraint().unwrap_or("").to_string())
+}
+
+fn write_err(e: tokio_postgres::Error) -> StoreError {
+    if let Some(c) = constraint(&e, &SqlState::UNIQUE_VIOLATION) {
+        return match c.as_str() {
+            "groups_slug_key" => StoreError::SlugTaken,
+            "users_username" => StoreError::UsernameTaken,
+            "users_email" => StoreError::EmailTaken,
+            "workspaces_name_key" => StoreError::AlreadyExists("workspace".into()),
+            "api_keys_pkey" => StoreError::AlreadyExists("key prefix".into()),
+            "field_defs_pkey" => StoreError::AlreadyExists("custom field".into()),
+            other => StoreError::AlreadyExists(other.to_string()),
+        };
+    }
+    pg_err(e)
+}
+
+fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
+    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
+     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     g.member_count";
+
+fn group_from_row(r: &Row) -> Result<Group, StoreError> {
+    let policy: String = r.get(13);
+    let builtin: Option<String> = r.get(14);
+    Ok(Group {
+        id: GroupId(r.get(0)),
+        workspace: WorkspaceId(r.get(1)),
+        name: r.get(2),
+        slug: r.get(3),
+        description: r.get(4),
+        category_id: r.get(5),
+        secret: r.get(6),
+        unleavable: r.get(7),
+        pinned: r.get(8),
+        password_hash: r.get(9),
+        created_at: r.get(10),
+        updated_at: r.get(11),
+        has_icon: r.get(12),
+        policy: parse_policy(&policy)?,
+        builtin: builtin.as_deref().and_then(Builtin::parse),
+        member_count: r.get(15),
+        custom_fields: BTreeMap::new(),
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.workspace_id, u.full_name, u.username, u.email, \
+     u.password_hash, u.created_at, u.updated_at";
+
+fn user_from_row(r: &Row) -> User {
+    User {
+        id: UserId(r.get(0)),
+        workspace: WorkspaceId(r.get(1)),
+        full_name: r.get(2),
+        username: r.get(3),
+        email: r.get(4),
+        password_hash: r.get(5),
+        created_at: r.get(6),
+        updated_at: r.get(7),
+    }
+}
+
+fn field_from_row(r: &Row) -> Result<FieldDef, StoreError> {
+    let kind: String = r.get(2);
+    let options: String = r.get(3);
+    Ok(FieldDef {
+        id: r.get(0),
+        name: r.get(1),
+        kind: kind.parse::<FieldKind>().map_err(StoreError::Backend)?,
+        options: serde_json::from_str(&options).map_err(|e| StoreError::Backend(e.to_string()))?,
+    })
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+async fn load_custom_fields<C: GenericClient>(c: &C, g: &mut Group) -> Result<(), StoreError> {
+    let rows = c
+        .query(
+            "SELECT field_id, value FROM group_field_values WHERE group_id = $1 ORDER BY field_id",
+            &[&g.id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    for r in rows {
+        g.custom_fields.insert(r.get(0), r.get(1));
+    }
+    Ok(())
+}
+
+async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(), StoreError> {
+    for b in Builtin::ALL {
+        let policy = policy_json(&b.policy())?;
+        c.execute(
+            "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
+             policy, builtin, created_at, updated_at) VALUES ($1, $2, lower($2), $3, $4, TRUE, $5, $6, $7, $7) \
+             ON CONFLICT (workspace_id, builtin) DO NOTHING",
+            &[&ws, &b.name(), &b.description(), &DEFAULT_CATEGORY_ID, &policy, &b.as_str(), &now],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+async fn insert_workspace<C: GenericClient>(c: &C, name: &str, now: i64) -> Result<Option<Workspace>, StoreError> {
+    let row = c
+        .query_opt(
+            "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
+            &[&name, &now],
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id: i64 = row.get(0);
+    c.execute(
+        "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
+        &[&id, &DEFAULT_CATEGORY_ID, &DEFAULT_CATEGORY_NAME, &now],
+    )
+    .await
+    .map_err(pg_err)?;
+    insert_builtins(c, id, now).await?;
+    Ok(Some(Workspace {
+        id: WorkspaceId(id),
+        name: name.to_string(),
+    }))
+}
+
+async fn check_references<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    category: Option<i64>,
+    fields: impl Iterator<Item = i64>,
+) -> Result<(), StoreError> {
+    if let Some(cat) = category {
+        let found = c
+            .query_opt("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2", &[&ws.0, &cat])
+            .await
+            .map_err(pg_err)?;
+        if found.is_none() {
+            return Err(StoreError::UnknownCategory(cat));
+        }
+    }
+    for f in fields {
+        let found = c
+            .query_opt("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &f])
+            .await
+            .map_err(pg_err)?;
+        if found.is_none() {
+            return Err(StoreError::UnknownField(f));
+        }
+    }
+    Ok(())
+}
+
+async fn slug_free_of_usernames<C: GenericClient>(c: &C, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+    let found = c
+        .query_opt("SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2", &[&ws.0, &key])
+        .await
+        .map_err(pg_err)?;
+    if found.is_some() { Err(StoreError::SlugTaken) } else { Ok(()) }
+}
+
+async fn username_free_of_slugs<C: GenericClient>(c: &C, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+    let found = c
+        .query_opt("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2", &[&ws.0, &key])
+        .await
+        .map_err(pg_err)?;
+    if found.is_some() { Err(StoreError::UsernameTaken) } else { Ok(()) }
+}
+
+async fn put_field_value<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    group: i64,
+    field: i64,
+    value: &Option<String>,
+) -> Result<(), StoreError> {
+    match value {
+        Some(v) => c
+            .execute(
+                "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value",
+                &[&group, &ws.0, &field, v],
+            )
+            .await
+            .map_err(write_err)?,
+        None => c
+            .execute("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2", &[&group, &field])
+            .await
+            .map_err(pg_err)?,
+    };
+    Ok(())
+}
+
+async fn put_icon<C: GenericClient>(c: &C, id: i64, icon: &Option<IconImage>) -> Result<(), StoreError> {
+    match icon {
+        Some(i) => c
+            .execute(
+                "INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
+                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data",
+                &[&id, &i.content_type, &i.data],
+            )
+            .await
+            .map_err(pg_err)?,
+        None => c
+            .execute("DELETE FROM group_icons WHERE group_id = $1", &[&id])
+            .await
+            .map_err(pg_err)?,
+    };
+    Ok(())
+}
+
+/// `None` when the group is not in the workspace; else its built-in kind. Locks the row.
+async fn lock_group<C: GenericClient>(c: &C, ws: WorkspaceId, id: GroupId) -> Result<Option<Option<String>>, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn add_members_in<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    role: Option<GroupRole>,
+    on_existing: OnExisting,
+    now: i64,
+) -> Result<u64, StoreError> {
+    // The row lock serialises every membership change of this group, on every instance.
+    let row = c
+        .query_opt(
+            "SELECT policy, member_count FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+            &[&ws.0, &group.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound("group"));
+    };
+    let policy = parse_policy(&row.get::<_, String>(0))?;
+    let count: i64 = row.get(1);
+    let mut fresh: Vec<UserId> = Vec::new();
+    for user in users {
+        let exists = c
+            .query_opt("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2", &[&ws.0, &user.0])
+            .await
+            .map_err(pg_err)?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownUser(user.0));
+        }
+        let current = c
+            .query_opt("SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2", &[&group.0, &user.0])
+            .await
+            .map_err(pg_err)?;
+        match (current, on_existing) {
+            (Some(_), OnExisting::Fail) => return Err(StoreError::AlreadyMember(user.0)),
+            (Some(_), OnExisting::Keep) => {
+                if let Some(role) = role {
+                    c.execute(
+                        "UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = $2",
+                        &[&group.0, &user.0, &role.as_str()],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                }
+            }
+            (None, _) => {
+                if !fresh.contains(&user) {
+                    fresh.push(user);
+                }
+            }
+        }
+    }
+    if let Some(limit) = policy.member_limit() {
+        if count + fresh.len() as i64 > limit {
+            return Err(StoreError::GroupFull { limit, room: (limit - count).max(0) });
+        }
+    }
+    let role = role.unwrap_or(GroupRole::Member);
+    for user in &fresh {
+        c.execute(
+            "INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+            &[&group.0, &user.0, &role.as_str(), &now],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    if !fresh.is_empty() {
+        c.execute(
+            "UPDATE groups SET member_count = member_count + $2 WHERE id = $1",
+            &[&group.0, &(fresh.len() as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(fresh.len() as u64)
+}
+
+impl PostgresStore {
+    /// Connects (with a pool of at most `pool_size` connections) and migrates.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("the database URL cannot be read: {e}")))?;
+        let mut config = config;
+        config.connect_timeout(Duration::from_secs(5));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
+        let store = PostgresStore { pool };
+        // Instances starting at the same moment can collide creating the version
+        // table itself; the loser simply tries again.
+        let mut attempt = 0;
+        loop {
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(StoreError::Backend(msg)) if attempt < 5 && msg.starts_with("23505") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS groupd_schema (id INT PRIMARY KEY, version INT NOT NULL); \
+             INSERT INTO groupd_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
+        )
+        .await
+        .map_err(pg_err)?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let version: i32 = tx
+            .query_one("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE", &[])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        let supported = migrations::MIGRATIONS.len() as i32;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew {
+                found: i64::from(version),
+                supported: i64::from(supported),
+            });
+        }
+        for sql in migrations::MIGRATIONS.iter().skip(version as usize) {
+            tx.batch_execute(sql).await.map_err(pg_err)?;
+        }
+        tx.execute("UPDATE groupd_schema SET version = $1 WHERE id = 1", &[&supported])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
+        let mut c = self.client().await?;
+        let any = c.query_opt("SELECT id FROM workspaces LIMIT 1", &[]).await.map_err(pg_err)?;
+        if any.is_some() {
+            return Ok(None);
+        }
+        let tx = c.transaction().await.map_err(pg_err)?;
+        // ON CONFLICT makes instances starting together create it once.
+        let ws = insert_workspace(&tx, DEFAULT_WORKSPACE, now).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(ws)
+    }
+
+    async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let ws = insert_workspace(&tx, name, now)
+            .await?
+            .ok_or_else(|| StoreError::AlreadyExists(format!("workspace '{name}'")))?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(ws)
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        let c = self.client().await?;
+        let rows = c.query("SELECT id, name FROM workspaces ORDER BY id", &[]).await.map_err(pg_err)?;
+        Ok(rows.iter().map(|r| Workspace { id: WorkspaceId(r.get(0)), name: r.get(1) }).collect())
+    }
+
+    async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT id, name FROM workspaces WHERE name = $1", &[&name])
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| Workspace { id: WorkspaceId(r.get(0)), name: r.get(1) }))
+    }
+
+    async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&key.prefix, &ws.0, &key.hash, &key.label, &key.now],
+        )
+        .await
+        .map_err(write_err)?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
+                &[&prefix],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| ApiKeyRecord { workspace: WorkspaceId(r.get(0)), hash: r.get(1), revoked: r.get(2) }))
+    }
+
+    async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at FROM api_keys k \
+                 JOIN workspaces w ON w.id = k.workspace_id \
+                 WHERE $1::BIGINT IS NULL OR k.workspace_id = $1 ORDER BY k.created_at, k.prefix",
+                &[&ws.map(|w| w.0)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| ApiKey {
+                prefix: r.get(0),
+                workspace: r.get(1),
+                label: r.get(2),
+                created_at: r.get(3),
+                revoked_at: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
+                &[&prefix, &now],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 { Err(StoreError::NotFound("key")) } else { Ok(()) }
+    }
+
+    async fn create_category(&self, ws: WorkspaceId, name: &str, now: i64) -> Result<Category, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let id: i64 = tx
+            .query_opt(
+                "UPDATE workspaces SET next_category_id = next_category_id + 1 WHERE id = $1 \
+                 RETURNING next_category_id - 1",
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("workspace"))?
+            .get(0);
+        tx.execute(
+            "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
+            &[&ws.0, &id, &name, &now],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(Category { id, name: name.to_string() })
+    }
+
+    async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id", &[&ws.0])
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(|r| Category { id: r.get(0), name: r.get(1) }).collect())
+    }
+
+    async fn rename_category(&self, ws: WorkspaceId, id: i64, name: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id, &name])
+            .await
+            .map_err(pg_err)?;
+        if n == 0 { Err(StoreError::UnknownCategory(id)) } else { Ok(()) }
+    }
+
+    async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
+        if id == DEFAULT_CATEGORY_ID {
+            return Err(StoreError::Refused(format!(
+                "category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists"
+            )));
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let found = tx
+            .query_opt("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE", &[&ws.0, &id])
+            .await
+            .map_err(pg_err)?;
+        if found.is_none() {
+            return Err(StoreError::UnknownCategory(id));
+        }
+        let moved = tx
+            .execute(
+                "UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2",
+                &[&ws.0, &id, &DEFAULT_CATEGORY_ID],
+            )
+            .await
+            .map_err(pg_err)?;
+        tx.execute("DELETE FROM categories WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(moved)
+    }
+
+    async fn create_field(&self, ws: WorkspaceId, def: NewFieldDef, now: i64) -> Result<FieldDef, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let next: i64 = tx
+            .query_opt("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE", &[&ws.0])
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("workspace"))?
+            .get(0);
+        let id = def.id.unwrap_or(next);
+        let exists = tx
+            .query_opt("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
+            .await
+            .map_err(pg_err)?;
+        if exists.is_some() {
+            return Err(StoreError::AlreadyExists(format!("custom field {id}")));
+        }
+        tx.execute(
+            "UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1",
+            &[&ws.0, &id],
+        )
+        .await
+        .map_err(pg_err)?;
+        let options = serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&ws.0, &id, &def.name, &def.kind.as_str(), &options, &now],
+        )
+        .await
+        .map_err(write_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(FieldDef { id, name: def.name, kind: def.kind, options: def.options })
+    }
+
+    async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id",
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows.iter().map(field_from_row).collect()
+    }
+
+    async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
+            .await
+            .map_err(pg_err)?;
+        if n == 0 { Err(StoreError::UnknownField(id)) } else { Ok(()) }
+    }
+
+    async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        check_references(&tx, ws, Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f)).await?;
+        if let Some(slug) = &g.slug {
+            slug_free_of_usernames(&tx, ws, slug.key()).await?;
+        }
+        let policy = policy_json(&g.policy)?;
+        let row = tx
+            .query_one(
+                "INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
+                 secret, unleavable, pinned, password_hash, policy, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                &[
+                    &ws.0,
+                    &g.name,
+                    &g.name.to_lowercase(),
+                    &g.slug.as_ref().map(|s| s.as_str()),
+                    &g.slug.as_ref().map(|s| s.key()),
+                    &g.description,
+                    &g.category_id,
+                    &g.secret,
+                    &g.unleavable,
+                    &g.pinned,
+                    &g.password_hash,
+                    &policy,
+                    &g.now,
+                ],
+            )
+            .await
+            .map_err(write_err)?;
+        let id: i64 = row.get(0);
+        for (field, value) in &g.custom_fields {
+            put_field_value(&tx, ws, id, *field, &Some(value.clone())).await?;
+        }
+        if g.icon.is_some() {
+            put_icon(&tx, id, &g.icon).await?;
+        }
+        tx.commit().await.map_err(write_err)?;
+        Ok(GroupId(id))
+    }
+
+    async fn update_group(&self, ws: WorkspaceId, id: GroupId, u: GroupUpdate) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let current = tx
+            .query_opt("SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE", &[&ws.0, &id.0])
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("group"))?;
+        check_references(&tx, ws, u.category_id, u.custom_fields.iter().map(|(f, _)| *f)).await?;
+        let policy = if u.policy.is_empty() {
+            None
+        } else {
+            let mut p = parse_policy(&current.get::<_, String>(0))?;
+            p.apply(&u.policy);
+            Some(policy_json(&p)?)
+        };
+        if let Some(Some(slug)) = &u.slug {
+            slug_free_of_usernames(&tx, ws, slug.key()).await?;
+        }
+        let (slug_set, slug, slug_key) = match &u.slug {
+            None => (false, None, None),
+            Some(s) => (true, s.as_ref().map(|s| s.as_str().to_string()), s.as_ref().map(|s| s.key().to_string())),
+        };
+        let (pw_set, pw) = match &u.password_hash {
+            None => (false, None),
+            Some(p) => (true, p.clone()),
+        };
+        tx.execute(
+            "UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
+             slug = CASE WHEN $5 THEN $6 ELSE slug END, slug_key = CASE WHEN $5 THEN $7 ELSE slug_key END, \
+             description = COALESCE($8, description), category_id = COALESCE($9, category_id), \
+             secret = COALESCE($10, secret), unleavable = COALESCE($11, unleavable), pinned = COALESCE($12, pinned), \
+             password_hash = CASE WHEN $13 THEN $14 ELSE password_hash END, policy = COALESCE($15, policy), \
+             updated_at = $16 WHERE workspace_id = $1 AND id = $2",
+            &[
+                &ws.0,
+                &id.0,
+                &u.name,
+                &u.name.as_ref().map(|n| n.to_lowercase()),
+                &slug_set,
+                &slug,
+                &slug_key,
+                &u.description,
+                &u.category_id,
+                &u.secret,
+                &u.unleavable,
+                &u.pinned,
+                &pw_set,
+                &pw,
+                &policy,
+                &u.now,
+            ],
+        )
+        .await
+        .map_err(write_err)?;
+        for (field, value) in &u.custom_fields {
+            put_field_value(&tx, ws, id.0, *field, value).await?;
+        }
+        if let Some(icon) = &u.icon {
+            put_icon(&tx, id.0, icon).await?;
+        }
+        tx.commit().await.map_err(write_err)
+    }
+
+    async fn delete_groups(&self, ws: WorkspaceId, ids: &[GroupId], successor: Option<GroupId>) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        if let Some(alt) = successor {
+            if ids.contains(&alt) {
+                return Err(StoreError::Refused(format!("group {} cannot take over from itself", alt.0)));
+            }
+            if lock_group(&tx, ws, alt).await?.is_none() {
+                return Err(StoreError::NotFound("group"));
+            }
+        }
+        for id in ids {
+            match lock_group(&tx, ws, *id).await? {
+                None => return Err(StoreError::NotFound("group")),
+                Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
+                Some(None) => {}
+            }
+            if let Some(alt) = successor {
+                let movers: Vec<UserId> = tx
+                    .query(
+                        "SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
+                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id",
+                        &[&id.0, &alt.0],
+                    )
+                    .await
+                    .map_err(pg_err)?
+                    .iter()
+                    .map(|r| UserId(r.get(0)))
+                    .collect();
+                add_members_in(&tx, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
+            }
+            tx.execute("DELETE FROM groups WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id.0])
+                .await
+                .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn find_group(&self, ws: WorkspaceId, by: &GroupRef) -> Result<Option<Group>, StoreError> {
+        let c = self.client().await?;
+        let row = match by {
+            GroupRef::Id(id) => c
+                .query_opt(
+                    &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id = $2"),
+                    &[&ws.0, &id.0],
+                )
+                .await,
+            GroupRef::Slug(key) => c
+                .query_opt(
+                    &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"),
+                    &[&ws.0, key],
+                )
+                .await,
+        }
+        .map_err(pg_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let mut g = group_from_row(&r)?;
+                load_custom_fields(&c, &mut g).await?;
+                Ok(Some(g))
+            }
+        }
+    }
+
+    async fn slug_taken(&self, ws: WorkspaceId, slug_key: &str, except: Option<GroupId>) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)",
+                &[&ws.0, &slug_key, &except.map(|g| g.0)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn list_groups(&self, ws: WorkspaceId, after: Option<GroupId>, limit: u32) -> Result<Vec<Group>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id > $2 ORDER BY g.id LIMIT $3"
+                ),
+                &[&ws.0, &after.map_or(0, |g| g.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut g = group_from_row(r)?;
+            load_custom_fields(&c, &mut g).await?;
+            out.push(g);
+        }
+        Ok(out)
+    }
+
+    async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1",
+                &[&id.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("group"))?;
+        let ct: Option<String> = row.get(0);
+        let data: Option<Vec<u8>> = row.get(1);
+        Ok(ct.zip(data).map(|(content_type, data)| IconImage { content_type, data }))
+    }
+
+    async fn query_groups(&self, ws: WorkspaceId, q: &GroupQuery) -> Result<Vec<Group>, StoreError> {
+        let c = self.client().await?;
+        let mut filters = String::new();
+        let mut next = 5;
+        let mut extra: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
+        if let Some(cat) = q.category {
+            filters.push_str(&format!(" AND g.category_id = ${next}"));
+            next += 1;
+            extra.push(Box::new(cat));
+        }
+        if let Some(p) = &q.name_prefix {
+            filters.push_str(&format!(" AND g.name_key >= ${} AND g.name_key < ${}", next, next + 1));
+            next += 2;
+            extra.push(Box::new(p.clone()));
+            extra.push(Box::new(format!("{p}\u{10FFFF}")));
+        }
+        if let Some(s) = q.secret {
+            filters.push_str(&format!(" AND g.secret = ${next}"));
+            next += 1;
+            extra.push(Box::new(s));
+        }
+        if let Some(v) = q.visible_to {
+            filters.push_str(&format!(
+                " AND (g.secret = FALSE OR EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = g.id AND m.user_id = ${next}))"
+            ));
+            extra.push(Box::new(v.0));
+        }
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.pinned = $2 AND g.id > $3{filters} \
+             ORDER BY g.id LIMIT $4"
+        );
+        let (start_pinned, start_after) = match q.after {
+            Some(GroupCursor { pinned, id }) => (pinned, id.0),
+            None => (true, 0),
+        };
+        let parts: &[bool] = if start_pinned { &[true, false] } else { &[false] };
+        let mut out = Vec::new();
+        for (i, &pinned) in parts.iter().enumerate() {
+            let after: i64 = if i == 0 { start_after } else { 0 };
+            let want = i64::from(q.limit) - out.len() as i64;
+            if want <= 0 {
+                break;
+            }
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ws.0, &pinned, &after, &want];
+            for e in &extra {
+                params.push(e.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync));
+            }
+            for r in c.query(&sql, &params).await.map_err(pg_err)? {
+                out.push(group_from_row(&r)?);
+            }
+        }
+        for g in out.iter_mut() {
+            load_custom_fields(&c, g).await?;
+        }
+        Ok(out)
+    }
+
+    async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        username_free_of_slugs(&tx, ws, &u.username.1).await?;
+        let row = tx
+            .query_one(
+                "INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
+                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now],
+            )
+            .await
+            .map_err(write_err)?;
+        tx.commit().await.map_err(write_err)?;
+        Ok(UserId(row.get(0)))
+    }
+
+    async fn update_user(&self, ws: WorkspaceId, id: UserId, u: UserUpdate) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        if let Some((_, key)) = &u.username {
+            username_free_of_slugs(&tx, ws, key).await?;
+        }
+        let n = tx
+            .execute(
+                "UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
+                 username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
+                 email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
+                 WHERE workspace_id = $1 AND id = $2",
+                &[
+                    &ws.0,
+                    &id.0,
+                    &u.full_name,
+                    &u.username.as_ref().map(|x| x.0.clone()),
+                    &u.username.as_ref().map(|x| x.1.clone()),
+                    &u.email.as_ref().map(|x| x.0.clone()),
+                    &u.email.as_ref().map(|x| x.1.clone()),
+                    &u.password_hash,
+                    &u.now,
+                ],
+            )
+            .await
+            .map_err(write_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        tx.commit().await.map_err(write_err)
+    }
+
+    async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute(
+            "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
+             (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
+              WHERE m.user_id = $2 AND u.workspace_id = $1)",
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        let n = tx
+            .execute("DELETE FROM users WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id.0])
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
+        let c = self.client().await?;
+        let row = match by {
+            UserRef::Id(id) => {
+                c.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.id = $2"), &[&ws.0, &id.0])
+                    .await
+            }
+            UserRef::Username(k) => {
+                c.query_opt(
+                    &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.username_key = $2"),
+                    &[&ws.0, k],
+                )
+                .await
+            }
+            UserRef::Email(k) => {
+                c.query_opt(
+                    &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.email_key = $2"),
+                    &[&ws.0, k],
+                )
+                .await
+            }
+        }
+        .map_err(pg_err)?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn list_users(&self, ws: WorkspaceId, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3"),
+                &[&ws.0, &after.map_or(0, |u| u.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
+    async fn add_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        role: Option<GroupRole>,
+        on_existing: OnExisting,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let n = add_members_in(&tx, ws, group, users, role, on_existing, now).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(n)
+    }
+
+    async fn remove_members(&self, ws: WorkspaceId, group: GroupId, users: Vec<UserId>, require_member: bool) -> Result<u64, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        if lock_group(&tx, ws, group).await?.is_none() {
+            return Err(StoreError::NotFound("group"));
+        }
+        let mut removed = 0u64;
+        for user in users {
+            let n = tx
+                .execute("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2", &[&group.0, &user.0])
+                .await
+                .map_err(pg_err)?;
+            if n == 0 && require_member {
+                return Err(StoreError::NotAMember(user.0));
+            }
+            removed += n;
+        }
+        if removed > 0 {
+            tx.execute("UPDATE groups SET member_count = member_count - $2 WHERE id = $1", &[&group.0, &(removed as i64)])
+                .await
+                .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)?;
+        Ok(removed)
+    }
+
+    async fn list_members(&self, ws: WorkspaceId, group: GroupId, after: Option<UserId>, limit: u32) -> Result<Vec<Membership>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {USER_COLUMNS}, m.role, m.joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.group_id = $1 AND u.workspace_id = $2 AND m.user_id > $3 ORDER BY m.user_id LIMIT $4"
+                ),
+                &[&group.0, &ws.0, &after.map_or(0, |u| u.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Membership {
+                user: user_from_row(r),
+                role: GroupRole::parse(&r.get::<_, String>(8)).unwrap_or(GroupRole::Member),
+                joined_at: r.get(9),
+            })
+            .collect())
+    }
+
+    async fn member_role(&self, ws: WorkspaceId, group: GroupId, user: UserId) -> Result<Option<GroupRole>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.group_id = $1 AND m.user_id = $2 AND g.workspace_id = $3",
+                &[&group.0, &user.0, &ws.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| GroupRole::parse(&r.get::<_, String>(0)).unwrap_or(GroupRole::Member)))
+    }
+
+    async fn claim_idempotency_key(&self, ws: WorkspaceId, key: &str, request_hash: Vec<u8>, now: i64, since: i64) -> Result<IdempotencyClaim, StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3",
+            &[&ws.0, &key, &since],
+        )
+        .await
+        .map_err(pg_err)?;
+        let inserted = c
+            .execute(
+                "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, key) DO NOTHING",
+                &[&ws.0, &key, &request_hash, &now],
+            )
+            .await
+            .map_err(pg_err)?;
+        if inserted == 1 {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let row = c
+            .query_opt(
+                "SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2",
+                &[&ws.0, &key],
+            )
+            .await
+            .map_err(pg_err)?;
+        match row {
+            None => Err(StoreError::Unavailable("the idempotency key vanished; try again".into())),
+            Some(r) => {
+                let status: Option<i32> = r.get(1);
+                let body: Option<String> = r.get(2);
+                Ok(match (status, body) {
+                    (Some(s), Some(b)) => IdempotencyClaim::Done { request_hash: r.get(0), status: s as u16, body: b },
+                    _ => IdempotencyClaim::InProgress { request_hash: r.get(0) },
+                })
+            }
+        }
+    }
+
+    async fn finish_idempotency_key(&self, ws: WorkspaceId, key: &str, status: u16, body: String) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2",
+            &[&ws.0, &key, &i32::from(status), &body],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL",
+            &[&ws.0, &key],
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(())
+    }
+}
