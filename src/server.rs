@@ -52,7 +52,9 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
                 .await
                 .map_err(StartupError::Postgres)?,
         ),
-        None => Arc::new(SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?),
+        None => {
+            Arc::new(SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?)
+        }
     };
     let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
     Ok(Service::new(store, icons))

@@ -126,11 +126,8 @@ async fn grupo_site_users() {
         "account_not_found"
     );
     // Passwords are stored as argon2id only.
-    let db = std::fs::read(app.dir.join("groupd.db")).unwrap();
-    let wal = std::fs::read(app.dir.join("groupd.db-wal")).unwrap_or_default();
-    assert!(
-        !db.windows(10).any(|w| w == b"analytical") && !wal.windows(10).any(|w| w == b"analytical")
-    );
+    let stored = app.stored_bytes();
+    assert!(!stored.windows(10).any(|w| w == b"analytical"));
 }
 
 #[tokio::test]

@@ -18,10 +18,18 @@ groupd::store_conformance_tests!(fresh_postgres);
 async fn a_newer_schema_is_refused_with_advice() {
     let url = common::fresh_pg_database().await;
     drop(PostgresStore::connect(&url, 2).await.unwrap());
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    client.execute("UPDATE groupd_schema SET version = 999", &[]).await.unwrap();
-    let err = PostgresStore::connect(&url, 2).await.err().expect("must refuse");
+    client
+        .execute("UPDATE groupd_schema SET version = 999", &[])
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&url, 2)
+        .await
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("newer than this groupd"), "{err}");
 }
 
@@ -33,7 +41,10 @@ async fn instances_migrating_together_migrate_once() {
     let (a, b) = tokio::join!(a, b);
     let (a, b) = (a.unwrap(), b.unwrap());
     let (x, y) = tokio::join!(a.bootstrap(1), b.bootstrap(1));
-    let made = [x.unwrap(), y.unwrap()].iter().filter(|w| w.is_some()).count();
+    let made = [x.unwrap(), y.unwrap()]
+        .iter()
+        .filter(|w| w.is_some())
+        .count();
     assert_eq!(made, 1);
     assert_eq!(a.list_workspaces().await.unwrap().len(), 1);
 }

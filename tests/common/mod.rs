@@ -7,6 +7,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_groupd");
+/// The configuration file a test data directory may hold (naming its PostgreSQL
+/// database when the suite runs on PostgreSQL).
+pub const CONFIG: &str = "groupd-test.toml";
+
+/// Whether the integration tests run on PostgreSQL (GROUPD_TEST_ENGINE=postgres)
+/// rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("GROUPD_TEST_ENGINE").is_ok_and(|e| e == "postgres")
+}
+
+/// `--config FILE` for a data directory that has one.
+fn config_args(dir: &Path) -> Vec<std::ffi::OsString> {
+    let file = dir.join(CONFIG);
+    if file.exists() {
+        vec!["--config".into(), file.into_os_string()]
+    } else {
+        Vec::new()
+    }
+}
 
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -35,6 +54,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().to_path_buf();
+    if on_postgres() {
+        let url = fresh_pg_database().await;
+        std::fs::write(dir.join(CONFIG), format!("database_url = \"{url}\"\n")).expect("config");
+    }
     let mut app = start(&dir, extra, None);
     app._tmp = Some(tmp);
     app
@@ -46,6 +69,7 @@ pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
+        .args(config_args(dir))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("GROUPD_LOG", "warn")
@@ -86,6 +110,7 @@ pub fn groupd(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
+        .args(config_args(dir))
         .args(args)
         .env("GROUPD_LOG", "warn")
         .env_remove("GROUPD_CONFIG")
@@ -107,6 +132,33 @@ pub fn groupd_ok(dir: &Path, args: &[&str]) -> String {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Everything the store holds, as bytes: the SQLite files, or a pg_dump of the
+    /// PostgreSQL database. For checks that secrets are never stored in clear.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        let config = self.dir.join(CONFIG);
+        if let Ok(text) = std::fs::read_to_string(&config) {
+            let url = text
+                .split('"')
+                .nth(1)
+                .expect("database_url in the test config")
+                .to_string();
+            let bin = std::env::var("GROUPD_TEST_PG_BIN").expect("GROUPD_TEST_PG_BIN");
+            let out = Command::new(format!("{bin}/pg_dump"))
+                .args(["--data-only", &url])
+                .output()
+                .expect("pg_dump");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return out.stdout;
+        }
+        let mut bytes = std::fs::read(self.dir.join("groupd.db")).expect("database file");
+        bytes.extend(std::fs::read(self.dir.join("groupd.db-wal")).unwrap_or_default());
+        bytes
     }
 
     /// Stops the server (SIGKILL) and returns its data directory's owner.

@@ -72,7 +72,7 @@ async fn api(
         Err(e) => return fail(format!("The query string cannot be read: {e}")),
     };
     let mut fields = query_fields;
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes = match form::read_body(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
             return fail(format!(

@@ -48,9 +48,9 @@ async fn read_params(
         Some(q) => form::parse_urlencoded(q.as_bytes()).map_err(Reply::bad_request)?,
         None => FormFields::default(),
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = form::read_body(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| Reply::too_large(MAX_BODY_BYTES))?;
+        .map_err(Reply::too_large)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());

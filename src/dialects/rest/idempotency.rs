@@ -33,7 +33,7 @@ pub async fn layer(State(service): State<Service>, req: Request, next: Next) -> 
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await else {
+    let Ok(bytes) = crate::wire::form::read_body(body, super::MAX_BODY_BYTES).await else {
         return ApiError::bad_request("the body is too large").into_response();
     };
     let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");

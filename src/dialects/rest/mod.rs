@@ -126,7 +126,7 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Service> for JsonBody<T> {
                 )));
             }
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        let bytes = form::read_body(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {
                 ApiError::bad_request(format!("the body is larger than {MAX_BODY_BYTES} bytes"))

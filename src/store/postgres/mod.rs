@@ -74,7 +74,8 @@ fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
 }
 
 fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
 }
 
 const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
@@ -169,7 +170,11 @@ async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(
     Ok(())
 }
 
-async fn insert_workspace<C: GenericClient>(c: &C, name: &str, now: i64) -> Result<Option<Workspace>, StoreError> {
+async fn insert_workspace<C: GenericClient>(
+    c: &C,
+    name: &str,
+    now: i64,
+) -> Result<Option<Workspace>, StoreError> {
     let row = c
         .query_opt(
             "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
@@ -202,7 +207,10 @@ async fn check_references<C: GenericClient>(
 ) -> Result<(), StoreError> {
     if let Some(cat) = category {
         let found = c
-            .query_opt("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2", &[&ws.0, &cat])
+            .query_opt(
+                "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &cat],
+            )
             .await
             .map_err(pg_err)?;
         if found.is_none() {
@@ -211,7 +219,10 @@ async fn check_references<C: GenericClient>(
     }
     for f in fields {
         let found = c
-            .query_opt("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &f])
+            .query_opt(
+                "SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &f],
+            )
             .await
             .map_err(pg_err)?;
         if found.is_none() {
@@ -221,20 +232,42 @@ async fn check_references<C: GenericClient>(
     Ok(())
 }
 
-async fn slug_free_of_usernames<C: GenericClient>(c: &C, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+async fn slug_free_of_usernames<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<(), StoreError> {
     let found = c
-        .query_opt("SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2", &[&ws.0, &key])
+        .query_opt(
+            "SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2",
+            &[&ws.0, &key],
+        )
         .await
         .map_err(pg_err)?;
-    if found.is_some() { Err(StoreError::SlugTaken) } else { Ok(()) }
+    if found.is_some() {
+        Err(StoreError::SlugTaken)
+    } else {
+        Ok(())
+    }
 }
 
-async fn username_free_of_slugs<C: GenericClient>(c: &C, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
+async fn username_free_of_slugs<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<(), StoreError> {
     let found = c
-        .query_opt("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2", &[&ws.0, &key])
+        .query_opt(
+            "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2",
+            &[&ws.0, &key],
+        )
         .await
         .map_err(pg_err)?;
-    if found.is_some() { Err(StoreError::UsernameTaken) } else { Ok(()) }
+    if found.is_some() {
+        Err(StoreError::UsernameTaken)
+    } else {
+        Ok(())
+    }
 }
 
 async fn put_field_value<C: GenericClient>(
@@ -261,7 +294,11 @@ async fn put_field_value<C: GenericClient>(
     Ok(())
 }
 
-async fn put_icon<C: GenericClient>(c: &C, id: i64, icon: &Option<IconImage>) -> Result<(), StoreError> {
+async fn put_icon<C: GenericClient>(
+    c: &C,
+    id: i64,
+    icon: &Option<IconImage>,
+) -> Result<(), StoreError> {
     match icon {
         Some(i) => c
             .execute(
@@ -280,7 +317,11 @@ async fn put_icon<C: GenericClient>(c: &C, id: i64, icon: &Option<IconImage>) ->
 }
 
 /// `None` when the group is not in the workspace; else its built-in kind. Locks the row.
-async fn lock_group<C: GenericClient>(c: &C, ws: WorkspaceId, id: GroupId) -> Result<Option<Option<String>>, StoreError> {
+async fn lock_group<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Option<String>>, StoreError> {
     let row = c
         .query_opt(
             "SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
@@ -316,14 +357,20 @@ async fn add_members_in<C: GenericClient>(
     let mut fresh: Vec<UserId> = Vec::new();
     for user in users {
         let exists = c
-            .query_opt("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2", &[&ws.0, &user.0])
+            .query_opt(
+                "SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &user.0],
+            )
             .await
             .map_err(pg_err)?;
         if exists.is_none() {
             return Err(StoreError::UnknownUser(user.0));
         }
         let current = c
-            .query_opt("SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2", &[&group.0, &user.0])
+            .query_opt(
+                "SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2",
+                &[&group.0, &user.0],
+            )
             .await
             .map_err(pg_err)?;
         match (current, on_existing) {
@@ -347,7 +394,10 @@ async fn add_members_in<C: GenericClient>(
     }
     if let Some(limit) = policy.member_limit() {
         if count + fresh.len() as i64 > limit {
-            return Err(StoreError::GroupFull { limit, room: (limit - count).max(0) });
+            return Err(StoreError::GroupFull {
+                limit,
+                room: (limit - count).max(0),
+            });
         }
     }
     let role = role.unwrap_or(GroupRole::Member);
@@ -373,9 +423,9 @@ async fn add_members_in<C: GenericClient>(
 impl PostgresStore {
     /// Connects (with a pool of at most `pool_size` connections) and migrates.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("the database URL cannot be read: {e}")))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Unavailable(format!("the database URL cannot be read: {e}"))
+        })?;
         let mut config = config;
         config.connect_timeout(Duration::from_secs(5));
         let manager = Manager::from_config(
@@ -426,7 +476,10 @@ impl PostgresStore {
         .map_err(pg_err)?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let version: i32 = tx
-            .query_one("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE", &[])
+            .query_one(
+                "SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE",
+                &[],
+            )
             .await
             .map_err(pg_err)?
             .get(0);
@@ -440,9 +493,12 @@ impl PostgresStore {
         for sql in migrations::MIGRATIONS.iter().skip(version as usize) {
             tx.batch_execute(sql).await.map_err(pg_err)?;
         }
-        tx.execute("UPDATE groupd_schema SET version = $1 WHERE id = 1", &[&supported])
-            .await
-            .map_err(pg_err)?;
+        tx.execute(
+            "UPDATE groupd_schema SET version = $1 WHERE id = 1",
+            &[&supported],
+        )
+        .await
+        .map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)
     }
 }
@@ -451,7 +507,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
         let mut c = self.client().await?;
-        let any = c.query_opt("SELECT id FROM workspaces LIMIT 1", &[]).await.map_err(pg_err)?;
+        let any = c
+            .query_opt("SELECT id FROM workspaces LIMIT 1", &[])
+            .await
+            .map_err(pg_err)?;
         if any.is_some() {
             return Ok(None);
         }
@@ -474,8 +533,17 @@ impl Store for PostgresStore {
 
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         let c = self.client().await?;
-        let rows = c.query("SELECT id, name FROM workspaces ORDER BY id", &[]).await.map_err(pg_err)?;
-        Ok(rows.iter().map(|r| Workspace { id: WorkspaceId(r.get(0)), name: r.get(1) }).collect())
+        let rows = c
+            .query("SELECT id, name FROM workspaces ORDER BY id", &[])
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Workspace {
+                id: WorkspaceId(r.get(0)),
+                name: r.get(1),
+            })
+            .collect())
     }
 
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
@@ -484,7 +552,10 @@ impl Store for PostgresStore {
             .query_opt("SELECT id, name FROM workspaces WHERE name = $1", &[&name])
             .await
             .map_err(pg_err)?;
-        Ok(row.map(|r| Workspace { id: WorkspaceId(r.get(0)), name: r.get(1) }))
+        Ok(row.map(|r| Workspace {
+            id: WorkspaceId(r.get(0)),
+            name: r.get(1),
+        }))
     }
 
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
@@ -507,7 +578,11 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_err)?;
-        Ok(row.map(|r| ApiKeyRecord { workspace: WorkspaceId(r.get(0)), hash: r.get(1), revoked: r.get(2) }))
+        Ok(row.map(|r| ApiKeyRecord {
+            workspace: WorkspaceId(r.get(0)),
+            hash: r.get(1),
+            revoked: r.get(2),
+        }))
     }
 
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
@@ -542,10 +617,19 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_err)?;
-        if n == 0 { Err(StoreError::NotFound("key")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("key"))
+        } else {
+            Ok(())
+        }
     }
 
-    async fn create_category(&self, ws: WorkspaceId, name: &str, now: i64) -> Result<Category, StoreError> {
+    async fn create_category(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        now: i64,
+    ) -> Result<Category, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let id: i64 = tx
@@ -565,25 +649,49 @@ impl Store for PostgresStore {
         .await
         .map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)?;
-        Ok(Category { id, name: name.to_string() })
+        Ok(Category {
+            id,
+            name: name.to_string(),
+        })
     }
 
     async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
         let c = self.client().await?;
         let rows = c
-            .query("SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id", &[&ws.0])
+            .query(
+                "SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id",
+                &[&ws.0],
+            )
             .await
             .map_err(pg_err)?;
-        Ok(rows.iter().map(|r| Category { id: r.get(0), name: r.get(1) }).collect())
+        Ok(rows
+            .iter()
+            .map(|r| Category {
+                id: r.get(0),
+                name: r.get(1),
+            })
+            .collect())
     }
 
-    async fn rename_category(&self, ws: WorkspaceId, id: i64, name: &str) -> Result<(), StoreError> {
+    async fn rename_category(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        name: &str,
+    ) -> Result<(), StoreError> {
         let c = self.client().await?;
         let n = c
-            .execute("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id, &name])
+            .execute(
+                "UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &id, &name],
+            )
             .await
             .map_err(pg_err)?;
-        if n == 0 { Err(StoreError::UnknownCategory(id)) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::UnknownCategory(id))
+        } else {
+            Ok(())
+        }
     }
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
@@ -595,7 +703,10 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let found = tx
-            .query_opt("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE", &[&ws.0, &id])
+            .query_opt(
+                "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                &[&ws.0, &id],
+            )
             .await
             .map_err(pg_err)?;
         if found.is_none() {
@@ -608,25 +719,39 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_err)?;
-        tx.execute("DELETE FROM categories WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
-            .await
-            .map_err(pg_err)?;
+        tx.execute(
+            "DELETE FROM categories WHERE workspace_id = $1 AND id = $2",
+            &[&ws.0, &id],
+        )
+        .await
+        .map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)?;
         Ok(moved)
     }
 
-    async fn create_field(&self, ws: WorkspaceId, def: NewFieldDef, now: i64) -> Result<FieldDef, StoreError> {
+    async fn create_field(
+        &self,
+        ws: WorkspaceId,
+        def: NewFieldDef,
+        now: i64,
+    ) -> Result<FieldDef, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let next: i64 = tx
-            .query_opt("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE", &[&ws.0])
+            .query_opt(
+                "SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE",
+                &[&ws.0],
+            )
             .await
             .map_err(pg_err)?
             .ok_or(StoreError::NotFound("workspace"))?
             .get(0);
         let id = def.id.unwrap_or(next);
         let exists = tx
-            .query_opt("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
+            .query_opt(
+                "SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &id],
+            )
             .await
             .map_err(pg_err)?;
         if exists.is_some() {
@@ -638,7 +763,8 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(pg_err)?;
-        let options = serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let options =
+            serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
         tx.execute(
             "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&ws.0, &id, &def.name, &def.kind.as_str(), &options, &now],
@@ -646,7 +772,12 @@ impl Store for PostgresStore {
         .await
         .map_err(write_err)?;
         tx.commit().await.map_err(pg_err)?;
-        Ok(FieldDef { id, name: def.name, kind: def.kind, options: def.options })
+        Ok(FieldDef {
+            id,
+            name: def.name,
+            kind: def.kind,
+            options: def.options,
+        })
     }
 
     async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
@@ -664,16 +795,29 @@ impl Store for PostgresStore {
     async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
         let c = self.client().await?;
         let n = c
-            .execute("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id])
+            .execute(
+                "DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &id],
+            )
             .await
             .map_err(pg_err)?;
-        if n == 0 { Err(StoreError::UnknownField(id)) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::UnknownField(id))
+        } else {
+            Ok(())
+        }
     }
 
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        check_references(&tx, ws, Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f)).await?;
+        check_references(
+            &tx,
+            ws,
+            Some(g.category_id),
+            g.custom_fields.iter().map(|(f, _)| *f),
+        )
+        .await?;
         if let Some(slug) = &g.slug {
             slug_free_of_usernames(&tx, ws, slug.key()).await?;
         }
@@ -712,15 +856,29 @@ impl Store for PostgresStore {
         Ok(GroupId(id))
     }
 
-    async fn update_group(&self, ws: WorkspaceId, id: GroupId, u: GroupUpdate) -> Result<(), StoreError> {
+    async fn update_group(
+        &self,
+        ws: WorkspaceId,
+        id: GroupId,
+        u: GroupUpdate,
+    ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let current = tx
-            .query_opt("SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE", &[&ws.0, &id.0])
+            .query_opt(
+                "SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                &[&ws.0, &id.0],
+            )
             .await
             .map_err(pg_err)?
             .ok_or(StoreError::NotFound("group"))?;
-        check_references(&tx, ws, u.category_id, u.custom_fields.iter().map(|(f, _)| *f)).await?;
+        check_references(
+            &tx,
+            ws,
+            u.category_id,
+            u.custom_fields.iter().map(|(f, _)| *f),
+        )
+        .await?;
         let policy = if u.policy.is_empty() {
             None
         } else {
@@ -733,7 +891,11 @@ impl Store for PostgresStore {
         }
         let (slug_set, slug, slug_key) = match &u.slug {
             None => (false, None, None),
-            Some(s) => (true, s.as_ref().map(|s| s.as_str().to_string()), s.as_ref().map(|s| s.key().to_string())),
+            Some(s) => (
+                true,
+                s.as_ref().map(|s| s.as_str().to_string()),
+                s.as_ref().map(|s| s.key().to_string()),
+            ),
         };
         let (pw_set, pw) = match &u.password_hash {
             None => (false, None),
@@ -776,12 +938,20 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(write_err)
     }
 
-    async fn delete_groups(&self, ws: WorkspaceId, ids: &[GroupId], successor: Option<GroupId>) -> Result<(), StoreError> {
+    async fn delete_groups(
+        &self,
+        ws: WorkspaceId,
+        ids: &[GroupId],
+        successor: Option<GroupId>,
+    ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         if let Some(alt) = successor {
             if ids.contains(&alt) {
-                return Err(StoreError::Refused(format!("group {} cannot take over from itself", alt.0)));
+                return Err(StoreError::Refused(format!(
+                    "group {} cannot take over from itself",
+                    alt.0
+                )));
             }
             if lock_group(&tx, ws, alt).await?.is_none() {
                 return Err(StoreError::NotFound("group"));
@@ -807,14 +977,21 @@ impl Store for PostgresStore {
                     .collect();
                 add_members_in(&tx, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
             }
-            tx.execute("DELETE FROM groups WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id.0])
-                .await
-                .map_err(pg_err)?;
+            tx.execute(
+                "DELETE FROM groups WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &id.0],
+            )
+            .await
+            .map_err(pg_err)?;
         }
         tx.commit().await.map_err(pg_err)
     }
 
-    async fn find_group(&self, ws: WorkspaceId, by: &GroupRef) -> Result<Option<Group>, StoreError> {
+    async fn find_group(
+        &self,
+        ws: WorkspaceId,
+        by: &GroupRef,
+    ) -> Result<Option<Group>, StoreError> {
         let c = self.client().await?;
         let row = match by {
             GroupRef::Id(id) => c
@@ -841,7 +1018,12 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn slug_taken(&self, ws: WorkspaceId, slug_key: &str, except: Option<GroupId>) -> Result<bool, StoreError> {
+    async fn slug_taken(
+        &self,
+        ws: WorkspaceId,
+        slug_key: &str,
+        except: Option<GroupId>,
+    ) -> Result<bool, StoreError> {
         let c = self.client().await?;
         let row = c
             .query_opt(
@@ -853,7 +1035,12 @@ impl Store for PostgresStore {
         Ok(row.is_some())
     }
 
-    async fn list_groups(&self, ws: WorkspaceId, after: Option<GroupId>, limit: u32) -> Result<Vec<Group>, StoreError> {
+    async fn list_groups(
+        &self,
+        ws: WorkspaceId,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<Vec<Group>, StoreError> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -885,10 +1072,16 @@ impl Store for PostgresStore {
             .ok_or(StoreError::NotFound("group"))?;
         let ct: Option<String> = row.get(0);
         let data: Option<Vec<u8>> = row.get(1);
-        Ok(ct.zip(data).map(|(content_type, data)| IconImage { content_type, data }))
+        Ok(ct
+            .zip(data)
+            .map(|(content_type, data)| IconImage { content_type, data }))
     }
 
-    async fn query_groups(&self, ws: WorkspaceId, q: &GroupQuery) -> Result<Vec<Group>, StoreError> {
+    async fn query_groups(
+        &self,
+        ws: WorkspaceId,
+        q: &GroupQuery,
+    ) -> Result<Vec<Group>, StoreError> {
         let c = self.client().await?;
         let mut filters = String::new();
         let mut next = 5;
@@ -899,7 +1092,11 @@ impl Store for PostgresStore {
             extra.push(Box::new(cat));
         }
         if let Some(p) = &q.name_prefix {
-            filters.push_str(&format!(" AND g.name_key >= ${} AND g.name_key < ${}", next, next + 1));
+            filters.push_str(&format!(
+                " AND g.name_key >= ${} AND g.name_key < ${}",
+                next,
+                next + 1
+            ));
             next += 2;
             extra.push(Box::new(p.clone()));
             extra.push(Box::new(format!("{p}\u{10FFFF}")));
@@ -923,7 +1120,11 @@ impl Store for PostgresStore {
             Some(GroupCursor { pinned, id }) => (pinned, id.0),
             None => (true, 0),
         };
-        let parts: &[bool] = if start_pinned { &[true, false] } else { &[false] };
+        let parts: &[bool] = if start_pinned {
+            &[true, false]
+        } else {
+            &[false]
+        };
         let mut out = Vec::new();
         for (i, &pinned) in parts.iter().enumerate() {
             let after: i64 = if i == 0 { start_after } else { 0 };
@@ -931,7 +1132,8 @@ impl Store for PostgresStore {
             if want <= 0 {
                 break;
             }
-            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ws.0, &pinned, &after, &want];
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                vec![&ws.0, &pinned, &after, &want];
             for e in &extra {
                 params.push(e.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync));
             }
@@ -961,7 +1163,12 @@ impl Store for PostgresStore {
         Ok(UserId(row.get(0)))
     }
 
-    async fn update_user(&self, ws: WorkspaceId, id: UserId, u: UserUpdate) -> Result<(), StoreError> {
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        u: UserUpdate,
+    ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         if let Some((_, key)) = &u.username {
@@ -1005,7 +1212,10 @@ impl Store for PostgresStore {
         .await
         .map_err(pg_err)?;
         let n = tx
-            .execute("DELETE FROM users WHERE workspace_id = $1 AND id = $2", &[&ws.0, &id.0])
+            .execute(
+                "DELETE FROM users WHERE workspace_id = $1 AND id = $2",
+                &[&ws.0, &id.0],
+            )
             .await
             .map_err(pg_err)?;
         if n == 0 {
@@ -1040,7 +1250,12 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(user_from_row))
     }
 
-    async fn list_users(&self, ws: WorkspaceId, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+    async fn list_users(
+        &self,
+        ws: WorkspaceId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -1068,7 +1283,13 @@ impl Store for PostgresStore {
         Ok(n)
     }
 
-    async fn remove_members(&self, ws: WorkspaceId, group: GroupId, users: Vec<UserId>, require_member: bool) -> Result<u64, StoreError> {
+    async fn remove_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: Vec<UserId>,
+        require_member: bool,
+    ) -> Result<u64, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         if lock_group(&tx, ws, group).await?.is_none() {
@@ -1077,7 +1298,10 @@ impl Store for PostgresStore {
         let mut removed = 0u64;
         for user in users {
             let n = tx
-                .execute("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2", &[&group.0, &user.0])
+                .execute(
+                    "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2",
+                    &[&group.0, &user.0],
+                )
                 .await
                 .map_err(pg_err)?;
             if n == 0 && require_member {
@@ -1086,15 +1310,24 @@ impl Store for PostgresStore {
             removed += n;
         }
         if removed > 0 {
-            tx.execute("UPDATE groups SET member_count = member_count - $2 WHERE id = $1", &[&group.0, &(removed as i64)])
-                .await
-                .map_err(pg_err)?;
+            tx.execute(
+                "UPDATE groups SET member_count = member_count - $2 WHERE id = $1",
+                &[&group.0, &(removed as i64)],
+            )
+            .await
+            .map_err(pg_err)?;
         }
         tx.commit().await.map_err(pg_err)?;
         Ok(removed)
     }
 
-    async fn list_members(&self, ws: WorkspaceId, group: GroupId, after: Option<UserId>, limit: u32) -> Result<Vec<Membership>, StoreError> {
+    async fn list_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Membership>, StoreError> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -1116,7 +1349,12 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn member_role(&self, ws: WorkspaceId, group: GroupId, user: UserId) -> Result<Option<GroupRole>, StoreError> {
+    async fn member_role(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<Option<GroupRole>, StoreError> {
         let c = self.client().await?;
         let row = c
             .query_opt(
@@ -1129,7 +1367,14 @@ impl Store for PostgresStore {
         Ok(row.map(|r| GroupRole::parse(&r.get::<_, String>(0)).unwrap_or(GroupRole::Member)))
     }
 
-    async fn claim_idempotency_key(&self, ws: WorkspaceId, key: &str, request_hash: Vec<u8>, now: i64, since: i64) -> Result<IdempotencyClaim, StoreError> {
+    async fn claim_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        request_hash: Vec<u8>,
+        now: i64,
+        since: i64,
+    ) -> Result<IdempotencyClaim, StoreError> {
         let c = self.client().await?;
         c.execute(
             "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3",
@@ -1156,19 +1401,33 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_err)?;
         match row {
-            None => Err(StoreError::Unavailable("the idempotency key vanished; try again".into())),
+            None => Err(StoreError::Unavailable(
+                "the idempotency key vanished; try again".into(),
+            )),
             Some(r) => {
                 let status: Option<i32> = r.get(1);
                 let body: Option<String> = r.get(2);
                 Ok(match (status, body) {
-                    (Some(s), Some(b)) => IdempotencyClaim::Done { request_hash: r.get(0), status: s as u16, body: b },
-                    _ => IdempotencyClaim::InProgress { request_hash: r.get(0) },
+                    (Some(s), Some(b)) => IdempotencyClaim::Done {
+                        request_hash: r.get(0),
+                        status: s as u16,
+                        body: b,
+                    },
+                    _ => IdempotencyClaim::InProgress {
+                        request_hash: r.get(0),
+                    },
                 })
             }
         }
     }
 
-    async fn finish_idempotency_key(&self, ws: WorkspaceId, key: &str, status: u16, body: String) -> Result<(), StoreError> {
+    async fn finish_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        status: u16,
+        body: String,
+    ) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
             "UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2",
