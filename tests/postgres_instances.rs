@@ -1,0 +1,313 @@
+//! groupd on PostgreSQL: several instances on one database behave as one service,
+//! and a server survives its database going away and coming back.
+
+mod common;
+
+use common::{CONFIG, TestApp, fresh_pg_database, start};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+/// Two groupd processes on one database; the second uses the first's key.
+async fn two_instances() -> (Arc<TestApp>, Arc<TestApp>, Vec<tempfile::TempDir>) {
+    let url = fresh_pg_database().await;
+    let dirs = vec![tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for d in &dirs {
+        std::fs::write(d.path().join(CONFIG), format!("database_url = \"{url}\"\n")).unwrap();
+    }
+    let a = start(dirs[0].path(), &[], None);
+    let b = start(dirs[1].path(), &[], Some(a.key.clone()));
+    (Arc::new(a), Arc::new(b), dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_are_one_service() {
+    let (a, b, _dirs) = two_instances().await;
+    assert_ne!(a.address, b.address);
+    // Made through one, seen at once through the other.
+    let (s, g) = a
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Shared", "slug": "shared"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, seen) = b.rest("GET", "/api/v1/groups/shared", None).await;
+    assert_eq!((s, seen["id"].clone()), (200, g["id"].clone()));
+
+    // The same slug raced through both: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            app.rest(
+                "POST",
+                "/api/v1/groups",
+                Some(json!({"name": format!("R{i}"), "slug": "race"})),
+            )
+            .await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            201 => won += 1,
+            409 => assert_eq!(v["error"]["key"], "slug_already_exists"),
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!(won, 1);
+
+    // The same username raced through both.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            app.rest(
+                "POST",
+                "/api/v1/users",
+                Some(json!({"full_name": "R", "username": "racer", "email": format!("r{i}@x.org"), "password": "secret-pw"})),
+            )
+            .await
+        }));
+    }
+    let mut made = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            201 => made += 1,
+            409 => assert_eq!(v["error"]["key"], "username_exists"),
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!(made, 1);
+
+    // The last places of a limited group raced through both.
+    let (s, _) = a
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Three", "slug": "three", "limits": {"user": {"amount": 3}}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    for i in 0..24 {
+        let (s, _) = a
+            .rest(
+                "POST",
+                "/api/v1/users",
+                Some(json!({"full_name": "J", "username": format!("joiner{i}"), "email": format!("j{i}@x.org"), "password": "secret-pw"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            app.rest(
+                "POST",
+                &format!("/api/v1/users/joiner{i}/groups"),
+                Some(json!({"group": "three"})),
+            )
+            .await
+        }));
+    }
+    let mut joined = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            201 => joined += 1,
+            409 => assert_eq!(v["error"]["key"], "group_full"),
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!(joined, 3);
+    let (_, v) = b
+        .rest("GET", "/api/v1/groups/three/members?limit=100", None)
+        .await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let (_, g) = b.rest("GET", "/api/v1/groups/three", None).await;
+    assert_eq!(g["member_count"], 3);
+}
+
+/// A private PostgreSQL cluster this test may stop and start.
+struct Cluster {
+    bin: String,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    fn pg(&self, tool: &str) -> Command {
+        let path = format!("{}/{tool}", self.bin);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &path]);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn new() -> Cluster {
+        let bin =
+            std::env::var("GROUPD_TEST_PG_BIN").expect("GROUPD_TEST_PG_BIN (run scripts/test)");
+        let dir = std::env::temp_dir().join(format!("groupd-pg-restart-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        if root {
+            Command::new("chown")
+                .args(["postgres"])
+                .arg(&dir)
+                .status()
+                .unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = Cluster {
+            bin,
+            dir,
+            port,
+            as_postgres: root,
+        };
+        let st = c
+            .pg("initdb")
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(c.dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        c.start();
+        c
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let st = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(["-w", "-o", &opts, "start"])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    fn stop(&self) {
+        let st = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn data_dir_with(url: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(CONFIG), format!("database_url = \"{url}\"\n")).unwrap();
+    d
+}
+
+#[tokio::test]
+async fn the_server_reports_a_lost_database_and_recovers() {
+    let cluster = Cluster::new();
+    let dir = data_dir_with(&cluster.url());
+    let app = start(dir.path(), &[], None);
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Before", "slug": "before"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+
+    cluster.stop();
+    // Every dialect answers a clear error in its own format: no hang, no panic.
+    let (s, v) = app.rest("GET", "/api/v1/groups/before", None).await;
+    assert_eq!(
+        (s, v["error"]["key"].as_str()),
+        (503, Some("something_went_wrong")),
+        "{v}"
+    );
+    let (s, body) = app
+        .post_form(&[
+            ("api_secret_key", &app.key),
+            ("add", "groups"),
+            ("group_name", "x"),
+        ])
+        .await;
+    assert_eq!(s, 503);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error_key"], "something_went_wrong");
+
+    cluster.start();
+    // Recovery: within a bounded number of tries the same server works again.
+    let mut ok = false;
+    for _ in 0..50 {
+        let (s, _) = app.rest("GET", "/api/v1/groups/before", None).await;
+        if s == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        ok,
+        "the server did not recover after the database came back"
+    );
+    let (s, _) = app
+        .rest("POST", "/api/v1/groups", Some(json!({"name": "After"})))
+        .await;
+    assert_eq!(s, 201);
+}
