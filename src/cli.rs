@@ -47,6 +47,21 @@ pub enum Command {
     /// Look at groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Write a workspace (or all) as JSON Lines, to move it to another database.
+    Export {
+        /// Only this workspace (default: every workspace).
+        #[arg(long, short = 'w')]
+        workspace: Option<String>,
+        /// File to write (default: standard output).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Load an export into an empty database (SQLite or PostgreSQL), keeping ids,
+    /// keys, password hashes, icons, custom field values and memberships.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +233,32 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         return server::serve(settings).await;
     }
     let service = server::build_service(&settings).await?;
+    match cli.command {
+        Command::Export { workspace, output } => {
+            let lines = service
+                .export(workspace.as_deref())
+                .await
+                .map_err(StartupError::Service)?;
+            let text = lines.join("\n") + "\n";
+            return match output {
+                Some(path) => std::fs::write(&path, text).map_err(|e| {
+                    StartupError::Other(format!("cannot write {}: {e}", path.display()))
+                }),
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            };
+        }
+        Command::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| StartupError::Other(format!("cannot read {}: {e}", file.display())))?;
+            let rows = service.import(text).await.map_err(StartupError::Service)?;
+            println!("imported {rows} rows");
+            return Ok(());
+        }
+        _ => {}
+    }
     // Administration on a new database makes the default workspace first, like serve.
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
         println!(
@@ -232,7 +273,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
 
 async fn admin(service: &Service, command: Command) -> Result<(), crate::service::ServiceError> {
     match command {
-        Command::Serve(_) => {}
+        Command::Serve(_) | Command::Export { .. } | Command::Import { .. } => {}
         Command::Key(KeyCommand::Create { ws, label }) => {
             let key = service.create_key(&ws.workspace, &label).await?;
             println!("{}", key.secret);

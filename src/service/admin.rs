@@ -89,3 +89,19 @@ impl Service {
         Ok(self.store.delete_field(caller.workspace, id).await?)
     }
 }
+
+impl Service {
+    /// Every row of one workspace (or all), as JSON Lines.
+    pub async fn export(&self, workspace: Option<&str>) -> Result<Vec<String>, ServiceError> {
+        let ws = match workspace {
+            Some(name) => Some(self.workspace(name).await?.id),
+            None => None,
+        };
+        Ok(self.store.export(ws).await?)
+    }
+
+    /// Loads an export into this (empty) database. Returns how many rows.
+    pub async fn import(&self, text: String) -> Result<u64, ServiceError> {
+        Ok(self.store.import(text).await?)
+    }
+}

@@ -6,6 +6,7 @@
 //! nature (workspaces themselves, key look-up by prefix, the public icon route).
 
 pub mod conformance;
+pub mod dump;
 pub mod postgres;
 pub mod sqlite;
 
@@ -331,4 +332,10 @@ pub trait Store: Send + Sync + 'static {
         body: String,
     ) -> Result<(), StoreError>;
     async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError>;
+
+    // Export and import (see [`dump`]).
+    /// Every row of one workspace (or all), as JSON Lines, header first.
+    async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError>;
+    /// Loads an export into an empty database in one transaction, keeping ids.
+    async fn import(&self, text: String) -> Result<u64, StoreError>;
 }

@@ -1,0 +1,183 @@
+//! `groupd export` / `groupd import`: a round trip SQLite -> PostgreSQL -> SQLite
+//! loses nothing.
+
+mod common;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use common::{fresh_pg_database, start};
+use serde_json::json;
+use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(common::BIN)
+        .args(args)
+        .env("GROUPD_LOG", "warn")
+        .env_remove("GROUPD_CONFIG")
+        .output()
+        .expect("run groupd");
+    assert!(
+        out.status.success(),
+        "groupd {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
+    // An icon to fetch.
+    let png = {
+        let img = image::RgbImage::from_pixel(300, 300, image::Rgb([10, 200, 30]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let icon_url = format!("http://{}/i.png", listener.local_addr().unwrap());
+    let app_routes = Router::new().route(
+        "/i.png",
+        get(move || async move { ([(header::CONTENT_TYPE, "image/png")], png.clone()) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app_routes).await });
+
+    let first = tempfile::tempdir().unwrap();
+    let app = start(first.path(), &["--icon-allow-private"], None);
+    let key = app.key.clone();
+    common::groupd_ok(
+        first.path(),
+        &[
+            "field",
+            "add",
+            "--id",
+            "10",
+            "--name",
+            "Team",
+            "--type",
+            "short_text",
+        ],
+    );
+    common::groupd_ok(first.path(), &["category", "add", "Sport"]);
+    common::groupd_ok(first.path(), &["workspace", "create", "second"]);
+    let (s, g) = app
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Grün & <3", "slug": "gruen", "category_id": 2, "password": "sesame",
+                "icon_url": icon_url, "custom_fields": {"10": "Backend"}, "pinned": true,
+                "permissions": {"list_add": true}, "limits": {"user": {"amount": 5}, "mail": {"amount": 9, "period": "week"}}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(g["has_icon"], true);
+    for name in ["ada", "bob"] {
+        let (s, _) = app
+            .rest("POST", "/api/v1/users", Some(json!({"full_name": name, "username": name, "email": format!("{name}@x.org"), "password": "secret-pw"})))
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/users/ada/groups",
+            Some(json!({"group": "gruen", "password": "sesame"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let icon = app
+        .client
+        .get(app.url("/groups/4/icon"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    drop(app);
+
+    let work = tempfile::tempdir().unwrap();
+    let a = work.path().join("a.jsonl");
+    let b = work.path().join("b.jsonl");
+    let c = work.path().join("c.jsonl");
+    cli(&["--data-dir", p(first.path()), "export", "-o", p(&a)]);
+    let url = fresh_pg_database().await;
+    assert!(cli(&["--database-url", &url, "import", p(&a)]).starts_with("imported "));
+    cli(&["--database-url", &url, "export", "-o", p(&b)]);
+    let third = tempfile::tempdir().unwrap();
+    cli(&["--data-dir", p(third.path()), "import", p(&b)]);
+    cli(&["--data-dir", p(third.path()), "export", "-o", p(&c)]);
+    let (ta, tb, tc) = (
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap(),
+        std::fs::read_to_string(&c).unwrap(),
+    );
+    assert_eq!(ta, tb, "SQLite -> PostgreSQL changed the data");
+    assert_eq!(ta, tc, "PostgreSQL -> SQLite changed the data");
+    for needle in [
+        "\"table\":\"group_icons\"",
+        "\"table\":\"memberships\"",
+        "$argon2id$",
+        "\"table\":\"group_field_values\"",
+        "\"name\":\"second\"",
+    ] {
+        assert!(ta.contains(needle), "{needle} missing from the export");
+    }
+
+    // The copy works: the old key, the icon, the group password, new ids go on.
+    let app = start(third.path(), &[], Some(key));
+    let (s, g) = app.rest("GET", "/api/v1/groups/gruen", None).await;
+    assert_eq!(
+        (
+            s,
+            g["custom_fields"]["10"].as_str(),
+            g["member_count"].as_i64()
+        ),
+        (200, Some("Backend"), Some(1))
+    );
+    let copied = app
+        .client
+        .get(app.url("/groups/4/icon"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(copied, icon);
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/users/bob/groups",
+            Some(json!({"group": "gruen", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/users/bob/groups",
+            Some(json!({"group": "gruen", "password": "sesame"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, g) = app
+        .rest("POST", "/api/v1/groups", Some(json!({"name": "New"})))
+        .await;
+    assert_eq!(s, 201);
+    assert!(g["id"].as_i64().unwrap() > 7, "{g}");
+    // Importing into a database that has data is refused.
+    let out = Command::new(common::BIN)
+        .args(["--data-dir", p(third.path()), "import", p(&a)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
+}
