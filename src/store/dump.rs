@@ -216,7 +216,10 @@ pub fn header_line() -> String {
 }
 
 /// Reads a JSON Lines export into (table, rows) batches in file order.
-pub fn parse(text: &str) -> Result<Vec<(&'static TableSpec, Vec<Vec<Cell>>)>, StoreError> {
+/// Rows of one table, in file order.
+pub type Batch = (&'static TableSpec, Vec<Vec<Cell>>);
+
+pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
     let bad = |n: usize, why: String| StoreError::Refused(format!("line {n} of the export: {why}"));
     let mut lines = text
         .lines()
@@ -234,7 +237,7 @@ pub fn parse(text: &str) -> Result<Vec<(&'static TableSpec, Vec<Vec<Cell>>)>, St
             ));
         }
     }
-    let mut out: Vec<(&'static TableSpec, Vec<Vec<Cell>>)> = Vec::new();
+    let mut out: Vec<Batch> = Vec::new();
     for (i, line) in lines {
         let n = i + 1;
         let v: Json = serde_json::from_str(line).map_err(|e| bad(n, e.to_string()))?;
