@@ -8,7 +8,7 @@
 //!   Rust values, with every validation rule (lengths, slugs, yes/no flags, custom field
 //!   types). No I/O, no HTTP types.
 //! - [`store`]: the [`store::Store`] trait, the one way data is read and written, and
-//!   its engines (`store::sqlite` today). `store::conformance` is the behaviour suite
+//!   its engines (`store::sqlite`, `store::postgres`). `store::conformance` is the behaviour suite
 //!   every engine must pass. Every row belongs to a workspace (tenant).
 //! - [`service`]: the one place a domain command is carried out against the store:
 //!   API key checks, argon2id password hashing off the async threads, icon fetching
