@@ -161,6 +161,12 @@ impl TestApp {
         bytes
     }
 
+    /// Kills the server with SIGKILL, leaving the data directory in place.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the server (SIGKILL) and returns its data directory's owner.
     pub fn stop(mut self) -> Option<tempfile::TempDir> {
         let _ = self.child.kill();

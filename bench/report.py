@@ -1,0 +1,50 @@
+"""Turns the benchmark's JSON lines into docs/performance.md."""
+import json, os, platform, subprocess, sys
+
+path, elapsed, duration, groups, members = sys.argv[1:6]
+rows = [json.loads(l) for l in open(path) if l.strip()]
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+def mem():
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+out = []
+out.append("# Performance\n")
+out.append("Written by `scripts/bench` (the figures below are from its last run; run it again to refresh them).\n")
+out.append(f"- Machine: {os.cpu_count()} cores ({cpu()}), {mem()} memory, {platform.system()} {platform.release()}.")
+out.append("- Load: wrk from a second process on loopback, 2 threads, 16 connections, "
+           f"{duration} s per scenario (the argon2 isolation rows: 1 thread, 8 connections each).")
+out.append(f"- Data: the list and member scenarios use a workspace seeded with {groups} groups, one of them with {members} members "
+           "(seeded straight into the database by `examples/bench_seed.rs`).")
+out.append("- groupd: release build, default settings (SQLite: WAL, synchronous=FULL, group commit; "
+           "PostgreSQL: pool of 16, the cluster from scripts/with-postgres with fsync off).")
+out.append(f"- Command: `scripts/bench` ({elapsed} s in all, build included).\n")
+for engine in dict.fromkeys(r["engine"] for r in rows):
+    er = [r for r in rows if r["engine"] == engine]
+    ceiling = next((r["rps"] for r in er if r["scenario"].startswith("HTTP ceiling")), None)
+    out.append(f"## {engine}\n")
+    out.append("| scenario | requests/s | ratio to ceiling | p50 ms | p99 ms | non-2xx | errors |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for r in er:
+        if "rps" not in r:
+            continue
+        ratio = f"{r['rps'] / ceiling:.2f}" if ceiling else "-"
+        out.append(f"| {r['scenario']} | {r['rps']:.0f} | {ratio} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non2xx']} | {r['errors']} |")
+    rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
+    if rss:
+        out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")
+print("\n".join(out))
