@@ -150,10 +150,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartupError::Other(e.to_string()))?;
-    println!(
-        "groupd listening on http://{addr} (database {})",
-        settings.database_path().display()
-    );
+    let database = match &settings.database_url {
+        Some(_) => "PostgreSQL".to_string(),
+        None => settings.database_path().display().to_string(),
+    };
+    println!("groupd listening on http://{addr} (database {database})");
     let _ = std::io::stdout().flush();
     axum::serve(listener, router(service))
         .with_graceful_shutdown(shutdown_signal())

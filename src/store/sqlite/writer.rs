@@ -89,6 +89,13 @@ impl Writer {
     }
 }
 
+/// Runs a statement through the prepared-statement cache (no parse per job).
+fn exec_cached(conn: &Connection, sql: &str) -> bool {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .is_ok()
+}
+
 fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -106,15 +113,13 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_bat
             continue;
         }
         for job in batch.iter_mut() {
-            let staged = conn.execute_batch("SAVEPOINT job").is_ok();
+            let staged = exec_cached(&conn, "SAVEPOINT job");
             let ok = staged && job.run(&conn);
-            let undo = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
             if staged {
-                let _ = conn.execute_batch(undo);
+                if !ok {
+                    exec_cached(&conn, "ROLLBACK TO job");
+                }
+                exec_cached(&conn, "RELEASE job");
             }
         }
         let commit = conn.execute_batch("COMMIT").map_err(map_err);
