@@ -48,3 +48,8 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")
 print("\n".join(out))
+
+analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+if os.path.exists(analysis):
+    print()
+    print(open(analysis).read())

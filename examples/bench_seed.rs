@@ -102,14 +102,14 @@ async fn seed_postgres(
         "INSERT INTO groups (workspace_id, name, name_key, description, category_id, policy, created_at, updated_at) \
          SELECT $1, 'Bench group ' || i, 'bench group ' || i, '', 1, \
          '{\"permissions\":[],\"limits\":{},\"unsubscribe_link\":false,\"abuse_ratio\":4,\"lists\":[],\"send_methods\":[]}', 1, 1 \
-         FROM generate_series(0, $2 - 1) AS i",
+         FROM generate_series(0, $2::BIGINT - 1) AS i",
         &[&ws_id, &groups],
     )
     .await?;
     c.execute(
         "INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, password_hash, created_at, updated_at) \
          SELECT $1, 'benchuser' || i, 'benchuser' || i, 'benchuser' || i, 'benchuser' || i || '@x.org', 'benchuser' || i || '@x.org', 'x', 1, 1 \
-         FROM generate_series(0, $2 - 1) AS i",
+         FROM generate_series(0, $2::BIGINT - 1) AS i",
         &[&ws_id, &(members + spare)],
     )
     .await?;
