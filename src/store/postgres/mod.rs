@@ -142,13 +142,13 @@ fn now_secs() -> i64 {
 }
 
 async fn load_custom_fields<C: GenericClient>(c: &C, g: &mut Group) -> Result<(), StoreError> {
-    let rows = c
-        .query(
+    let stmt = c
+        .prepare_cached(
             "SELECT field_id, value FROM group_field_values WHERE group_id = $1 ORDER BY field_id",
-            &[&g.id.0],
         )
         .await
         .map_err(pg_err)?;
+    let rows = c.query(&stmt, &[&g.id.0]).await.map_err(pg_err)?;
     for r in rows {
         g.custom_fields.insert(r.get(0), r.get(1));
     }
@@ -571,13 +571,13 @@ impl Store for PostgresStore {
 
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let c = self.client().await?;
-        let row = c
-            .query_opt(
+        let stmt = c
+            .prepare_cached(
                 "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
-                &[&prefix],
             )
             .await
             .map_err(pg_err)?;
+        let row = c.query_opt(&stmt, &[&prefix]).await.map_err(pg_err)?;
         Ok(row.map(|r| ApiKeyRecord {
             workspace: WorkspaceId(r.get(0)),
             hash: r.get(1),
@@ -994,18 +994,20 @@ impl Store for PostgresStore {
     ) -> Result<Option<Group>, StoreError> {
         let c = self.client().await?;
         let row = match by {
-            GroupRef::Id(id) => c
-                .query_opt(
-                    &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id = $2"),
-                    &[&ws.0, &id.0],
-                )
-                .await,
-            GroupRef::Slug(key) => c
-                .query_opt(
-                    &format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"),
-                    &[&ws.0, key],
-                )
-                .await,
+            GroupRef::Id(id) => {
+                let stmt = c
+                    .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id = $2"))
+                    .await
+                    .map_err(pg_err)?;
+                c.query_opt(&stmt, &[&ws.0, &id.0]).await
+            }
+            GroupRef::Slug(key) => {
+                let stmt = c
+                    .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"))
+                    .await
+                    .map_err(pg_err)?;
+                c.query_opt(&stmt, &[&ws.0, key]).await
+            }
         }
         .map_err(pg_err)?;
         match row {
@@ -1137,7 +1139,8 @@ impl Store for PostgresStore {
             for e in &extra {
                 params.push(e.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync));
             }
-            for r in c.query(&sql, &params).await.map_err(pg_err)? {
+            let stmt = c.prepare_cached(&sql).await.map_err(pg_err)?;
+            for r in c.query(&stmt, &params).await.map_err(pg_err)? {
                 out.push(group_from_row(&r)?);
             }
         }
