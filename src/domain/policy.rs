@@ -284,6 +284,15 @@ impl GroupPolicy {
         self.limits.get(&LimitKind::User).map(|l| l.amount)
     }
 
+    /// Whether `adding` more members fit beside `count` under `limit_user`; when
+    /// not, the limit and the room left.
+    pub fn room_for(&self, count: i64, adding: usize) -> Result<(), (i64, i64)> {
+        match self.member_limit() {
+            Some(limit) if count + adding as i64 > limit => Err((limit, (limit - count).max(0))),
+            _ => Ok(()),
+        }
+    }
+
     /// All permissions on (the administrators' group).
     pub fn all_permissions() -> GroupPolicy {
         GroupPolicy {

@@ -5,8 +5,7 @@ use super::dto::{
     BulkIn, BulkOut, MemberAdded, MemberIn, MemberOut, MemberPage, UserOut, parse_role,
 };
 use super::error::{ApiError, ErrorBody};
-use super::{Auth, JsonBody, QueryParams, decode_cursor, encode_cursor};
-use crate::domain::user::UserId;
+use super::{Auth, JsonBody, QueryParams, next_user_cursor, user_cursor};
 use crate::service::Service;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -32,27 +31,10 @@ pub async fn list(
     Path(group): Path<String>,
     q: QueryParams,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let after = match q.str("cursor") {
-        None => None,
-        Some(c) => match decode_cursor(c, "u")?.as_slice() {
-            [id] => Some(UserId(*id)),
-            _ => {
-                return Err(ApiError::field(
-                    "cursor",
-                    "is not a cursor this list gave out",
-                ));
-            }
-        },
-    };
+    let after = user_cursor(&q)?;
     let limit = q.limit()?;
     let members = service.list_members(caller, &group, after, limit).await?;
-    let next_cursor = (members.len() == limit as usize)
-        .then(|| {
-            members
-                .last()
-                .map(|m| encode_cursor(&format!("u:{}", m.user.id.0)))
-        })
-        .flatten();
+    let next_cursor = next_user_cursor(members.len(), limit, members.last().map(|m| m.user.id));
     Ok(Json(MemberPage {
         items: members.iter().map(MemberOut::from).collect(),
         next_cursor,

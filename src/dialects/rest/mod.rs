@@ -206,6 +206,32 @@ pub fn decode_cursor(cursor: &str, tag: &str) -> Result<Vec<i64>, ApiError> {
     parts.map(|p| p.parse::<i64>().map_err(|_| bad())).collect()
 }
 
+/// The `cursor` of a list in user id order (users, members).
+pub fn user_cursor(q: &QueryParams) -> Result<Option<crate::domain::user::UserId>, ApiError> {
+    match q.str("cursor") {
+        None => Ok(None),
+        Some(c) => match decode_cursor(c, "u")?.as_slice() {
+            [id] => Ok(Some(crate::domain::user::UserId(*id))),
+            _ => Err(ApiError::field(
+                "cursor",
+                "is not a cursor this list gave out",
+            )),
+        },
+    }
+}
+
+/// The next page's cursor after a full page in user id order; `None` after the last.
+pub fn next_user_cursor(
+    len: usize,
+    limit: u32,
+    last: Option<crate::domain::user::UserId>,
+) -> Option<String> {
+    if len < limit as usize {
+        return None;
+    }
+    last.map(|id| encode_cursor(&format!("u:{}", id.0)))
+}
+
 /// A path segment that must be a whole number; anything else is "not found".
 pub fn path_id(raw: &str, key: &'static str, what: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()

@@ -4,8 +4,7 @@
 use super::dto::{GroupOut, JoinIn, UserGroupOut, UserGroupPage, UserIn, UserOut, UserPage};
 use super::error::{ApiError, ErrorBody};
 use super::groups::{group_query, next_group_cursor};
-use super::{Auth, JsonBody, QueryParams, decode_cursor, encode_cursor};
-use crate::domain::user::UserId;
+use super::{Auth, JsonBody, QueryParams, next_user_cursor, user_cursor};
 use crate::service::Service;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -51,27 +50,10 @@ pub async fn list(
     Auth(caller): Auth,
     q: QueryParams,
 ) -> Result<Json<UserPage>, ApiError> {
-    let after = match q.str("cursor") {
-        None => None,
-        Some(c) => match decode_cursor(c, "u")?.as_slice() {
-            [id] => Some(UserId(*id)),
-            _ => {
-                return Err(ApiError::field(
-                    "cursor",
-                    "is not a cursor this list gave out",
-                ));
-            }
-        },
-    };
+    let after = user_cursor(&q)?;
     let limit = q.limit()?;
     let users = service.list_users(caller, after, limit).await?;
-    let next_cursor = (users.len() == limit as usize)
-        .then(|| {
-            users
-                .last()
-                .map(|u| encode_cursor(&format!("u:{}", u.id.0)))
-        })
-        .flatten();
+    let next_cursor = next_user_cursor(users.len(), limit, users.last().map(|u| u.id));
     Ok(Json(UserPage {
         items: users.iter().map(UserOut::from).collect(),
         next_cursor,

@@ -232,22 +232,29 @@ async fn check_references<C: GenericClient>(
     Ok(())
 }
 
+/// Whether a name is taken in the namespace slugs and usernames share: `sql`
+/// selects from one side with the workspace as $1 and the key as $2.
+async fn name_used<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<bool, StoreError> {
+    Ok(c.query_opt(sql, &[&ws.0, &key])
+        .await
+        .map_err(pg_err)?
+        .is_some())
+}
+
 async fn slug_free_of_usernames<C: GenericClient>(
     c: &C,
     ws: WorkspaceId,
     key: &str,
 ) -> Result<(), StoreError> {
-    let found = c
-        .query_opt(
-            "SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2",
-            &[&ws.0, &key],
-        )
-        .await
-        .map_err(pg_err)?;
-    if found.is_some() {
-        Err(StoreError::SlugTaken)
-    } else {
-        Ok(())
+    let sql = "SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2";
+    match name_used(c, sql, ws, key).await? {
+        true => Err(StoreError::SlugTaken),
+        false => Ok(()),
     }
 }
 
@@ -256,17 +263,10 @@ async fn username_free_of_slugs<C: GenericClient>(
     ws: WorkspaceId,
     key: &str,
 ) -> Result<(), StoreError> {
-    let found = c
-        .query_opt(
-            "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2",
-            &[&ws.0, &key],
-        )
-        .await
-        .map_err(pg_err)?;
-    if found.is_some() {
-        Err(StoreError::UsernameTaken)
-    } else {
-        Ok(())
+    let sql = "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2";
+    match name_used(c, sql, ws, key).await? {
+        true => Err(StoreError::UsernameTaken),
+        false => Ok(()),
     }
 }
 
@@ -392,13 +392,8 @@ async fn add_members_in<C: GenericClient>(
             }
         }
     }
-    if let Some(limit) = policy.member_limit() {
-        if count + fresh.len() as i64 > limit {
-            return Err(StoreError::GroupFull {
-                limit,
-                room: (limit - count).max(0),
-            });
-        }
+    if let Err((limit, room)) = policy.room_for(count, fresh.len()) {
+        return Err(StoreError::GroupFull { limit, room });
     }
     let role = role.unwrap_or(GroupRole::Member);
     for user in &fresh {

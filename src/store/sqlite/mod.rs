@@ -396,13 +396,8 @@ fn add_members_in(
             }
         }
     }
-    if let Some(limit) = policy.member_limit() {
-        if count + fresh.len() as i64 > limit {
-            return Err(StoreError::GroupFull {
-                limit,
-                room: (limit - count).max(0),
-            });
-        }
+    if let Err((limit, room)) = policy.room_for(count, fresh.len()) {
+        return Err(StoreError::GroupFull { limit, room });
     }
     let role = role.unwrap_or(GroupRole::Member);
     for user in &fresh {
