@@ -3,7 +3,7 @@
 //! [`store_conformance_tests!`](crate::store_conformance_tests), which expands to
 //! one `#[tokio::test]` per case below.
 
-use super::{GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
+use super::{GroupQuery, GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
 use crate::domain::field::{FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, GroupId, GroupRef};
 use crate::domain::policy::{GroupPolicy, Limit, LimitKind, Period, PolicyPatch};
@@ -266,6 +266,19 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    store
+        .create_field(
+            ws.id,
+            NewFieldDef {
+                id: Some(12),
+                name: "G".into(),
+                kind: FieldKind::ShortText,
+                options: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
     let icon = IconImage {
         content_type: "image/png".into(),
         data: vec![0, 1, 2, 255],
@@ -280,7 +293,10 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         pinned: true,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         icon: Some(icon.clone()),
-        custom_fields: vec![(4, "value\nwith lines".into())],
+        custom_fields: vec![
+            (4, "value\nwith lines".into()),
+            (12, "\"quoted\" \\ back\\slash, \u{1F600} and tab\t".into()),
+        ],
         policy: {
             let mut p = GroupPolicy::default();
             p.apply(&PolicyPatch {
@@ -341,6 +357,24 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         (9, vec![1, 22], vec![2])
     );
     assert_eq!(g.builtin, None);
+    // List pages carry the same group, custom field values included, byte for byte.
+    let page = store
+        .query_groups(
+            ws.id,
+            &GroupQuery {
+                category: None,
+                name_prefix: None,
+                secret: None,
+                visible_to: None,
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.iter().find(|p| p.id == id), Some(&g));
+    let listed = store.list_groups(ws.id, None, 50).await.unwrap();
+    assert_eq!(listed.iter().find(|p| p.id == id), Some(&g));
     assert_eq!(store.group_icon(id).await.unwrap(), Some(icon));
     let plain = store
         .insert_group(ws.id, group("Plain", None))

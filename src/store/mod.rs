@@ -339,3 +339,23 @@ pub trait Store: Send + Sync + 'static {
     /// Loads an export into an empty database in one transaction, keeping ids.
     async fn import(&self, text: String) -> Result<u64, StoreError>;
 }
+
+/// Both engines return a group's custom field values inside the group's own row, as
+/// one JSON object built by a subquery (`{"3": "value"}`, or NULL when there are
+/// none), so a page of 50 groups is one statement and not 51. This reads it back.
+pub(crate) fn custom_fields_from_json(
+    json: Option<&str>,
+) -> Result<std::collections::BTreeMap<i64, String>, String> {
+    let Some(json) = json.filter(|j| *j != "{}") else {
+        return Ok(Default::default());
+    };
+    let raw: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(json).map_err(|e| format!("stored custom fields unreadable: {e}"))?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            k.parse::<i64>()
+                .map(|k| (k, v))
+                .map_err(|e| format!("stored custom field id {k:?} unreadable: {e}"))
+        })
+        .collect()
+}

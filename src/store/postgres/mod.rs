@@ -19,7 +19,6 @@ use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
@@ -81,7 +80,8 @@ fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
 const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
      EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
-     g.member_count";
+     g.member_count, \
+     (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)";
 
 fn group_from_row(r: &Row) -> Result<Group, StoreError> {
     let policy: String = r.get(13);
@@ -103,7 +103,8 @@ fn group_from_row(r: &Row) -> Result<Group, StoreError> {
         policy: parse_policy(&policy)?,
         builtin: builtin.as_deref().and_then(Builtin::parse),
         member_count: r.get(15),
-        custom_fields: BTreeMap::new(),
+        custom_fields: super::custom_fields_from_json(r.get::<_, Option<&str>>(16))
+            .map_err(StoreError::Backend)?,
     })
 }
 
@@ -139,20 +140,6 @@ fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-async fn load_custom_fields<C: GenericClient>(c: &C, g: &mut Group) -> Result<(), StoreError> {
-    let stmt = c
-        .prepare_cached(
-            "SELECT field_id, value FROM group_field_values WHERE group_id = $1 ORDER BY field_id",
-        )
-        .await
-        .map_err(pg_err)?;
-    let rows = c.query(&stmt, &[&g.id.0]).await.map_err(pg_err)?;
-    for r in rows {
-        g.custom_fields.insert(r.get(0), r.get(1));
-    }
-    Ok(())
 }
 
 async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(), StoreError> {
@@ -1005,14 +992,7 @@ impl Store for PostgresStore {
             }
         }
         .map_err(pg_err)?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let mut g = group_from_row(&r)?;
-                load_custom_fields(&c, &mut g).await?;
-                Ok(Some(g))
-            }
-        }
+        row.map(|r| group_from_row(&r)).transpose()
     }
 
     async fn slug_taken(
@@ -1039,22 +1019,20 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Group>, StoreError> {
         let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id > $2 ORDER BY g.id LIMIT $3"
+            ))
+            .await
+            .map_err(pg_err)?;
         let rows = c
             .query(
-                &format!(
-                    "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id > $2 ORDER BY g.id LIMIT $3"
-                ),
+                &stmt,
                 &[&ws.0, &after.map_or(0, |g| g.0), &i64::from(limit)],
             )
             .await
             .map_err(pg_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut g = group_from_row(r)?;
-            load_custom_fields(&c, &mut g).await?;
-            out.push(g);
-        }
-        Ok(out)
+        rows.iter().map(group_from_row).collect()
     }
 
     async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError> {
@@ -1138,9 +1116,6 @@ impl Store for PostgresStore {
             for r in c.query(&stmt, &params).await.map_err(pg_err)? {
                 out.push(group_from_row(&r)?);
             }
-        }
-        for g in out.iter_mut() {
-            load_custom_fields(&c, g).await?;
         }
         Ok(out)
     }

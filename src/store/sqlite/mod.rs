@@ -64,6 +64,14 @@ fn is_unique_violation(e: &rusqlite::Error, needle: &str) -> bool {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Query planner stability: a plan must not depend on bound values. Without it
+    // SQLite marks a statement whose plan could change with a value (`LIMIT ?`, and
+    // with STAT4 any indexed comparison) and compiles it again each time that value
+    // is bound, so the cached list-page statement was re-parsed on every request.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
     Ok(())
 }
@@ -120,6 +128,20 @@ impl SqliteStore {
         }
         out
     }
+}
+
+/// Runs several reads in one read transaction: one snapshot, one set of locks.
+fn in_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let out = f(conn);
+    let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    let out = out?;
+    ended?;
+    Ok(out)
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
@@ -426,7 +448,8 @@ fn slug_error(e: rusqlite::Error) -> StoreError {
 const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
      EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
-     g.member_count";
+     g.member_count, \
+     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)";
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
     let policy: String = r.get(13)?;
@@ -451,20 +474,18 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
         created_at: r.get(10)?,
         updated_at: r.get(11)?,
         has_icon: r.get(12)?,
-        custom_fields: BTreeMap::new(),
+        custom_fields: custom_fields_from(r, 16)?,
     })
 }
 
-fn load_custom_fields(conn: &Connection, group: &mut Group) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT field_id, value FROM group_field_values WHERE group_id = ?1 ORDER BY field_id",
-    )?;
-    let rows = stmt.query_map([group.id.0], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
-    for row in rows {
-        let (k, v) = row?;
-        group.custom_fields.insert(k, v);
-    }
-    Ok(())
+fn custom_fields_from(
+    r: &rusqlite::Row<'_>,
+    col: usize,
+) -> rusqlite::Result<BTreeMap<i64, String>> {
+    let json: Option<String> = r.get(col)?;
+    super::custom_fields_from_json(json.as_deref()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
@@ -1035,13 +1056,7 @@ impl Store for SqliteStore {
                     .query_row(params![ws.0, key], group_from_row)
                     .optional()?,
             };
-            match found {
-                Some(mut g) => {
-                    load_custom_fields(conn, &mut g)?;
-                    Ok(Some(g))
-                }
-                None => Ok(None),
-            }
+            Ok(found)
         })
         .await
     }
@@ -1076,16 +1091,11 @@ impl Store for SqliteStore {
                 "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.id > ?2 \
                  ORDER BY g.id LIMIT ?3"
             ))?;
-            let mut groups = stmt
-                .query_map(
-                    params![ws.0, after.map_or(0, |g| g.0), limit],
-                    group_from_row,
-                )?
-                .collect::<rusqlite::Result<Vec<Group>>>()?;
-            for g in groups.iter_mut() {
-                load_custom_fields(conn, g)?;
-            }
-            Ok(groups)
+            stmt.query_map(
+                params![ws.0, after.map_or(0, |g| g.0), limit],
+                group_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Group>>>()
         })
         .await
     }
@@ -1116,74 +1126,87 @@ impl Store for SqliteStore {
         q: &GroupQuery,
     ) -> Result<Vec<Group>, StoreError> {
         let q = q.clone();
+        // Pinned groups and the rest are two statements; one read transaction makes
+        // them one snapshot (and takes SQLite's locks once, not twice).
         self.read(move |conn| {
-            let mut filters = String::new();
-            if q.category.is_some() {
-                filters.push_str(" AND g.category_id = :category");
-            }
-            if q.name_prefix.is_some() {
-                filters.push_str(" AND g.name_key >= :prefix AND g.name_key < :prefix_end");
-            }
-            if q.secret.is_some() {
-                filters.push_str(" AND g.secret = :secret");
-            }
-            if q.visible_to.is_some() {
-                filters.push_str(
-                    " AND (g.secret = 0 OR EXISTS (SELECT 1 FROM memberships m \
+            in_snapshot(conn, |conn| {
+                let mut filters = String::new();
+                if q.category.is_some() {
+                    filters.push_str(" AND g.category_id = :category");
+                }
+                if q.name_prefix.is_some() {
+                    filters.push_str(" AND g.name_key >= :prefix AND g.name_key < :prefix_end");
+                }
+                if q.secret.is_some() {
+                    filters.push_str(" AND g.secret = :secret");
+                }
+                if q.visible_to.is_some() {
+                    filters.push_str(
+                        " AND (g.secret = 0 OR EXISTS (SELECT 1 FROM memberships m \
                      WHERE m.group_id = g.id AND m.user_id = :viewer))",
-                );
-            }
-            let sql = format!(
-                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = :ws \
+                    );
+                }
+                // Name the index: with ORDER BY id and a LIMIT, SQLite's planner may
+                // walk the whole table in id order hoping to meet 50 matches soon,
+                // and a part with no matches (no pinned groups) then reads all of
+                // it: 1M groups made a page take 100 ms. Each index below is one
+                // range in id order for its filter.
+                let index = if q.category.is_some() {
+                    "groups_list_category"
+                } else if q.secret.is_some() {
+                    "groups_list_secret"
+                } else {
+                    "groups_list"
+                };
+                let sql = format!(
+                    "SELECT {GROUP_COLUMNS} FROM groups g INDEXED BY {index} WHERE g.workspace_id = :ws \
                  AND g.pinned = :pinned AND g.id > :after{filters} ORDER BY g.id LIMIT :limit"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let prefix_end = q.name_prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
-            let mut out = Vec::new();
-            // Pinned groups first, then the rest: each part is one index range.
-            let (start_pinned, start_after) = match q.after {
-                Some(GroupCursor { pinned, id }) => (pinned, id.0),
-                None => (true, 0),
-            };
-            let parts: &[bool] = if start_pinned {
-                &[true, false]
-            } else {
-                &[false]
-            };
-            for (i, &pinned) in parts.iter().enumerate() {
-                let after = if i == 0 { start_after } else { 0 };
-                let want = i64::from(q.limit) - out.len() as i64;
-                if want <= 0 {
-                    break;
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let prefix_end = q.name_prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+                let mut out = Vec::new();
+                // Pinned groups first, then the rest: each part is one index range.
+                let (start_pinned, start_after) = match q.after {
+                    Some(GroupCursor { pinned, id }) => (pinned, id.0),
+                    None => (true, 0),
+                };
+                let parts: &[bool] = if start_pinned {
+                    &[true, false]
+                } else {
+                    &[false]
+                };
+                for (i, &pinned) in parts.iter().enumerate() {
+                    let after = if i == 0 { start_after } else { 0 };
+                    let want = i64::from(q.limit) - out.len() as i64;
+                    if want <= 0 {
+                        break;
+                    }
+                    let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+                        (":ws", &ws.0),
+                        (":pinned", &pinned),
+                        (":after", &after),
+                        (":limit", &want),
+                    ];
+                    if let Some(c) = &q.category {
+                        named.push((":category", c));
+                    }
+                    if let (Some(p), Some(e)) = (&q.name_prefix, &prefix_end) {
+                        named.push((":prefix", p));
+                        named.push((":prefix_end", e));
+                    }
+                    if let Some(sec) = &q.secret {
+                        named.push((":secret", sec));
+                    }
+                    if let Some(v) = &q.visible_to {
+                        named.push((":viewer", &v.0));
+                    }
+                    let rows = stmt.query_map(named.as_slice(), group_from_row)?;
+                    for g in rows {
+                        out.push(g?);
+                    }
                 }
-                let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
-                    (":ws", &ws.0),
-                    (":pinned", &pinned),
-                    (":after", &after),
-                    (":limit", &want),
-                ];
-                if let Some(c) = &q.category {
-                    named.push((":category", c));
-                }
-                if let (Some(p), Some(e)) = (&q.name_prefix, &prefix_end) {
-                    named.push((":prefix", p));
-                    named.push((":prefix_end", e));
-                }
-                if let Some(sec) = &q.secret {
-                    named.push((":secret", sec));
-                }
-                if let Some(v) = &q.visible_to {
-                    named.push((":viewer", &v.0));
-                }
-                let rows = stmt.query_map(named.as_slice(), group_from_row)?;
-                for g in rows {
-                    out.push(g?);
-                }
-            }
-            for g in out.iter_mut() {
-                load_custom_fields(conn, g)?;
-            }
-            Ok(out)
+                Ok(out)
+            })
         })
         .await
     }
