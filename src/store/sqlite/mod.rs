@@ -188,7 +188,7 @@ fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreErro
         conn.execute(
             "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
              policy, builtin, created_at, updated_at) VALUES (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) \
-             ON CONFLICT (workspace_id, builtin) DO NOTHING",
+             ON CONFLICT (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING",
             params![
                 ws,
                 b.name(),

@@ -105,7 +105,10 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_bat
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = conn
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+        {
             let err = map_err(e);
             for job in batch {
                 job.finish(Err(err.clone()));
@@ -122,7 +125,11 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_bat
                 exec_cached(&conn, "RELEASE job");
             }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(map_err);
+        let commit = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(map_err);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
