@@ -146,9 +146,9 @@ async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(
     for b in Builtin::ALL {
         let policy = policy_json(&b.policy())?;
         c.execute(
-            "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
+            &c.prepare_cached("INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
              policy, builtin, created_at, updated_at) VALUES ($1, $2, lower($2), $3, $4, TRUE, $5, $6, $7, $7) \
-             ON CONFLICT (workspace_id, builtin) DO NOTHING",
+             ON CONFLICT (workspace_id, builtin) DO NOTHING").await.map_err(pg_err)?,
             &[&ws, &b.name(), &b.description(), &DEFAULT_CATEGORY_ID, &policy, &b.as_str(), &now],
         )
         .await
@@ -164,7 +164,7 @@ async fn insert_workspace<C: GenericClient>(
 ) -> Result<Option<Workspace>, StoreError> {
     let row = c
         .query_opt(
-            "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
+            &c.prepare_cached("INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id").await.map_err(pg_err)?,
             &[&name, &now],
         )
         .await
@@ -174,7 +174,11 @@ async fn insert_workspace<C: GenericClient>(
     };
     let id: i64 = row.get(0);
     c.execute(
-        "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
+        &c.prepare_cached(
+            "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(pg_err)?,
         &[&id, &DEFAULT_CATEGORY_ID, &DEFAULT_CATEGORY_NAME, &now],
     )
     .await
@@ -195,7 +199,9 @@ async fn check_references<C: GenericClient>(
     if let Some(cat) = category {
         let found = c
             .query_opt(
-                "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2",
+                &c.prepare_cached("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &cat],
             )
             .await
@@ -207,7 +213,9 @@ async fn check_references<C: GenericClient>(
     for f in fields {
         let found = c
             .query_opt(
-                "SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &c.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &f],
             )
             .await
@@ -267,14 +275,14 @@ async fn put_field_value<C: GenericClient>(
     match value {
         Some(v) => c
             .execute(
-                "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value",
+                &c.prepare_cached("INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value").await.map_err(pg_err)?,
                 &[&group, &ws.0, &field, v],
             )
             .await
             .map_err(write_err)?,
         None => c
-            .execute("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2", &[&group, &field])
+            .execute(&c.prepare_cached("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2").await.map_err(pg_err)?, &[&group, &field])
             .await
             .map_err(pg_err)?,
     };
@@ -289,14 +297,14 @@ async fn put_icon<C: GenericClient>(
     match icon {
         Some(i) => c
             .execute(
-                "INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
-                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data",
+                &c.prepare_cached("INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
+                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data").await.map_err(pg_err)?,
                 &[&id, &i.content_type, &i.data],
             )
             .await
             .map_err(pg_err)?,
         None => c
-            .execute("DELETE FROM group_icons WHERE group_id = $1", &[&id])
+            .execute(&c.prepare_cached("DELETE FROM group_icons WHERE group_id = $1").await.map_err(pg_err)?, &[&id])
             .await
             .map_err(pg_err)?,
     };
@@ -311,7 +319,11 @@ async fn lock_group<C: GenericClient>(
 ) -> Result<Option<Option<String>>, StoreError> {
     let row = c
         .query_opt(
-            "SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+            &c.prepare_cached(
+                "SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+            )
+            .await
+            .map_err(pg_err)?,
             &[&ws.0, &id.0],
         )
         .await
@@ -331,7 +343,7 @@ async fn add_members_in<C: GenericClient>(
     // The row lock serialises every membership change of this group, on every instance.
     let row = c
         .query_opt(
-            "SELECT policy, member_count FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+            &c.prepare_cached("SELECT policy, member_count FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE").await.map_err(pg_err)?,
             &[&ws.0, &group.0],
         )
         .await
@@ -345,7 +357,9 @@ async fn add_members_in<C: GenericClient>(
     for user in users {
         let exists = c
             .query_opt(
-                "SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2",
+                &c.prepare_cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &user.0],
             )
             .await
@@ -355,7 +369,11 @@ async fn add_members_in<C: GenericClient>(
         }
         let current = c
             .query_opt(
-                "SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2",
+                &c.prepare_cached(
+                    "SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&group.0, &user.0],
             )
             .await
@@ -365,7 +383,11 @@ async fn add_members_in<C: GenericClient>(
             (Some(_), OnExisting::Keep) => {
                 if let Some(role) = role {
                     c.execute(
-                        "UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = $2",
+                        &c.prepare_cached(
+                            "UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = $2",
+                        )
+                        .await
+                        .map_err(pg_err)?,
                         &[&group.0, &user.0, &role.as_str()],
                     )
                     .await
@@ -385,7 +407,7 @@ async fn add_members_in<C: GenericClient>(
     let role = role.unwrap_or(GroupRole::Member);
     for user in &fresh {
         c.execute(
-            "INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+            &c.prepare_cached("INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)").await.map_err(pg_err)?,
             &[&group.0, &user.0, &role.as_str(), &now],
         )
         .await
@@ -393,7 +415,9 @@ async fn add_members_in<C: GenericClient>(
     }
     if !fresh.is_empty() {
         c.execute(
-            "UPDATE groups SET member_count = member_count + $2 WHERE id = $1",
+            &c.prepare_cached("UPDATE groups SET member_count = member_count + $2 WHERE id = $1")
+                .await
+                .map_err(pg_err)?,
             &[&group.0, &(fresh.len() as i64)],
         )
         .await
@@ -459,7 +483,9 @@ impl PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let version: i32 = tx
             .query_one(
-                "SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE",
+                &tx.prepare_cached("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE")
+                    .await
+                    .map_err(pg_err)?,
                 &[],
             )
             .await
@@ -476,7 +502,9 @@ impl PostgresStore {
             tx.batch_execute(sql).await.map_err(pg_err)?;
         }
         tx.execute(
-            "UPDATE groupd_schema SET version = $1 WHERE id = 1",
+            &tx.prepare_cached("UPDATE groupd_schema SET version = $1 WHERE id = 1")
+                .await
+                .map_err(pg_err)?,
             &[&supported],
         )
         .await
@@ -490,7 +518,12 @@ impl Store for PostgresStore {
     async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
         let mut c = self.client().await?;
         let any = c
-            .query_opt("SELECT id FROM workspaces LIMIT 1", &[])
+            .query_opt(
+                &c.prepare_cached("SELECT id FROM workspaces LIMIT 1")
+                    .await
+                    .map_err(pg_err)?,
+                &[],
+            )
             .await
             .map_err(pg_err)?;
         if any.is_some() {
@@ -516,7 +549,12 @@ impl Store for PostgresStore {
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         let c = self.client().await?;
         let rows = c
-            .query("SELECT id, name FROM workspaces ORDER BY id", &[])
+            .query(
+                &c.prepare_cached("SELECT id, name FROM workspaces ORDER BY id")
+                    .await
+                    .map_err(pg_err)?,
+                &[],
+            )
             .await
             .map_err(pg_err)?;
         Ok(rows
@@ -531,7 +569,12 @@ impl Store for PostgresStore {
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
         let c = self.client().await?;
         let row = c
-            .query_opt("SELECT id, name FROM workspaces WHERE name = $1", &[&name])
+            .query_opt(
+                &c.prepare_cached("SELECT id, name FROM workspaces WHERE name = $1")
+                    .await
+                    .map_err(pg_err)?,
+                &[&name],
+            )
             .await
             .map_err(pg_err)?;
         Ok(row.map(|r| Workspace {
@@ -543,7 +586,7 @@ impl Store for PostgresStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &c.prepare_cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await.map_err(pg_err)?,
             &[&key.prefix, &ws.0, &key.hash, &key.label, &key.now],
         )
         .await
@@ -571,9 +614,13 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at FROM api_keys k \
+                &c.prepare_cached(
+                    "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at FROM api_keys k \
                  JOIN workspaces w ON w.id = k.workspace_id \
                  WHERE $1::BIGINT IS NULL OR k.workspace_id = $1 ORDER BY k.created_at, k.prefix",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.map(|w| w.0)],
             )
             .await
@@ -594,7 +641,11 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
+                &c.prepare_cached(
+                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&prefix, &now],
             )
             .await
@@ -616,8 +667,12 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let id: i64 = tx
             .query_opt(
-                "UPDATE workspaces SET next_category_id = next_category_id + 1 WHERE id = $1 \
+                &tx.prepare_cached(
+                    "UPDATE workspaces SET next_category_id = next_category_id + 1 WHERE id = $1 \
                  RETURNING next_category_id - 1",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.0],
             )
             .await
@@ -625,7 +680,7 @@ impl Store for PostgresStore {
             .ok_or(StoreError::NotFound("workspace"))?
             .get(0);
         tx.execute(
-            "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
+            &tx.prepare_cached("INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)").await.map_err(pg_err)?,
             &[&ws.0, &id, &name, &now],
         )
         .await
@@ -641,7 +696,11 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id",
+                &c.prepare_cached(
+                    "SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.0],
             )
             .await
@@ -664,7 +723,11 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                "UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2",
+                &c.prepare_cached(
+                    "UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.0, &id, &name],
             )
             .await
@@ -686,7 +749,11 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let found = tx
             .query_opt(
-                "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                &tx.prepare_cached(
+                    "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.0, &id],
             )
             .await
@@ -696,13 +763,15 @@ impl Store for PostgresStore {
         }
         let moved = tx
             .execute(
-                "UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2",
+                &tx.prepare_cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await.map_err(pg_err)?,
                 &[&ws.0, &id, &DEFAULT_CATEGORY_ID],
             )
             .await
             .map_err(pg_err)?;
         tx.execute(
-            "DELETE FROM categories WHERE workspace_id = $1 AND id = $2",
+            &tx.prepare_cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
+                .await
+                .map_err(pg_err)?,
             &[&ws.0, &id],
         )
         .await
@@ -721,7 +790,9 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let next: i64 = tx
             .query_opt(
-                "SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE",
+                &tx.prepare_cached("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0],
             )
             .await
@@ -731,7 +802,9 @@ impl Store for PostgresStore {
         let id = def.id.unwrap_or(next);
         let exists = tx
             .query_opt(
-                "SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &tx.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &id],
             )
             .await
@@ -740,7 +813,7 @@ impl Store for PostgresStore {
             return Err(StoreError::AlreadyExists(format!("custom field {id}")));
         }
         tx.execute(
-            "UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1",
+            &tx.prepare_cached("UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1").await.map_err(pg_err)?,
             &[&ws.0, &id],
         )
         .await
@@ -748,7 +821,7 @@ impl Store for PostgresStore {
         let options =
             serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
         tx.execute(
-            "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &tx.prepare_cached("INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)").await.map_err(pg_err)?,
             &[&ws.0, &id, &def.name, &def.kind.as_str(), &options, &now],
         )
         .await
@@ -766,7 +839,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id",
+                &c.prepare_cached("SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id").await.map_err(pg_err)?,
                 &[&ws.0],
             )
             .await
@@ -778,7 +851,9 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                "DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2",
+                &c.prepare_cached("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &id],
             )
             .await
@@ -806,9 +881,9 @@ impl Store for PostgresStore {
         let policy = policy_json(&g.policy)?;
         let row = tx
             .query_one(
-                "INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
+                &tx.prepare_cached("INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
                  secret, unleavable, pinned, password_hash, policy, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id").await.map_err(pg_err)?,
                 &[
                     &ws.0,
                     &g.name,
@@ -848,7 +923,11 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let current = tx
             .query_opt(
-                "SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                &tx.prepare_cached(
+                    "SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -884,12 +963,12 @@ impl Store for PostgresStore {
             Some(p) => (true, p.clone()),
         };
         tx.execute(
-            "UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
+            &tx.prepare_cached("UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
              slug = CASE WHEN $5 THEN $6 ELSE slug END, slug_key = CASE WHEN $5 THEN $7 ELSE slug_key END, \
              description = COALESCE($8, description), category_id = COALESCE($9, category_id), \
              secret = COALESCE($10, secret), unleavable = COALESCE($11, unleavable), pinned = COALESCE($12, pinned), \
              password_hash = CASE WHEN $13 THEN $14 ELSE password_hash END, policy = COALESCE($15, policy), \
-             updated_at = $16 WHERE workspace_id = $1 AND id = $2",
+             updated_at = $16 WHERE workspace_id = $1 AND id = $2").await.map_err(pg_err)?,
             &[
                 &ws.0,
                 &id.0,
@@ -948,8 +1027,8 @@ impl Store for PostgresStore {
             if let Some(alt) = successor {
                 let movers: Vec<UserId> = tx
                     .query(
-                        "SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
-                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id",
+                        &tx.prepare_cached("SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
+                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id").await.map_err(pg_err)?,
                         &[&id.0, &alt.0],
                     )
                     .await
@@ -960,7 +1039,9 @@ impl Store for PostgresStore {
                 add_members_in(&tx, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
             }
             tx.execute(
-                "DELETE FROM groups WHERE workspace_id = $1 AND id = $2",
+                &tx.prepare_cached("DELETE FROM groups WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -1004,7 +1085,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)",
+                &c.prepare_cached("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)").await.map_err(pg_err)?,
                 &[&ws.0, &slug_key, &except.map(|g| g.0)],
             )
             .await
@@ -1039,7 +1120,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                "SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1",
+                &c.prepare_cached("SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1").await.map_err(pg_err)?,
                 &[&id.0],
             )
             .await
@@ -1126,8 +1207,8 @@ impl Store for PostgresStore {
         username_free_of_slugs(&tx, ws, &u.username.1).await?;
         let row = tx
             .query_one(
-                "INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
-                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                &tx.prepare_cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
+                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id").await.map_err(pg_err)?,
                 &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now],
             )
             .await
@@ -1149,10 +1230,10 @@ impl Store for PostgresStore {
         }
         let n = tx
             .execute(
-                "UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
+                &tx.prepare_cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
                  username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
                  email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
-                 WHERE workspace_id = $1 AND id = $2",
+                 WHERE workspace_id = $1 AND id = $2").await.map_err(pg_err)?,
                 &[
                     &ws.0,
                     &id.0,
@@ -1177,16 +1258,22 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         tx.execute(
-            "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
+            &tx.prepare_cached(
+                "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
              (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
               WHERE m.user_id = $2 AND u.workspace_id = $1)",
+            )
+            .await
+            .map_err(pg_err)?,
             &[&ws.0, &id.0],
         )
         .await
         .map_err(pg_err)?;
         let n = tx
             .execute(
-                "DELETE FROM users WHERE workspace_id = $1 AND id = $2",
+                &tx.prepare_cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+                    .await
+                    .map_err(pg_err)?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -1272,7 +1359,11 @@ impl Store for PostgresStore {
         for user in users {
             let n = tx
                 .execute(
-                    "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2",
+                    &tx.prepare_cached(
+                        "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2",
+                    )
+                    .await
+                    .map_err(pg_err)?,
                     &[&group.0, &user.0],
                 )
                 .await
@@ -1284,7 +1375,11 @@ impl Store for PostgresStore {
         }
         if removed > 0 {
             tx.execute(
-                "UPDATE groups SET member_count = member_count - $2 WHERE id = $1",
+                &tx.prepare_cached(
+                    "UPDATE groups SET member_count = member_count - $2 WHERE id = $1",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&group.0, &(removed as i64)],
             )
             .await
@@ -1331,8 +1426,12 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
+                &c.prepare_cached(
+                    "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
                  WHERE m.group_id = $1 AND m.user_id = $2 AND g.workspace_id = $3",
+                )
+                .await
+                .map_err(pg_err)?,
                 &[&group.0, &user.0, &ws.0],
             )
             .await
@@ -1350,15 +1449,15 @@ impl Store for PostgresStore {
     ) -> Result<IdempotencyClaim, StoreError> {
         let c = self.client().await?;
         c.execute(
-            "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3",
+            &c.prepare_cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3").await.map_err(pg_err)?,
             &[&ws.0, &key, &since],
         )
         .await
         .map_err(pg_err)?;
         let inserted = c
             .execute(
-                "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (workspace_id, key) DO NOTHING",
+                &c.prepare_cached("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, key) DO NOTHING").await.map_err(pg_err)?,
                 &[&ws.0, &key, &request_hash, &now],
             )
             .await
@@ -1368,7 +1467,7 @@ impl Store for PostgresStore {
         }
         let row = c
             .query_opt(
-                "SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2",
+                &c.prepare_cached("SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2").await.map_err(pg_err)?,
                 &[&ws.0, &key],
             )
             .await
@@ -1403,7 +1502,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            "UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2",
+            &c.prepare_cached("UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2").await.map_err(pg_err)?,
             &[&ws.0, &key, &i32::from(status), &body],
         )
         .await
@@ -1414,7 +1513,7 @@ impl Store for PostgresStore {
     async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL",
+            &c.prepare_cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL").await.map_err(pg_err)?,
             &[&ws.0, &key],
         )
         .await
@@ -1469,7 +1568,12 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let existing: i64 = tx
-            .query_one("SELECT COUNT(*) FROM workspaces", &[])
+            .query_one(
+                &tx.prepare_cached("SELECT COUNT(*) FROM workspaces")
+                    .await
+                    .map_err(pg_err)?,
+                &[],
+            )
             .await
             .map_err(pg_err)?
             .get(0);
