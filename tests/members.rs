@@ -416,6 +416,19 @@ async fn what_a_user_sees_and_what_the_administrator_sees() {
         )
         .await;
     assert_eq!(ids(&v, "/id"), [a]);
+    for (visibility, expected) in [("public", vec![a]), ("secret", vec![])] {
+        let (_, v) = app
+            .rest(
+                "GET",
+                &format!(
+                    "/api/v1/groups?category_id={}&visibility={visibility}",
+                    c["id"]
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(ids(&v, "/id"), expected, "{visibility}");
+    }
     let (s, v) = app
         .rest("GET", "/api/v1/groups?visibility=hidden", None)
         .await;

@@ -447,6 +447,25 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(5)))
             .create_timeout(Some(Duration::from_secs(5)))
             .recycle_timeout(Some(Duration::from_secs(5)))
+            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    // Every statement is prepared once per connection. PostgreSQL
+                    // keeps planning a prepared statement afresh on each run while
+                    // its generic plan looks costlier than the custom ones, and
+                    // for the list page that planning (0.7 ms) was most of the
+                    // work. groupd's statements are index look-ups whose plan does
+                    // not depend on the values, so the generic plan is used at once.
+                    // A PostgreSQL-compatible server without this setting keeps
+                    // its default; that costs speed, not correctness.
+                    if let Err(e) = client
+                        .batch_execute("SET plan_cache_mode = force_generic_plan")
+                        .await
+                    {
+                        tracing::debug!(error = %e, "plan_cache_mode not set");
+                    }
+                    Ok(())
+                })
+            }))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
         let store = PostgresStore { pool };
@@ -1142,11 +1161,25 @@ impl Store for PostgresStore {
         let mut filters = String::new();
         let mut next = 5;
         let mut extra: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
-        if let Some(cat) = q.category {
-            filters.push_str(&format!(" AND g.category_id = ${next}"));
-            next += 1;
+        // Each page part is one range of one index, written as a row comparison on
+        // the index's columns, with ORDER BY the same columns. Written as
+        // `workspace_id = $1 AND pinned = $2 ... ORDER BY id`, PostgreSQL's generic
+        // plan walked the primary key hoping to meet enough matches soon, and a
+        // part with none (no pinned groups) read every group: 300 ms a page at 1M.
+        let (columns, fixed) = if let Some(cat) = q.category {
             extra.push(Box::new(cat));
-        }
+            next += 1;
+            (
+                "g.workspace_id, g.category_id, g.pinned, g.id",
+                "$1, $5, $2",
+            )
+        } else if let Some(sec) = q.secret {
+            extra.push(Box::new(sec));
+            next += 1;
+            ("g.workspace_id, g.secret, g.pinned, g.id", "$1, $5, $2")
+        } else {
+            ("g.workspace_id, g.pinned, g.id", "$1, $2")
+        };
         if let Some(p) = &q.name_prefix {
             filters.push_str(&format!(
                 " AND g.name_key >= ${} AND g.name_key < ${}",
@@ -1157,7 +1190,7 @@ impl Store for PostgresStore {
             extra.push(Box::new(p.clone()));
             extra.push(Box::new(format!("{p}\u{10FFFF}")));
         }
-        if let Some(s) = q.secret {
+        if let (Some(s), Some(_)) = (q.secret, q.category) {
             filters.push_str(&format!(" AND g.secret = ${next}"));
             next += 1;
             extra.push(Box::new(s));
@@ -1169,8 +1202,10 @@ impl Store for PostgresStore {
             extra.push(Box::new(v.0));
         }
         let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.pinned = $2 AND g.id > $3{filters} \
-             ORDER BY g.id LIMIT $4"
+            "SELECT {GROUP_COLUMNS} FROM groups g \
+             WHERE ({columns}) > ({fixed}, $3) AND ({columns}) <= ({fixed}, {max}){filters} \
+             ORDER BY {columns} LIMIT $4",
+            max = i64::MAX
         );
         let (start_pinned, start_after) = match q.after {
             Some(GroupCursor { pinned, id }) => (pinned, id.0),
