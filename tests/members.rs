@@ -870,3 +870,53 @@ async fn the_openapi_document_covers_every_route() {
         "bearer"
     );
 }
+
+/// A REST create answers with the group as made, without reading it back; the
+/// answer must be exactly what a later GET shows, for a group using every column.
+#[tokio::test]
+async fn rest_create_answers_what_get_shows() {
+    let app = spawn_app().await;
+    let (s, c) = app
+        .rest("POST", "/api/v1/categories", Some(json!({"name": "Chess"})))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let (s, f) = app
+        .rest(
+            "POST",
+            "/api/v1/fields",
+            Some(json!({"name": "Room", "type": "short_text"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{f}");
+    let field = f["id"].to_string();
+    let (s, made) = app
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({
+                "name": "  Chess <b>Club</b> ",
+                "description": "Tuesdays & Thursdays",
+                "category_id": c["id"],
+                "slug": "Chess-Club",
+                "secret": true,
+                "unleavable": true,
+                "pinned": true,
+                "password": "sesame-pass",
+                "custom_fields": {field: "Hall 2 \"B\""},
+                "permissions": {"list_add": true},
+                "limits": {"mail": {"amount": 5, "period": "week"}},
+                "unsubscribe_link": true,
+                "abuse_ratio": 7,
+                "lists": [3, 1],
+                "send_methods": [2],
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let (s, shown) = app
+        .rest("GET", &format!("/api/v1/groups/{}", made["id"]), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(made, shown);
+    assert_eq!(made["name"], "Chess Club");
+}

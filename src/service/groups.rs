@@ -67,7 +67,7 @@ impl Service {
         &self,
         caller: Caller,
         draft: GroupDraft,
-    ) -> Result<GroupId, ServiceError> {
+    ) -> Result<Group, ServiceError> {
         let plan = self.check_plan(caller, draft, DraftMode::Create).await?;
         let slug = plan.slug.clone().flatten();
         if let Some(s) = &slug {
@@ -106,10 +106,15 @@ impl Service {
             },
             now: now(),
         };
-        self.store
+        // What is stored is exactly `new`, so the answer is made from it rather
+        // than read back (one read fewer per create).
+        let made = new.as_group(caller.workspace);
+        let id = self
+            .store
             .insert_group(caller.workspace, new)
             .await
-            .map_err(reference_error)
+            .map_err(reference_error)?;
+        Ok(Group { id, ..made })
     }
 
     /// Finds a group by id or slug in the caller's workspace.

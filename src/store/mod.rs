@@ -100,6 +100,31 @@ pub struct NewGroup {
     pub now: i64,
 }
 
+impl NewGroup {
+    /// The group this will be once stored, but for its id (0 until then).
+    pub fn as_group(&self, ws: WorkspaceId) -> Group {
+        Group {
+            id: GroupId(0),
+            workspace: ws,
+            name: self.name.clone(),
+            slug: self.slug.as_ref().map(|s| s.as_str().to_string()),
+            description: self.description.clone(),
+            category_id: self.category_id,
+            secret: self.secret,
+            unleavable: self.unleavable,
+            pinned: self.pinned,
+            password_hash: self.password_hash.clone(),
+            has_icon: self.icon.is_some(),
+            custom_fields: self.custom_fields.iter().cloned().collect(),
+            policy: self.policy.clone(),
+            builtin: None,
+            member_count: 0,
+            created_at: self.now,
+            updated_at: self.now,
+        }
+    }
+}
+
 /// Changes to a group; `None` leaves a column as it is.
 #[derive(Debug, Clone, Default)]
 pub struct GroupUpdate {

@@ -7,6 +7,6 @@ use crate::wire::form::FormFields;
 
 pub async fn run(service: &Service, caller: Caller, params: &FormFields) -> Result<Reply, Reply> {
     let draft = decode_group(params);
-    let id = service.create_group(caller, draft).await?;
+    let id = service.create_group(caller, draft).await?.id;
     Ok(Reply::created(id.0))
 }

@@ -70,8 +70,8 @@ pub async fn create(
     Auth(caller): Auth,
     JsonBody(body): JsonBody<GroupIn>,
 ) -> Result<Response, ApiError> {
-    let id = service.create_group(caller, body.into_draft()).await?;
-    let group = service.get_group(caller, &id.0.to_string()).await?;
+    let group = service.create_group(caller, body.into_draft()).await?;
+    let id = group.id;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/groups/{}", id.0))],
