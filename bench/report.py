@@ -31,7 +31,8 @@ out.append("- Load: wrk from a second process on loopback, 2 threads, 16 connect
 out.append(f"- Data: the list and member scenarios use a workspace seeded with {groups} groups, one of them with {members} members "
            "(seeded straight into the database by `examples/bench_seed.rs`).")
 out.append("- groupd: release build, default settings (SQLite: WAL, synchronous=FULL, group commit; "
-           "PostgreSQL: pool of 16, the cluster from scripts/with-postgres with fsync off).")
+           "PostgreSQL: pool of 16; a PostgreSQL 15 cluster from scripts/with-postgres with "
+           "its durable defaults, fsync and synchronous_commit on).")
 out.append(f"- Command: `scripts/bench` ({elapsed} s in all, build included).\n")
 for engine in dict.fromkeys(r["engine"] for r in rows):
     er = [r for r in rows if r["engine"] == engine]
