@@ -64,6 +64,9 @@ fn is_unique_violation(e: &rusqlite::Error, needle: &str) -> bool {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Every statement goes through the prepared-statement cache; the default 16
+    // entries is fewer than the statements the writer alone cycles through.
+    conn.set_prepared_statement_cache_capacity(128);
     // Query planner stability: a plan must not depend on bound values. Without it
     // SQLite marks a statement whose plan could change with a value (`LIMIT ?`, and
     // with STAT4 any indexed comparison) and compiles it again each time that value
@@ -185,20 +188,22 @@ fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
 
 fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
     for b in Builtin::ALL {
-        conn.execute(
+        let policy = policy_json(&b.policy())?;
+        conn.prepare_cached(
             "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
              policy, builtin, created_at, updated_at) VALUES (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) \
-             ON CONFLICT (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING",
+             ON CONFLICT (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING")
+.and_then(|mut s| s.execute(
             params![
                 ws,
                 b.name(),
                 b.description(),
                 DEFAULT_CATEGORY_ID,
-                policy_json(&b.policy())?,
+                policy,
                 b.as_str(),
                 now
             ],
-        )
+        ))
         .map_err(map_err)?;
     }
     Ok(())
@@ -207,7 +212,7 @@ fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreErro
 /// Gives every workspace its built-in groups (workspaces made before they existed).
 fn ensure_builtins(conn: &Connection) -> Result<(), StoreError> {
     let missing: Vec<i64> = conn
-        .prepare(
+        .prepare_cached(
             "SELECT id FROM workspaces w WHERE \
              (SELECT COUNT(*) FROM groups g WHERE g.workspace_id = w.id AND g.builtin IS NOT NULL) < 3",
         )
@@ -229,22 +234,20 @@ fn crate_now() -> i64 {
 }
 
 fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace, StoreError> {
-    conn.execute(
-        "INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)",
-        params![name, now],
-    )
-    .map_err(|e| {
-        if is_unique_violation(&e, "workspaces.name") {
-            StoreError::AlreadyExists(format!("workspace '{name}'"))
-        } else {
-            map_err(e)
-        }
-    })?;
+    conn.prepare_cached("INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![name, now]))
+        .map_err(|e| {
+            if is_unique_violation(&e, "workspaces.name") {
+                StoreError::AlreadyExists(format!("workspace '{name}'"))
+            } else {
+                map_err(e)
+            }
+        })?;
     let id = conn.last_insert_rowid();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now],
     )
+    .and_then(|mut s| s.execute(params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now]))
     .map_err(map_err)?;
     insert_builtins(conn, id, now)?;
     Ok(Workspace {
@@ -254,23 +257,17 @@ fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace
 }
 
 fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
-        params![ws.0, id],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
+    conn.prepare_cached("SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![ws.0, id], |_| Ok(())))
+        .optional()
+        .map(|r| r.is_some())
 }
 
 fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
-        params![ws.0, id],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
+    conn.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![ws.0, id], |_| Ok(())))
+        .optional()
+        .map(|r| r.is_some())
 }
 
 fn check_references(
@@ -504,13 +501,16 @@ fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
 
 fn put_icon(conn: &Connection, id: i64, icon: &Option<IconImage>) -> rusqlite::Result<()> {
     match icon {
-        Some(icon) => conn.execute(
-            "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
+        Some(icon) => conn
+            .prepare_cached(
+                "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
              ON CONFLICT (group_id) DO UPDATE SET content_type = excluded.content_type, \
              data = excluded.data",
-            params![id, icon.content_type, icon.data],
-        )?,
-        None => conn.execute("DELETE FROM group_icons WHERE group_id = ?1", [id])?,
+            )
+            .and_then(|mut s| s.execute(params![id, icon.content_type, icon.data]))?,
+        None => conn
+            .prepare_cached("DELETE FROM group_icons WHERE group_id = ?1")
+            .and_then(|mut s| s.execute([id]))?,
     };
     Ok(())
 }
@@ -523,16 +523,16 @@ fn put_field_value(
     value: &Option<String>,
 ) -> rusqlite::Result<()> {
     match value {
-        Some(v) => conn.execute(
-            "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
+        Some(v) => conn
+            .prepare_cached(
+                "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, field_id) \
              DO UPDATE SET value = excluded.value",
-            params![group, ws.0, field, v],
-        )?,
-        None => conn.execute(
-            "DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2",
-            params![group, field],
-        )?,
+            )
+            .and_then(|mut s| s.execute(params![group, ws.0, field, v]))?,
+        None => conn
+            .prepare_cached("DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2")
+            .and_then(|mut s| s.execute(params![group, field]))?,
     };
     Ok(())
 }
@@ -543,7 +543,8 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let any: Option<i64> = conn
-                    .query_row("SELECT id FROM workspaces LIMIT 1", [], |r| r.get(0))
+                    .prepare_cached("SELECT id FROM workspaces LIMIT 1")
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
                     .optional()
                     .map_err(map_err)?;
                 match any {
@@ -563,7 +564,7 @@ impl Store for SqliteStore {
 
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT id, name FROM workspaces ORDER BY id")?;
+            let mut stmt = conn.prepare_cached("SELECT id, name FROM workspaces ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
                 Ok(Workspace {
                     id: WorkspaceId(r.get(0)?),
@@ -578,17 +579,16 @@ impl Store for SqliteStore {
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
         let name = name.to_string();
         self.read(move |conn| {
-            conn.query_row(
-                "SELECT id, name FROM workspaces WHERE name = ?1",
-                [&name],
-                |r| {
-                    Ok(Workspace {
-                        id: WorkspaceId(r.get(0)?),
-                        name: r.get(1)?,
+            conn.prepare_cached("SELECT id, name FROM workspaces WHERE name = ?1")
+                .and_then(|mut s| {
+                    s.query_row([&name], |r| {
+                        Ok(Workspace {
+                            id: WorkspaceId(r.get(0)?),
+                            name: r.get(1)?,
+                        })
                     })
-                },
-            )
-            .optional()
+                })
+                .optional()
         })
         .await
     }
@@ -596,11 +596,13 @@ impl Store for SqliteStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key.prefix, ws.0, key.hash, key.label, key.now],
                 )
+                .and_then(|mut s| {
+                    s.execute(params![key.prefix, ws.0, key.hash, key.label, key.now])
+                })
                 .map_err(|e| {
                     if is_unique_violation(&e, "api_keys.prefix") {
                         StoreError::AlreadyExists("key prefix".into())
@@ -633,7 +635,7 @@ impl Store for SqliteStore {
 
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at \
                  FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
                  WHERE ?1 IS NULL OR k.workspace_id = ?1 ORDER BY k.created_at, k.prefix",
@@ -657,10 +659,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .execute(
-                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = ?1",
+                    .prepare_cached(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = ?1")
+.and_then(|mut s| s.execute(
                         params![prefix, now],
-                    )
+                    ))
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("key"));
@@ -680,19 +683,21 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let id: i64 = conn
-                    .query_row(
+                    .prepare_cached(
                         "UPDATE workspaces SET next_category_id = next_category_id + 1 \
-                         WHERE id = ?1 RETURNING next_category_id - 1",
+                         WHERE id = ?1 RETURNING next_category_id - 1")
+.and_then(|mut s| s.query_row(
                         [ws.0],
                         |r| r.get(0),
-                    )
+                    ))
                     .optional()
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound("workspace"))?;
-                conn.execute(
-                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                conn.prepare_cached(
+                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)")
+.and_then(|mut s| s.execute(
                     params![ws.0, id, name, now],
-                )
+                ))
                 .map_err(map_err)?;
                 Ok(Category { id, name })
             })
@@ -701,8 +706,9 @@ impl Store for SqliteStore {
 
     async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT id, name FROM categories WHERE workspace_id = ?1 ORDER BY id")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name FROM categories WHERE workspace_id = ?1 ORDER BY id",
+            )?;
             let rows = stmt.query_map([ws.0], |r| {
                 Ok(Category {
                     id: r.get(0)?,
@@ -724,10 +730,10 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .execute(
+                    .prepare_cached(
                         "UPDATE categories SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id, name],
                     )
+                    .and_then(|mut s| s.execute(params![ws.0, id, name]))
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::UnknownCategory(id));
@@ -749,15 +755,17 @@ impl Store for SqliteStore {
                     return Err(StoreError::UnknownCategory(id));
                 }
                 let moved = conn
-                    .execute(
-                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND category_id = ?2",
+                    .prepare_cached(
+                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND category_id = ?2")
+.and_then(|mut s| s.execute(
                         params![ws.0, id, DEFAULT_CATEGORY_ID],
-                    )
+                    ))
                     .map_err(map_err)?;
-                conn.execute(
-                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                conn.prepare_cached(
+                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2")
+.and_then(|mut s| s.execute(
                     params![ws.0, id],
-                )
+                ))
                 .map_err(map_err)?;
                 Ok(moved as u64)
             })
@@ -773,9 +781,10 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let next: i64 = conn
-                    .query_row("SELECT next_field_id FROM workspaces WHERE id = ?1", [ws.0], |r| {
+                    .prepare_cached("SELECT next_field_id FROM workspaces WHERE id = ?1")
+.and_then(|mut s| s.query_row( [ws.0], |r| {
                         r.get(0)
-                    })
+                    }))
                     .optional()
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound("workspace"))?;
@@ -783,18 +792,20 @@ impl Store for SqliteStore {
                 if field_exists(conn, ws, id).map_err(map_err)? {
                     return Err(StoreError::AlreadyExists(format!("custom field {id}")));
                 }
-                conn.execute(
-                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE id = ?1",
+                conn.prepare_cached(
+                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE id = ?1")
+.and_then(|mut s| s.execute(
                     params![ws.0, id],
-                )
+                ))
                 .map_err(map_err)?;
                 let options = serde_json::to_string(&def.options)
                     .map_err(|e| StoreError::Backend(e.to_string()))?;
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+.and_then(|mut s| s.execute(
                     params![ws.0, id, def.name, def.kind.as_str(), options, now],
-                )
+                ))
                 .map_err(map_err)?;
                 Ok(FieldDef {
                     id,
@@ -821,10 +832,8 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .execute(
-                        "DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id],
-                    )
+                    .prepare_cached("DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2")
+                    .and_then(|mut s| s.execute(params![ws.0, id]))
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::UnknownField(id));
@@ -891,11 +900,8 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let exists = conn
-                    .query_row(
-                        "SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id.0],
-                        |_| Ok(()),
-                    )
+                    .prepare_cached("SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2")
+                    .and_then(|mut s| s.query_row(params![ws.0, id.0], |_| Ok(())))
                     .optional()
                     .map_err(map_err)?
                     .is_some();
@@ -912,9 +918,8 @@ impl Store for SqliteStore {
                     None
                 } else {
                     let current: String = conn
-                        .query_row("SELECT policy FROM groups WHERE id = ?1", [id.0], |r| {
-                            r.get(0)
-                        })
+                        .prepare_cached("SELECT policy FROM groups WHERE id = ?1")
+                        .and_then(|mut s| s.query_row([id.0], |r| r.get(0)))
                         .map_err(map_err)?;
                     let mut policy: GroupPolicy = serde_json::from_str(&current).map_err(|e| {
                         StoreError::Backend(format!("stored policy unreadable: {e}"))
@@ -1024,10 +1029,11 @@ impl Store for SqliteStore {
                         let users = movers.into_iter().map(UserId).collect();
                         add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
                     }
-                    conn.execute(
-                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                    conn.prepare_cached(
+                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2")
+.and_then(|mut s| s.execute(
                         params![ws.0, id.0],
-                    )
+                    ))
                     .map_err(map_err)?;
                 }
                 Ok(())
@@ -1283,18 +1289,16 @@ impl Store for SqliteStore {
     async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
                          (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
                           WHERE m.user_id = ?2 AND u.workspace_id = ?1)",
-                    params![ws.0, id.0],
                 )
+                .and_then(|mut s| s.execute(params![ws.0, id.0]))
                 .map_err(map_err)?;
                 let n = conn
-                    .execute(
-                        "DELETE FROM users WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id.0],
-                    )
+                    .prepare_cached("DELETE FROM users WHERE workspace_id = ?1 AND id = ?2")
+                    .and_then(|mut s| s.execute(params![ws.0, id.0]))
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("user"));
@@ -1450,20 +1454,22 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
-                     AND created_at < ?3",
+                     AND created_at < ?3")
+.and_then(|mut s| s.execute(
                     params![ws.0, key, since],
-                )
+                ))
                 .map_err(map_err)?;
                 type Row = (Vec<u8>, Option<u16>, Option<String>);
                 let found: Option<Row> = conn
-                    .query_row(
+                    .prepare_cached(
                         "SELECT request_hash, status, body FROM idempotency_keys \
-                         WHERE workspace_id = ?1 AND key = ?2",
+                         WHERE workspace_id = ?1 AND key = ?2")
+.and_then(|mut s| s.query_row(
                         params![ws.0, key],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
+                    ))
                     .optional()
                     .map_err(map_err)?;
                 match found {
@@ -1474,11 +1480,12 @@ impl Store for SqliteStore {
                     }),
                     Some((request_hash, _, _)) => Ok(IdempotencyClaim::InProgress { request_hash }),
                     None => {
-                        conn.execute(
+                        conn.prepare_cached(
                             "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) \
-                             VALUES (?1, ?2, ?3, ?4)",
+                             VALUES (?1, ?2, ?3, ?4)")
+.and_then(|mut s| s.execute(
                             params![ws.0, key, request_hash, now],
-                        )
+                        ))
                         .map_err(map_err)?;
                         Ok(IdempotencyClaim::Claimed)
                     }
@@ -1497,11 +1504,11 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE idempotency_keys SET status = ?3, body = ?4 \
                      WHERE workspace_id = ?1 AND key = ?2",
-                    params![ws.0, key, status, body],
                 )
+                .and_then(|mut s| s.execute(params![ws.0, key, status, body]))
                 .map_err(map_err)?;
                 Ok(())
             })
@@ -1512,11 +1519,11 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
                      AND status IS NULL",
-                    params![ws.0, key],
                 )
+                .and_then(|mut s| s.execute(params![ws.0, key]))
                 .map_err(map_err)?;
                 Ok(())
             })
@@ -1528,7 +1535,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let mut out = vec![header_line()];
             for table in TABLES {
-                let mut stmt = conn.prepare(&table.select_sql(ws.map(|w| w.0)))?;
+                let mut stmt = conn.prepare_cached(&table.select_sql(ws.map(|w| w.0)))?;
                 let mut rows = stmt.query([])?;
                 while let Some(r) = rows.next()? {
                     let mut cells = Vec::with_capacity(table.columns.len());
@@ -1560,7 +1567,8 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let existing: i64 = conn
-                    .query_row("SELECT COUNT(*) FROM workspaces", [], |r| r.get(0))
+                    .prepare_cached("SELECT COUNT(*) FROM workspaces")
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
                     .map_err(map_err)?;
                 if existing > 0 {
                     return Err(StoreError::Refused(
@@ -1577,7 +1585,7 @@ impl Store for SqliteStore {
                         cols.join(", "),
                         marks.join(", ")
                     );
-                    let mut stmt = conn.prepare(&sql).map_err(map_err)?;
+                    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
                     for cells in rows {
                         let values: Vec<rusqlite::types::Value> = cells
                             .iter()
