@@ -191,6 +191,19 @@ pub struct GroupQuery {
     pub limit: u32,
 }
 
+impl GroupQuery {
+    /// The parts a page is read in, in order, each `(pinned, after id)`: pinned
+    /// groups first, then the rest, starting where the cursor left off. Each part
+    /// is one range of one index in both engines.
+    pub fn parts(&self) -> Vec<(bool, i64)> {
+        match self.after {
+            Some(GroupCursor { pinned: true, id }) => vec![(true, id.0), (false, 0)],
+            Some(GroupCursor { pinned: false, id }) => vec![(false, id.0)],
+            None => vec![(true, 0), (false, 0)],
+        }
+    }
+}
+
 /// The state of an idempotency key when a request claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {

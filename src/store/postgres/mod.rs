@@ -7,8 +7,8 @@
 mod migrations;
 
 use super::{
-    ApiKeyRecord, GroupCursor, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey,
-    NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
+    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey, NewGroup,
+    NewUser, OnExisting, Store, StoreError, UserUpdate,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -1207,18 +1207,8 @@ impl Store for PostgresStore {
              ORDER BY {columns} LIMIT $4",
             max = i64::MAX
         );
-        let (start_pinned, start_after) = match q.after {
-            Some(GroupCursor { pinned, id }) => (pinned, id.0),
-            None => (true, 0),
-        };
-        let parts: &[bool] = if start_pinned {
-            &[true, false]
-        } else {
-            &[false]
-        };
         let mut out = Vec::new();
-        for (i, &pinned) in parts.iter().enumerate() {
-            let after: i64 = if i == 0 { start_after } else { 0 };
+        for (pinned, after) in q.parts() {
             let want = i64::from(q.limit) - out.len() as i64;
             if want <= 0 {
                 break;

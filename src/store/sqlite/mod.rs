@@ -6,8 +6,8 @@ mod migrations;
 mod writer;
 
 use super::{
-    ApiKeyRecord, GroupCursor, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey,
-    NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
+    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey, NewGroup,
+    NewUser, OnExisting, Store, StoreError, UserUpdate,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -1171,18 +1171,7 @@ impl Store for SqliteStore {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let prefix_end = q.name_prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
                 let mut out = Vec::new();
-                // Pinned groups first, then the rest: each part is one index range.
-                let (start_pinned, start_after) = match q.after {
-                    Some(GroupCursor { pinned, id }) => (pinned, id.0),
-                    None => (true, 0),
-                };
-                let parts: &[bool] = if start_pinned {
-                    &[true, false]
-                } else {
-                    &[false]
-                };
-                for (i, &pinned) in parts.iter().enumerate() {
-                    let after = if i == 0 { start_after } else { 0 };
+                for (pinned, after) in q.parts() {
                     let want = i64::from(q.limit) - out.len() as i64;
                     if want <= 0 {
                         break;
