@@ -10,7 +10,7 @@
 
 use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
-use crate::domain::group::{Group, GroupRef};
+use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::store::{GroupQuery, OnExisting};
 
@@ -153,11 +153,18 @@ impl Service {
         q.limit = q.limit.clamp(1, 1000);
         q.visible_to = Some(u.id);
         let groups = self.store.query_groups(caller.workspace, &q).await?;
-        let mut out = Vec::with_capacity(groups.len());
-        for g in groups {
-            let role = self.store.member_role(caller.workspace, g.id, u.id).await?;
-            out.push((g, role));
-        }
+        let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+        let roles = self
+            .store
+            .member_roles(caller.workspace, u.id, &ids)
+            .await?;
+        let out = groups
+            .into_iter()
+            .map(|g| {
+                let role = roles.get(&g.id).copied();
+                (g, role)
+            })
+            .collect();
         Ok((u, out))
     }
 
@@ -178,8 +185,9 @@ impl Service {
             .ok_or(ServiceError::GroupNotFound)?;
         let role = self
             .store
-            .member_role(caller.workspace, g.id, user.id)
-            .await?;
+            .member_roles(caller.workspace, user.id, &[g.id])
+            .await?
+            .remove(&g.id);
         if g.secret && role.is_none() {
             return Err(ServiceError::GroupNotFound);
         }

@@ -346,12 +346,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<Membership>, StoreError>;
-    async fn member_role(
+    /// The user's role in each of `groups` they belong to (one query for a page).
+    async fn member_roles(
         &self,
         ws: WorkspaceId,
-        group: GroupId,
         user: UserId,
-    ) -> Result<Option<GroupRole>, StoreError>;
+        groups: &[GroupId],
+    ) -> Result<std::collections::BTreeMap<GroupId, GroupRole>, StoreError>;
 
     // Idempotency keys (REST POST). Keys older than `since` count as absent.
     async fn claim_idempotency_key(

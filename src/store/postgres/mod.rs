@@ -77,11 +77,16 @@ fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
         .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
 }
 
-const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+macro_rules! group_columns {
+    () => {
+        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
      EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
      g.member_count, \
-     (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)";
+     (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)"
+    };
+}
+const GROUP_COLUMNS: &str = group_columns!();
 
 fn group_from_row(r: &Row) -> Result<Group, StoreError> {
     let policy: String = r.get(13);
@@ -108,8 +113,12 @@ fn group_from_row(r: &Row) -> Result<Group, StoreError> {
     })
 }
 
-const USER_COLUMNS: &str = "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at";
+macro_rules! user_columns {
+    () => {
+        "u.id, u.workspace_id, u.full_name, u.username, u.email, \
+     u.password_hash, u.created_at, u.updated_at"
+    };
+}
 
 fn user_from_row(r: &Row) -> User {
     User {
@@ -146,9 +155,9 @@ async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(
     for b in Builtin::ALL {
         let policy = policy_json(&b.policy())?;
         c.execute(
-            &c.prepare_cached("INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
+            &c.cached("INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
              policy, builtin, created_at, updated_at) VALUES ($1, $2, lower($2), $3, $4, TRUE, $5, $6, $7, $7) \
-             ON CONFLICT (workspace_id, builtin) DO NOTHING").await.map_err(pg_err)?,
+             ON CONFLICT (workspace_id, builtin) DO NOTHING").await?,
             &[&ws, &b.name(), &b.description(), &DEFAULT_CATEGORY_ID, &policy, &b.as_str(), &now],
         )
         .await
@@ -164,7 +173,7 @@ async fn insert_workspace<C: GenericClient>(
 ) -> Result<Option<Workspace>, StoreError> {
     let row = c
         .query_opt(
-            &c.prepare_cached("INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id").await.map_err(pg_err)?,
+            &c.cached("INSERT INTO workspaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id").await?,
             &[&name, &now],
         )
         .await
@@ -174,11 +183,10 @@ async fn insert_workspace<C: GenericClient>(
     };
     let id: i64 = row.get(0);
     c.execute(
-        &c.prepare_cached(
+        &c.cached(
             "INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
         )
-        .await
-        .map_err(pg_err)?,
+        .await?,
         &[&id, &DEFAULT_CATEGORY_ID, &DEFAULT_CATEGORY_NAME, &now],
     )
     .await
@@ -199,9 +207,8 @@ async fn check_references<C: GenericClient>(
     if let Some(cat) = category {
         let found = c
             .query_opt(
-                &c.prepare_cached("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &cat],
             )
             .await
@@ -213,9 +220,8 @@ async fn check_references<C: GenericClient>(
     for f in fields {
         let found = c
             .query_opt(
-                &c.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &f],
             )
             .await
@@ -227,6 +233,21 @@ async fn check_references<C: GenericClient>(
     Ok(())
 }
 
+/// Every statement runs prepared, from the connection's statement cache: given as
+/// text, tokio-postgres would Parse and Describe it again (a round trip) each run.
+trait Cached {
+    fn cached<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> impl std::future::Future<Output = Result<tokio_postgres::Statement, StoreError>> + Send + 'a;
+}
+
+impl<T: GenericClient> Cached for T {
+    async fn cached(&self, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+        self.prepare_cached(sql).await.map_err(pg_err)
+    }
+}
+
 /// Whether a name is taken in the namespace slugs and usernames share: `sql`
 /// selects from one side with the workspace as $1 and the key as $2.
 async fn name_used<C: GenericClient>(
@@ -235,7 +256,8 @@ async fn name_used<C: GenericClient>(
     ws: WorkspaceId,
     key: &str,
 ) -> Result<bool, StoreError> {
-    Ok(c.query_opt(sql, &[&ws.0, &key])
+    let stmt = c.cached(sql).await?;
+    Ok(c.query_opt(&stmt, &[&ws.0, &key])
         .await
         .map_err(pg_err)?
         .is_some())
@@ -275,14 +297,14 @@ async fn put_field_value<C: GenericClient>(
     match value {
         Some(v) => c
             .execute(
-                &c.prepare_cached("INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value").await.map_err(pg_err)?,
+                &c.cached("INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value").await?,
                 &[&group, &ws.0, &field, v],
             )
             .await
             .map_err(write_err)?,
         None => c
-            .execute(&c.prepare_cached("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2").await.map_err(pg_err)?, &[&group, &field])
+            .execute(&c.cached("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2").await?, &[&group, &field])
             .await
             .map_err(pg_err)?,
     };
@@ -297,14 +319,14 @@ async fn put_icon<C: GenericClient>(
     match icon {
         Some(i) => c
             .execute(
-                &c.prepare_cached("INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
-                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data").await.map_err(pg_err)?,
+                &c.cached("INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
+                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data").await?,
                 &[&id, &i.content_type, &i.data],
             )
             .await
             .map_err(pg_err)?,
         None => c
-            .execute(&c.prepare_cached("DELETE FROM group_icons WHERE group_id = $1").await.map_err(pg_err)?, &[&id])
+            .execute(&c.cached("DELETE FROM group_icons WHERE group_id = $1").await?, &[&id])
             .await
             .map_err(pg_err)?,
     };
@@ -319,11 +341,8 @@ async fn lock_group<C: GenericClient>(
 ) -> Result<Option<Option<String>>, StoreError> {
     let row = c
         .query_opt(
-            &c.prepare_cached(
-                "SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
-            )
-            .await
-            .map_err(pg_err)?,
+            &c.cached("SELECT builtin FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+                .await?,
             &[&ws.0, &id.0],
         )
         .await
@@ -343,7 +362,7 @@ async fn add_members_in<C: GenericClient>(
     // The row lock serialises every membership change of this group, on every instance.
     let row = c
         .query_opt(
-            &c.prepare_cached("SELECT policy, member_count FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE").await.map_err(pg_err)?,
+            &c.cached("SELECT policy, member_count FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE").await?,
             &[&ws.0, &group.0],
         )
         .await
@@ -357,9 +376,8 @@ async fn add_members_in<C: GenericClient>(
     for user in users {
         let exists = c
             .query_opt(
-                &c.prepare_cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &user.0],
             )
             .await
@@ -369,11 +387,8 @@ async fn add_members_in<C: GenericClient>(
         }
         let current = c
             .query_opt(
-                &c.prepare_cached(
-                    "SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2",
-                )
-                .await
-                .map_err(pg_err)?,
+                &c.cached("SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2")
+                    .await?,
                 &[&group.0, &user.0],
             )
             .await
@@ -383,11 +398,10 @@ async fn add_members_in<C: GenericClient>(
             (Some(_), OnExisting::Keep) => {
                 if let Some(role) = role {
                     c.execute(
-                        &c.prepare_cached(
+                        &c.cached(
                             "UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = $2",
                         )
-                        .await
-                        .map_err(pg_err)?,
+                        .await?,
                         &[&group.0, &user.0, &role.as_str()],
                     )
                     .await
@@ -407,7 +421,7 @@ async fn add_members_in<C: GenericClient>(
     let role = role.unwrap_or(GroupRole::Member);
     for user in &fresh {
         c.execute(
-            &c.prepare_cached("INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)").await.map_err(pg_err)?,
+            &c.cached("INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)").await?,
             &[&group.0, &user.0, &role.as_str(), &now],
         )
         .await
@@ -415,9 +429,8 @@ async fn add_members_in<C: GenericClient>(
     }
     if !fresh.is_empty() {
         c.execute(
-            &c.prepare_cached("UPDATE groups SET member_count = member_count + $2 WHERE id = $1")
-                .await
-                .map_err(pg_err)?,
+            &c.cached("UPDATE groups SET member_count = member_count + $2 WHERE id = $1")
+                .await?,
             &[&group.0, &(fresh.len() as i64)],
         )
         .await
@@ -502,9 +515,8 @@ impl PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let version: i32 = tx
             .query_one(
-                &tx.prepare_cached("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE")
-                    .await
-                    .map_err(pg_err)?,
+                &tx.cached("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE")
+                    .await?,
                 &[],
             )
             .await
@@ -521,9 +533,8 @@ impl PostgresStore {
             tx.batch_execute(sql).await.map_err(pg_err)?;
         }
         tx.execute(
-            &tx.prepare_cached("UPDATE groupd_schema SET version = $1 WHERE id = 1")
-                .await
-                .map_err(pg_err)?,
+            &tx.cached("UPDATE groupd_schema SET version = $1 WHERE id = 1")
+                .await?,
             &[&supported],
         )
         .await
@@ -537,12 +548,7 @@ impl Store for PostgresStore {
     async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
         let mut c = self.client().await?;
         let any = c
-            .query_opt(
-                &c.prepare_cached("SELECT id FROM workspaces LIMIT 1")
-                    .await
-                    .map_err(pg_err)?,
-                &[],
-            )
+            .query_opt(&c.cached("SELECT id FROM workspaces LIMIT 1").await?, &[])
             .await
             .map_err(pg_err)?;
         if any.is_some() {
@@ -569,9 +575,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &c.prepare_cached("SELECT id, name FROM workspaces ORDER BY id")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("SELECT id, name FROM workspaces ORDER BY id")
+                    .await?,
                 &[],
             )
             .await
@@ -589,9 +594,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                &c.prepare_cached("SELECT id, name FROM workspaces WHERE name = $1")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("SELECT id, name FROM workspaces WHERE name = $1")
+                    .await?,
                 &[&name],
             )
             .await
@@ -605,7 +609,7 @@ impl Store for PostgresStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            &c.prepare_cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await.map_err(pg_err)?,
+            &c.cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await?,
             &[&key.prefix, &ws.0, &key.hash, &key.label, &key.now],
         )
         .await
@@ -616,11 +620,10 @@ impl Store for PostgresStore {
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached(
+            .cached(
                 "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
             )
-            .await
-            .map_err(pg_err)?;
+            .await?;
         let row = c.query_opt(&stmt, &[&prefix]).await.map_err(pg_err)?;
         Ok(row.map(|r| ApiKeyRecord {
             workspace: WorkspaceId(r.get(0)),
@@ -633,13 +636,12 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &c.prepare_cached(
+                &c.cached(
                     "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at FROM api_keys k \
                  JOIN workspaces w ON w.id = k.workspace_id \
                  WHERE $1::BIGINT IS NULL OR k.workspace_id = $1 ORDER BY k.created_at, k.prefix",
                 )
-                .await
-                .map_err(pg_err)?,
+                .await?,
                 &[&ws.map(|w| w.0)],
             )
             .await
@@ -660,11 +662,10 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                &c.prepare_cached(
+                &c.cached(
                     "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
                 )
-                .await
-                .map_err(pg_err)?,
+                .await?,
                 &[&prefix, &now],
             )
             .await
@@ -686,12 +687,11 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let id: i64 = tx
             .query_opt(
-                &tx.prepare_cached(
+                &tx.cached(
                     "UPDATE workspaces SET next_category_id = next_category_id + 1 WHERE id = $1 \
                  RETURNING next_category_id - 1",
                 )
-                .await
-                .map_err(pg_err)?,
+                .await?,
                 &[&ws.0],
             )
             .await
@@ -699,7 +699,7 @@ impl Store for PostgresStore {
             .ok_or(StoreError::NotFound("workspace"))?
             .get(0);
         tx.execute(
-            &tx.prepare_cached("INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)").await.map_err(pg_err)?,
+            &tx.cached("INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)").await?,
             &[&ws.0, &id, &name, &now],
         )
         .await
@@ -715,11 +715,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &c.prepare_cached(
-                    "SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id",
-                )
-                .await
-                .map_err(pg_err)?,
+                &c.cached("SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id")
+                    .await?,
                 &[&ws.0],
             )
             .await
@@ -742,11 +739,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                &c.prepare_cached(
-                    "UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2",
-                )
-                .await
-                .map_err(pg_err)?,
+                &c.cached("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &id, &name],
             )
             .await
@@ -768,11 +762,10 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let found = tx
             .query_opt(
-                &tx.prepare_cached(
+                &tx.cached(
                     "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
                 )
-                .await
-                .map_err(pg_err)?,
+                .await?,
                 &[&ws.0, &id],
             )
             .await
@@ -782,15 +775,14 @@ impl Store for PostgresStore {
         }
         let moved = tx
             .execute(
-                &tx.prepare_cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await.map_err(pg_err)?,
+                &tx.cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await?,
                 &[&ws.0, &id, &DEFAULT_CATEGORY_ID],
             )
             .await
             .map_err(pg_err)?;
         tx.execute(
-            &tx.prepare_cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
-                .await
-                .map_err(pg_err)?,
+            &tx.cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
+                .await?,
             &[&ws.0, &id],
         )
         .await
@@ -809,9 +801,8 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let next: i64 = tx
             .query_opt(
-                &tx.prepare_cached("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE")
-                    .await
-                    .map_err(pg_err)?,
+                &tx.cached("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE")
+                    .await?,
                 &[&ws.0],
             )
             .await
@@ -821,9 +812,8 @@ impl Store for PostgresStore {
         let id = def.id.unwrap_or(next);
         let exists = tx
             .query_opt(
-                &tx.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &tx.cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &id],
             )
             .await
@@ -832,7 +822,7 @@ impl Store for PostgresStore {
             return Err(StoreError::AlreadyExists(format!("custom field {id}")));
         }
         tx.execute(
-            &tx.prepare_cached("UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1").await.map_err(pg_err)?,
+            &tx.cached("UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1").await?,
             &[&ws.0, &id],
         )
         .await
@@ -840,7 +830,7 @@ impl Store for PostgresStore {
         let options =
             serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
         tx.execute(
-            &tx.prepare_cached("INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)").await.map_err(pg_err)?,
+            &tx.cached("INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)").await?,
             &[&ws.0, &id, &def.name, &def.kind.as_str(), &options, &now],
         )
         .await
@@ -858,7 +848,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &c.prepare_cached("SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id").await.map_err(pg_err)?,
+                &c.cached("SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id").await?,
                 &[&ws.0],
             )
             .await
@@ -870,9 +860,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = c
             .execute(
-                &c.prepare_cached("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &c.cached("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &id],
             )
             .await
@@ -900,9 +889,9 @@ impl Store for PostgresStore {
         let policy = policy_json(&g.policy)?;
         let row = tx
             .query_one(
-                &tx.prepare_cached("INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
+                &tx.cached("INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
                  secret, unleavable, pinned, password_hash, policy, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id").await.map_err(pg_err)?,
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id").await?,
                 &[
                     &ws.0,
                     &g.name,
@@ -942,11 +931,10 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(pg_err)?;
         let current = tx
             .query_opt(
-                &tx.prepare_cached(
+                &tx.cached(
                     "SELECT policy FROM groups WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
                 )
-                .await
-                .map_err(pg_err)?,
+                .await?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -982,12 +970,12 @@ impl Store for PostgresStore {
             Some(p) => (true, p.clone()),
         };
         tx.execute(
-            &tx.prepare_cached("UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
+            &tx.cached("UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
              slug = CASE WHEN $5 THEN $6 ELSE slug END, slug_key = CASE WHEN $5 THEN $7 ELSE slug_key END, \
              description = COALESCE($8, description), category_id = COALESCE($9, category_id), \
              secret = COALESCE($10, secret), unleavable = COALESCE($11, unleavable), pinned = COALESCE($12, pinned), \
              password_hash = CASE WHEN $13 THEN $14 ELSE password_hash END, policy = COALESCE($15, policy), \
-             updated_at = $16 WHERE workspace_id = $1 AND id = $2").await.map_err(pg_err)?,
+             updated_at = $16 WHERE workspace_id = $1 AND id = $2").await?,
             &[
                 &ws.0,
                 &id.0,
@@ -1046,8 +1034,8 @@ impl Store for PostgresStore {
             if let Some(alt) = successor {
                 let movers: Vec<UserId> = tx
                     .query(
-                        &tx.prepare_cached("SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
-                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id").await.map_err(pg_err)?,
+                        &tx.cached("SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
+                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id").await?,
                         &[&id.0, &alt.0],
                     )
                     .await
@@ -1058,9 +1046,8 @@ impl Store for PostgresStore {
                 add_members_in(&tx, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
             }
             tx.execute(
-                &tx.prepare_cached("DELETE FROM groups WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &tx.cached("DELETE FROM groups WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -1078,16 +1065,22 @@ impl Store for PostgresStore {
         let row = match by {
             GroupRef::Id(id) => {
                 let stmt = c
-                    .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id = $2"))
-                    .await
-                    .map_err(pg_err)?;
+                    .cached(concat!(
+                        "SELECT ",
+                        group_columns!(),
+                        " FROM groups g WHERE g.workspace_id = $1 AND g.id = $2"
+                    ))
+                    .await?;
                 c.query_opt(&stmt, &[&ws.0, &id.0]).await
             }
             GroupRef::Slug(key) => {
                 let stmt = c
-                    .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"))
-                    .await
-                    .map_err(pg_err)?;
+                    .cached(concat!(
+                        "SELECT ",
+                        group_columns!(),
+                        " FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"
+                    ))
+                    .await?;
                 c.query_opt(&stmt, &[&ws.0, key]).await
             }
         }
@@ -1104,7 +1097,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                &c.prepare_cached("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)").await.map_err(pg_err)?,
+                &c.cached("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)").await?,
                 &[&ws.0, &slug_key, &except.map(|g| g.0)],
             )
             .await
@@ -1120,11 +1113,12 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Group>, StoreError> {
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = $1 AND g.id > $2 ORDER BY g.id LIMIT $3"
+            .cached(concat!(
+                "SELECT ",
+                group_columns!(),
+                " FROM groups g WHERE g.workspace_id = $1 AND g.id > $2 ORDER BY g.id LIMIT $3"
             ))
-            .await
-            .map_err(pg_err)?;
+            .await?;
         let rows = c
             .query(
                 &stmt,
@@ -1139,7 +1133,7 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                &c.prepare_cached("SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1").await.map_err(pg_err)?,
+                &c.cached("SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1").await?,
                 &[&id.0],
             )
             .await
@@ -1218,7 +1212,7 @@ impl Store for PostgresStore {
             for e in &extra {
                 params.push(e.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync));
             }
-            let stmt = c.prepare_cached(&sql).await.map_err(pg_err)?;
+            let stmt = c.cached(&sql).await?;
             for r in c.query(&stmt, &params).await.map_err(pg_err)? {
                 out.push(group_from_row(&r)?);
             }
@@ -1232,8 +1226,8 @@ impl Store for PostgresStore {
         username_free_of_slugs(&tx, ws, &u.username.1).await?;
         let row = tx
             .query_one(
-                &tx.prepare_cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
-                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id").await.map_err(pg_err)?,
+                &tx.cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
+                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id").await?,
                 &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now],
             )
             .await
@@ -1255,10 +1249,10 @@ impl Store for PostgresStore {
         }
         let n = tx
             .execute(
-                &tx.prepare_cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
+                &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
                  username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
                  email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
-                 WHERE workspace_id = $1 AND id = $2").await.map_err(pg_err)?,
+                 WHERE workspace_id = $1 AND id = $2").await?,
                 &[
                     &ws.0,
                     &id.0,
@@ -1283,22 +1277,20 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         tx.execute(
-            &tx.prepare_cached(
+            &tx.cached(
                 "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
              (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
               WHERE m.user_id = $2 AND u.workspace_id = $1)",
             )
-            .await
-            .map_err(pg_err)?,
+            .await?,
             &[&ws.0, &id.0],
         )
         .await
         .map_err(pg_err)?;
         let n = tx
             .execute(
-                &tx.prepare_cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
-                    .await
-                    .map_err(pg_err)?,
+                &tx.cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+                    .await?,
                 &[&ws.0, &id.0],
             )
             .await
@@ -1313,19 +1305,37 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let row = match by {
             UserRef::Id(id) => {
-                c.query_opt(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.id = $2"), &[&ws.0, &id.0])
-                    .await
+                c.query_opt(
+                    &c.cached(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users u WHERE u.workspace_id = $1 AND u.id = $2"
+                    ))
+                    .await?,
+                    &[&ws.0, &id.0],
+                )
+                .await
             }
             UserRef::Username(k) => {
                 c.query_opt(
-                    &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.username_key = $2"),
+                    &c.cached(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users u WHERE u.workspace_id = $1 AND u.username_key = $2"
+                    ))
+                    .await?,
                     &[&ws.0, k],
                 )
                 .await
             }
             UserRef::Email(k) => {
                 c.query_opt(
-                    &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.email_key = $2"),
+                    &c.cached(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users u WHERE u.workspace_id = $1 AND u.email_key = $2"
+                    ))
+                    .await?,
                     &[&ws.0, k],
                 )
                 .await
@@ -1344,7 +1354,12 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3"),
+                &c.cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users u WHERE u.workspace_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3"
+                ))
+                .await?,
                 &[&ws.0, &after.map_or(0, |u| u.0), &i64::from(limit)],
             )
             .await
@@ -1384,11 +1399,8 @@ impl Store for PostgresStore {
         for user in users {
             let n = tx
                 .execute(
-                    &tx.prepare_cached(
-                        "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2",
-                    )
-                    .await
-                    .map_err(pg_err)?,
+                    &tx.cached("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2")
+                        .await?,
                     &[&group.0, &user.0],
                 )
                 .await
@@ -1400,11 +1412,8 @@ impl Store for PostgresStore {
         }
         if removed > 0 {
             tx.execute(
-                &tx.prepare_cached(
-                    "UPDATE groups SET member_count = member_count - $2 WHERE id = $1",
-                )
-                .await
-                .map_err(pg_err)?,
+                &tx.cached("UPDATE groups SET member_count = member_count - $2 WHERE id = $1")
+                    .await?,
                 &[&group.0, &(removed as i64)],
             )
             .await
@@ -1424,10 +1433,8 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                &format!(
-                    "SELECT {USER_COLUMNS}, m.role, m.joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
-                     WHERE m.group_id = $1 AND u.workspace_id = $2 AND m.user_id > $3 ORDER BY m.user_id LIMIT $4"
-                ),
+                &c.cached(concat!("SELECT ", user_columns!(), ", m.role, m.joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.group_id = $1 AND u.workspace_id = $2 AND m.user_id > $3 ORDER BY m.user_id LIMIT $4")).await?,
                 &[&group.0, &ws.0, &after.map_or(0, |u| u.0), &i64::from(limit)],
             )
             .await
@@ -1442,26 +1449,32 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn member_role(
+    async fn member_roles(
         &self,
         ws: WorkspaceId,
-        group: GroupId,
         user: UserId,
-    ) -> Result<Option<GroupRole>, StoreError> {
+        groups: &[GroupId],
+    ) -> Result<std::collections::BTreeMap<GroupId, GroupRole>, StoreError> {
+        let ids: Vec<i64> = groups.iter().map(|g| g.0).collect();
         let c = self.client().await?;
-        let row = c
-            .query_opt(
-                &c.prepare_cached(
-                    "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
-                 WHERE m.group_id = $1 AND m.user_id = $2 AND g.workspace_id = $3",
+        let rows = c
+            .query(
+                &c.cached(
+                    "SELECT m.group_id, m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
+                     WHERE m.user_id = $1 AND g.workspace_id = $2 AND m.group_id = ANY($3)",
                 )
-                .await
-                .map_err(pg_err)?,
-                &[&group.0, &user.0, &ws.0],
+                .await?,
+                &[&user.0, &ws.0, &ids],
             )
             .await
             .map_err(pg_err)?;
-        Ok(row.map(|r| GroupRole::parse(&r.get::<_, String>(0)).unwrap_or(GroupRole::Member)))
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let role = GroupRole::parse(&r.get::<_, String>(1)).unwrap_or(GroupRole::Member);
+                (GroupId(r.get(0)), role)
+            })
+            .collect())
     }
 
     async fn claim_idempotency_key(
@@ -1474,15 +1487,15 @@ impl Store for PostgresStore {
     ) -> Result<IdempotencyClaim, StoreError> {
         let c = self.client().await?;
         c.execute(
-            &c.prepare_cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3").await.map_err(pg_err)?,
+            &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3").await?,
             &[&ws.0, &key, &since],
         )
         .await
         .map_err(pg_err)?;
         let inserted = c
             .execute(
-                &c.prepare_cached("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (workspace_id, key) DO NOTHING").await.map_err(pg_err)?,
+                &c.cached("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, key) DO NOTHING").await?,
                 &[&ws.0, &key, &request_hash, &now],
             )
             .await
@@ -1492,7 +1505,7 @@ impl Store for PostgresStore {
         }
         let row = c
             .query_opt(
-                &c.prepare_cached("SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2").await.map_err(pg_err)?,
+                &c.cached("SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2").await?,
                 &[&ws.0, &key],
             )
             .await
@@ -1527,7 +1540,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            &c.prepare_cached("UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2").await.map_err(pg_err)?,
+            &c.cached("UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2").await?,
             &[&ws.0, &key, &i32::from(status), &body],
         )
         .await
@@ -1538,7 +1551,7 @@ impl Store for PostgresStore {
     async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            &c.prepare_cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL").await.map_err(pg_err)?,
+            &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL").await?,
             &[&ws.0, &key],
         )
         .await
@@ -1593,12 +1606,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let existing: i64 = tx
-            .query_one(
-                &tx.prepare_cached("SELECT COUNT(*) FROM workspaces")
-                    .await
-                    .map_err(pg_err)?,
-                &[],
-            )
+            .query_one(&tx.cached("SELECT COUNT(*) FROM workspaces").await?, &[])
             .await
             .map_err(pg_err)?
             .get(0);

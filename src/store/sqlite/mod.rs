@@ -340,8 +340,13 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-const USER_COLUMNS: &str = "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at";
+macro_rules! user_columns {
+    () => {
+        "u.id, u.workspace_id, u.full_name, u.username, u.email, \
+     u.password_hash, u.created_at, u.updated_at"
+    };
+}
+const USER_COLUMNS: &str = user_columns!();
 
 fn user_error(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e, "username_key") {
@@ -442,11 +447,16 @@ fn slug_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-const GROUP_COLUMNS: &str = "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+macro_rules! group_columns {
+    () => {
+        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
      EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
      g.member_count, \
-     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)";
+     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)"
+    };
+}
+const GROUP_COLUMNS: &str = group_columns!();
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
     let policy: String = r.get(13)?;
@@ -1050,14 +1060,18 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let found = match &by {
                 GroupRef::Id(id) => conn
-                    .prepare_cached(&format!(
-                        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        group_columns!(),
+                        " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
                     ))?
                     .query_row(params![ws.0, id.0], group_from_row)
                     .optional()?,
                 GroupRef::Slug(key) => conn
-                    .prepare_cached(&format!(
-                        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        group_columns!(),
+                        " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
                     ))?
                     .query_row(params![ws.0, key], group_from_row)
                     .optional()?,
@@ -1093,8 +1107,10 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Group>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.workspace_id = ?1 AND g.id > ?2 \
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT ",
+                group_columns!(),
+                " FROM groups g WHERE g.workspace_id = ?1 AND g.id > ?2 \
                  ORDER BY g.id LIMIT ?3"
             ))?;
             stmt.query_map(
@@ -1321,8 +1337,10 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = ?1 AND u.id > ?2 \
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u WHERE u.workspace_id = ?1 AND u.id > ?2 \
                  ORDER BY u.id LIMIT ?3"
             ))?
             .query_map(
@@ -1393,8 +1411,10 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Membership>, StoreError> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS}, m.role, m.joined_at FROM memberships m \
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                ", m.role, m.joined_at FROM memberships m \
                  JOIN users u ON u.id = m.user_id \
                  WHERE m.group_id = ?1 AND u.workspace_id = ?2 AND m.user_id > ?3 \
                  ORDER BY m.user_id LIMIT ?4"
@@ -1414,20 +1434,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn member_role(
+    async fn member_roles(
         &self,
         ws: WorkspaceId,
-        group: GroupId,
         user: UserId,
-    ) -> Result<Option<GroupRole>, StoreError> {
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, GroupRole>, StoreError> {
+        // The ids go in as one JSON array so the statement is the same for any count.
+        let ids = serde_json::to_string(&groups.iter().map(|g| g.0).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
-                 WHERE m.group_id = ?1 AND m.user_id = ?2 AND g.workspace_id = ?3",
+                "SELECT m.group_id, m.role FROM memberships m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id = ?1 AND g.workspace_id = ?2 \
+                 AND m.group_id IN (SELECT value FROM json_each(?3))",
             )?
-            .query_row(params![group.0, user.0, ws.0], |r| r.get::<_, String>(0))
-            .optional()
-            .map(|r| r.as_deref().map(parse_role))
+            .query_map(params![user.0, ws.0, ids], |r| {
+                Ok((GroupId(r.get(0)?), parse_role(&r.get::<_, String>(1)?)))
+            })?
+            .collect()
         })
         .await
     }
