@@ -482,19 +482,8 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
         let store = PostgresStore { pool };
-        // Instances starting at the same moment can collide creating the version
-        // table itself; the loser simply tries again.
-        let mut attempt = 0;
-        loop {
-            match store.migrate().await {
-                Ok(()) => return Ok(store),
-                Err(StoreError::Backend(msg)) if attempt < 5 && msg.starts_with("23505") => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        store.migrate().await?;
+        Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
@@ -506,13 +495,18 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut c = self.client().await?;
-        c.batch_execute(
-            "CREATE TABLE IF NOT EXISTS groupd_schema (id INT PRIMARY KEY, version INT NOT NULL); \
+        let tx = c.transaction().await.map_err(pg_err)?;
+        // Instances starting together queue on one advisory lock (held until this
+        // transaction ends), so exactly one creates the version table and migrates.
+        // `CREATE TABLE IF NOT EXISTS` alone is not safe against a concurrent
+        // create: the loser failed with 23505 or 42P07.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7468351232); \
+             CREATE TABLE IF NOT EXISTS groupd_schema (id INT PRIMARY KEY, version INT NOT NULL); \
              INSERT INTO groupd_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
         )
         .await
         .map_err(pg_err)?;
-        let tx = c.transaction().await.map_err(pg_err)?;
         let version: i32 = tx
             .query_one(
                 &tx.cached("SELECT version FROM groupd_schema WHERE id = 1 FOR UPDATE")
