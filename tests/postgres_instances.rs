@@ -21,6 +21,36 @@ async fn two_instances() -> (Arc<TestApp>, Arc<TestApp>, Vec<tempfile::TempDir>)
     (Arc::new(a), Arc::new(b), dirs)
 }
 
+/// Sends `n` requests at once, alternately through `a` and `b`; `request(i)` gives
+/// the i-th path and body. Every answer must be 201, or 409 with the error key
+/// `conflict`. Returns how many were 201.
+async fn race(
+    a: &Arc<TestApp>,
+    b: &Arc<TestApp>,
+    n: usize,
+    conflict: &str,
+    request: impl Fn(usize) -> (String, Value),
+) -> usize {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (path, body) = request(i);
+        tasks.push(tokio::spawn(async move {
+            app.rest("POST", &path, Some(body)).await
+        }));
+    }
+    let mut made = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            201 => made += 1,
+            409 => assert_eq!(v["error"]["key"], conflict),
+            other => panic!("{other}: {v}"),
+        }
+    }
+    made
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_are_one_service() {
     let (a, b, _dirs) = two_instances().await;
@@ -38,51 +68,19 @@ async fn two_instances_are_one_service() {
     assert_eq!((s, seen["id"].clone()), (200, g["id"].clone()));
 
     // The same slug raced through both: exactly one wins.
-    let mut tasks = Vec::new();
-    for i in 0..30 {
-        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            app.rest(
-                "POST",
-                "/api/v1/groups",
-                Some(json!({"name": format!("R{i}"), "slug": "race"})),
-            )
-            .await
-        }));
-    }
-    let mut won = 0;
-    for t in tasks {
-        let (s, v) = t.await.unwrap();
-        match s {
-            201 => won += 1,
-            409 => assert_eq!(v["error"]["key"], "slug_already_exists"),
-            other => panic!("{other}: {v}"),
-        }
-    }
+    let won = race(&a, &b, 30, "slug_already_exists", |i| {
+        let body = json!({"name": format!("R{i}"), "slug": "race"});
+        ("/api/v1/groups".to_string(), body)
+    })
+    .await;
     assert_eq!(won, 1);
 
     // The same username raced through both.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            app.rest(
-                "POST",
-                "/api/v1/users",
-                Some(json!({"full_name": "R", "username": "racer", "email": format!("r{i}@x.org"), "password": "secret-pw"})),
-            )
-            .await
-        }));
-    }
-    let mut made = 0;
-    for t in tasks {
-        let (s, v) = t.await.unwrap();
-        match s {
-            201 => made += 1,
-            409 => assert_eq!(v["error"]["key"], "username_exists"),
-            other => panic!("{other}: {v}"),
-        }
-    }
+    let made = race(&a, &b, 20, "username_exists", |i| {
+        let body = json!({"full_name": "R", "username": "racer", "email": format!("r{i}@x.org"), "password": "secret-pw"});
+        ("/api/v1/users".to_string(), body)
+    })
+    .await;
     assert_eq!(made, 1);
 
     // The last places of a limited group raced through both.
@@ -104,27 +102,11 @@ async fn two_instances_are_one_service() {
             .await;
         assert_eq!(s, 201);
     }
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            app.rest(
-                "POST",
-                &format!("/api/v1/users/joiner{i}/groups"),
-                Some(json!({"group": "three"})),
-            )
-            .await
-        }));
-    }
-    let mut joined = 0;
-    for t in tasks {
-        let (s, v) = t.await.unwrap();
-        match s {
-            201 => joined += 1,
-            409 => assert_eq!(v["error"]["key"], "group_full"),
-            other => panic!("{other}: {v}"),
-        }
-    }
+    let joined = race(&a, &b, 24, "group_full", |i| {
+        let body = json!({"group": "three"});
+        (format!("/api/v1/users/joiner{i}/groups"), body)
+    })
+    .await;
     assert_eq!(joined, 3);
     let (_, v) = b
         .rest("GET", "/api/v1/groups/three/members?limit=100", None)
