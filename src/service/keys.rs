@@ -3,11 +3,59 @@
 use super::{Caller, Service, ServiceError, now};
 use crate::domain::key::{ApiKey, KEY_TAG, PREFIX_LEN, SECRET_LEN, prefix_of};
 use crate::domain::workspace::Workspace;
-use crate::store::{NewApiKey, StoreError};
+use crate::store::{ApiKeyRecord, NewApiKey, StoreError};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
+
+/// How many keys the cache holds before it starts again from empty.
+const KEY_CACHE_CAPACITY: usize = 4096;
+
+/// Keys already read from the store, by prefix, valid while the store's revocation
+/// token (`Store::key_revocations`) stays what it was when they were read.
+///
+/// Only keys that exist are kept, so a flood of made-up keys cannot fill it; a
+/// revoked key may be kept, since revocation is final. The whole key is never
+/// kept, only the stored record (its hash), and it is still compared in constant
+/// time on every request.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    inner: Mutex<KeyCacheInner>,
+}
+
+#[derive(Default)]
+struct KeyCacheInner {
+    token: u64,
+    keys: HashMap<String, Arc<ApiKeyRecord>>,
+}
+
+impl KeyCache {
+    fn get(&self, prefix: &str, token: u64) -> Option<Arc<ApiKeyRecord>> {
+        let mut inner = self.inner.lock().ok()?;
+        if inner.token != token {
+            inner.keys.clear();
+            inner.token = token;
+            return None;
+        }
+        inner.keys.get(prefix).cloned()
+    }
+
+    fn put(&self, prefix: &str, record: &Arc<ApiKeyRecord>, token: u64) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.token != token {
+            return;
+        }
+        if inner.keys.len() >= KEY_CACHE_CAPACITY {
+            inner.keys.clear();
+        }
+        inner.keys.insert(prefix.to_string(), Arc::clone(record));
+    }
+}
 
 /// A key just made. `secret` is the whole key; it is shown once and never stored.
 #[derive(Debug, Clone)]
@@ -37,11 +85,24 @@ impl Service {
         let Some(prefix) = prefix_of(presented) else {
             return Err(ServiceError::Unauthorized);
         };
-        let record = self
-            .store
-            .find_api_key(prefix)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
+        // Read the token before the key, so that a revocation landing between the
+        // two leaves the entry filed under a token that is already stale.
+        let token = self.store.key_revocations();
+        let record = match token.and_then(|t| self.keys.get(prefix, t)) {
+            Some(record) => record,
+            None => {
+                let record = Arc::new(
+                    self.store
+                        .find_api_key(prefix)
+                        .await?
+                        .ok_or(ServiceError::Unauthorized)?,
+                );
+                if let Some(t) = token {
+                    self.keys.put(prefix, &record, t);
+                }
+                record
+            }
+        };
         let matches: bool = digest(presented).ct_eq(&record.hash).into();
         if !matches || record.revoked {
             return Err(ServiceError::Unauthorized);

@@ -115,11 +115,16 @@ impl From<ValidationErrors> for ServiceError {
 pub struct Service {
     store: Arc<dyn Store>,
     icons: IconFetcher,
+    keys: Arc<keys::KeyCache>,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, icons: IconFetcher) -> Service {
-        Service { store, icons }
+        Service {
+            store,
+            icons,
+            keys: Arc::default(),
+        }
     }
 }
 

@@ -148,7 +148,20 @@ pub async fn api_keys_are_found_listed_and_revoked(store: Arc<dyn Store>) {
         (ws.id, vec![7; 32], false)
     );
     assert_eq!(store.find_api_key("BBBBBBBB").await.unwrap(), None);
+    // An engine that offers a revocation token must move it on every revocation,
+    // or the service's key cache would keep a revoked key.
+    let token = store.key_revocations();
+    store.insert_api_key(ws.id, key("CCCCCCCC")).await.unwrap();
+    assert_eq!(store.key_revocations(), token, "a new key revokes nothing");
     store.revoke_api_key("AAAAAAAA", 9).await.unwrap();
+    if let Some(before) = token {
+        let after = store
+            .key_revocations()
+            .expect("the token is still readable");
+        assert_ne!(after, before, "a revocation moves the token");
+        store.revoke_api_key("CCCCCCCC", 9).await.unwrap();
+        assert_ne!(store.key_revocations(), Some(after));
+    }
     assert!(
         store
             .find_api_key("AAAAAAAA")
@@ -158,7 +171,7 @@ pub async fn api_keys_are_found_listed_and_revoked(store: Arc<dyn Store>) {
             .revoked
     );
     let listed = store.list_api_keys(Some(ws.id)).await.unwrap();
-    assert_eq!(listed.len(), 1);
+    assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].revoked_at, Some(9));
     assert!(matches!(
         store.revoke_api_key("ZZZZZZZZ", 9).await,

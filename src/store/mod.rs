@@ -233,6 +233,10 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError>;
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError>;
+    /// A token that changes whenever any process revokes a key in this store, read
+    /// without a database round trip. The service caches checked keys only while it
+    /// stays the same. `None`: this engine cannot tell, so keys are not cached.
+    fn key_revocations(&self) -> Option<u64>;
 
     // Categories.
     async fn create_category(

@@ -671,6 +671,12 @@ impl Store for PostgresStore {
         }
     }
 
+    /// Instances share the database but not memory, and PostgreSQL has no cheap
+    /// shared signal to watch, so every request reads its key.
+    fn key_revocations(&self) -> Option<u64> {
+        None
+    }
+
     async fn create_category(
         &self,
         ws: WorkspaceId,

@@ -3,6 +3,7 @@
 //! [`writer`]) and a small pool of read-only connections.
 
 mod migrations;
+mod revocations;
 mod writer;
 
 use super::{
@@ -17,6 +18,7 @@ use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
 use async_trait::async_trait;
+use revocations::RevocationMarker;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<ReadPool>,
+    revocations: RevocationMarker,
 }
 
 struct ReadPool {
@@ -95,10 +98,17 @@ impl SqliteStore {
         configure(&conn).map_err(map_err)?;
         migrate(&conn)?;
         ensure_builtins(&conn)?;
+        let revocations = RevocationMarker::open(path).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot open {}: {e}",
+                revocations::marker_path(path).display()
+            ))
+        })?;
         let writer = Writer::start(conn, MAX_BATCH)
             .map_err(|e| StoreError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
             writer,
+            revocations,
             readers: Arc::new(ReadPool {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
@@ -680,7 +690,19 @@ impl Store for SqliteStore {
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        // Committed; now tell every process's key cache (see `revocations`).
+        self.revocations.mark().map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the key is revoked, but running servers may accept it until they restart: \
+                 cannot write {}: {e}",
+                revocations::marker_path(&self.readers.path).display()
+            ))
+        })
+    }
+
+    fn key_revocations(&self) -> Option<u64> {
+        self.revocations.token()
     }
 
     async fn create_category(
