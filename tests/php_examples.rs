@@ -298,7 +298,7 @@ fn php_var_to_value(v: &groupd::wire::php_form::PhpVar) -> groupd::wire::value::
     use groupd::wire::php_form::PhpVar;
     use groupd::wire::value::Value;
     match v {
-        PhpVar::Str(s) => Value::Str(s.clone()),
+        PhpVar::Str(s) => Value::from(s.clone()),
         PhpVar::Array(items) => Value::Map(
             items
                 .iter()
@@ -347,7 +347,7 @@ fn php_bracket_names_match_parse_str() {
             vars.names()
                 .map(|n| {
                     (
-                        Key::Str(n.to_string()),
+                        Key::from(n.to_string()),
                         php_var_to_value(vars.get(n).unwrap()),
                     )
                 })

@@ -45,7 +45,7 @@ fn php_key(index: &str) -> Key {
                 && index[1..].bytes().all(|b| b.is_ascii_digit())));
     match index.parse::<i64>() {
         Ok(n) if canonical => Key::Int(n),
-        _ => Key::Str(index.to_string()),
+        _ => Key::Str(index.to_string().into()),
     }
 }
 

@@ -3,23 +3,34 @@
 //! answers built from this type keep exactly the order they were built in.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::borrow::Cow;
+
+/// Keys and strings borrow when they are fixed text (`"result_code"`, `"1"`), so an
+/// answer of 50 entries is not 100 small allocations.
+pub type Text = Cow<'static, str>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     Int(i64),
-    Str(String),
+    Str(Text),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Int(i64),
-    Str(String),
+    Str(Text),
     Map(Vec<(Key, Value)>),
 }
 
-impl From<&str> for Key {
-    fn from(s: &str) -> Key {
-        Key::Str(s.to_string())
+impl From<&'static str> for Key {
+    fn from(s: &'static str) -> Key {
+        Key::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        Key::Str(Cow::Owned(s))
     }
 }
 
@@ -29,24 +40,15 @@ impl From<i64> for Value {
     }
 }
 
-impl From<&str> for Value {
-    fn from(s: &str) -> Value {
-        Value::Str(s.to_string())
+impl From<&'static str> for Value {
+    fn from(s: &'static str) -> Value {
+        Value::Str(Cow::Borrowed(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(s)
-    }
-}
-
-impl Key {
-    pub fn as_string(&self) -> String {
-        match self {
-            Key::Int(n) => n.to_string(),
-            Key::Str(s) => s.clone(),
-        }
+        Value::Str(Cow::Owned(s))
     }
 }
 
@@ -59,7 +61,10 @@ impl Serialize for Value {
             Value::Map(entries) => {
                 let mut map = s.serialize_map(Some(entries.len()))?;
                 for (k, v) in entries {
-                    map.serialize_entry(&k.as_string(), v)?;
+                    match k {
+                        Key::Int(n) => map.serialize_entry(itoa::Buffer::new().format(*n), v)?,
+                        Key::Str(k) => map.serialize_entry(k.as_ref(), v)?,
+                    }
                 }
                 map.end()
             }

@@ -31,9 +31,9 @@ fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// An element name for a key: string keys are used as they are when they are valid
 /// XML names (ours always are), integer keys become `row`.
-fn element_name(key: &Key) -> String {
+fn element_name(key: &Key) -> &str {
     match key {
-        Key::Int(_) => "row".to_string(),
+        Key::Int(_) => "row",
         Key::Str(s) => {
             let valid = s
                 .chars()
@@ -41,7 +41,7 @@ fn element_name(key: &Key) -> String {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if valid { s.clone() } else { "item".to_string() }
+            if valid { s } else { "item" }
         }
     }
 }
@@ -52,7 +52,7 @@ fn write_entries(
 ) -> Result<(), quick_xml::Error> {
     for (k, v) in entries {
         let name = element_name(k);
-        w.write_event(Event::Start(BytesStart::new(name.as_str())))?;
+        w.write_event(Event::Start(BytesStart::new(name)))?;
         match v {
             Value::Int(n) => {
                 w.write_event(Event::Text(BytesText::new(&n.to_string())))?;
@@ -62,7 +62,7 @@ fn write_entries(
             }
             Value::Map(inner) => write_entries(w, inner)?,
         }
-        w.write_event(Event::End(BytesEnd::new(name.as_str())))?;
+        w.write_event(Event::End(BytesEnd::new(name)))?;
     }
     Ok(())
 }

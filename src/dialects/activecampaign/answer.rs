@@ -56,7 +56,7 @@ fn encode(
     status: StatusCode,
 ) -> Response {
     entries.push(("result_code".into(), Value::Int(code)));
-    entries.push(("result_message".into(), Value::Str(message)));
+    entries.push(("result_message".into(), message.into()));
     entries.push(("result_output".into(), output.as_str().into()));
     let (content_type, body) = match output {
         Output::Json => (
@@ -92,7 +92,7 @@ impl Reply {
         }
     }
 
-    pub fn with(mut self, key: &str, value: Value) -> Reply {
+    pub fn with(mut self, key: &'static str, value: Value) -> Reply {
         self.entries.push((key.into(), value));
         self
     }

@@ -12,6 +12,8 @@ use crate::domain::group::{Group, GroupDraft, GroupId};
 use crate::domain::policy::{Limit, LimitKind, PERMISSIONS, Period};
 use crate::wire::php_form::PhpVar;
 use crate::wire::value::{Key, Value};
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// The most ids one call may name.
 pub const MAX_IDS: usize = 1000;
@@ -215,9 +217,13 @@ fn join(ids: &[i64]) -> String {
 /// A group as ActiveCampaign's `group_view` shows it: values as strings, as they
 /// come from its database. Limits not set show ActiveCampaign's "none": 0, or -1
 /// for attachments; their periods show `month`.
+/// `pg_<permission>`, the wire names of the 32 permissions, made once.
+static PG_KEYS: LazyLock<Vec<String>> =
+    LazyLock::new(|| PERMISSIONS.iter().map(|p| format!("pg_{p}")).collect());
+
 pub fn group_row(g: &Group) -> Vec<(Key, Value)> {
     let p = &g.policy;
-    let limit = |k: LimitKind, none: &str| -> Value {
+    let limit = |k: LimitKind, none: &'static str| -> Value {
         p.limits
             .get(&k)
             .map_or_else(|| none.into(), |l| l.amount.to_string().into())
@@ -252,8 +258,8 @@ pub fn group_row(g: &Group) -> Vec<(Key, Value)> {
         ("optinconfirm".into(), "0".into()),
         ("p_admin".into(), bit(g.is_admin_group())),
     ];
-    for perm in PERMISSIONS {
-        row.push((Key::Str(format!("pg_{perm}")), bit(p.has(perm))));
+    for (perm, key) in PERMISSIONS.iter().zip(PG_KEYS.iter()) {
+        row.push((Key::Str(Cow::Borrowed(key.as_str())), bit(p.has(perm))));
     }
     row.push(("sdate".into(), datetime(g.created_at).into()));
     row.push(("lists".into(), join(&p.lists).into()));
