@@ -293,3 +293,36 @@ async fn the_server_reports_a_lost_database_and_recovers() {
         .await;
     assert_eq!(s, 201);
 }
+
+/// A key revoked through one instance's command line stops working on the other
+/// instance, which had it cached, as soon as the NOTIFY arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_the_other_instance() {
+    let (a, b, _dirs) = two_instances().await;
+    let second = common::groupd_ok(&a.dir, &["key", "create", "--label", "shared"])
+        .trim()
+        .to_string();
+    let with_second = [
+        ("api_secret_key", second.as_str()),
+        ("add", "groups"),
+        ("group_name", "Through B"),
+    ];
+    // Used twice through B: the second time from B's cache.
+    for _ in 0..2 {
+        let (_, body) = b.post_form(&with_second).await;
+        assert!(body.contains(r#""success":true"#), "{body}");
+    }
+    common::groupd_ok(&a.dir, &["key", "revoke", &second[3..11]]);
+    let mut body = b.post_form(&with_second).await.1;
+    for _ in 0..40 {
+        if body.contains("invalid_api_secret_key") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        body = b.post_form(&with_second).await.1;
+    }
+    assert!(body.contains("invalid_api_secret_key"), "{body}");
+    // B's own key (the first one) still works.
+    let (s, _) = b.rest("GET", "/api/v1/groups?limit=1", None).await;
+    assert_eq!(s, 200);
+}

@@ -148,20 +148,31 @@ pub async fn api_keys_are_found_listed_and_revoked(store: Arc<dyn Store>) {
         (ws.id, vec![7; 32], false)
     );
     assert_eq!(store.find_api_key("BBBBBBBB").await.unwrap(), None);
-    // An engine that offers a revocation token must move it on every revocation,
-    // or the service's key cache would keep a revoked key.
-    let token = store.key_revocations();
-    store.insert_api_key(ws.id, key("CCCCCCCC")).await.unwrap();
-    assert_eq!(store.key_revocations(), token, "a new key revokes nothing");
-    store.revoke_api_key("AAAAAAAA", 9).await.unwrap();
-    if let Some(before) = token {
-        let after = store
-            .key_revocations()
-            .expect("the token is still readable");
-        assert_ne!(after, before, "a revocation moves the token");
-        store.revoke_api_key("CCCCCCCC", 9).await.unwrap();
-        assert_ne!(store.key_revocations(), Some(after));
+    // The revocation token must move on every revocation, or the service's key
+    // cache would keep a revoked key. (PostgreSQL offers one once its listening
+    // connection is up.)
+    let mut token = store.key_revocations();
+    for _ in 0..100 {
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        token = store.key_revocations();
     }
+    let before = token.expect("the engine offers a revocation token");
+    store.insert_api_key(ws.id, key("CCCCCCCC")).await.unwrap();
+    assert_eq!(
+        store.key_revocations(),
+        Some(before),
+        "a new key revokes nothing"
+    );
+    store.revoke_api_key("AAAAAAAA", 9).await.unwrap();
+    let after = store
+        .key_revocations()
+        .expect("the token is still readable");
+    assert_ne!(after, before, "a revocation moves the token");
+    store.revoke_api_key("CCCCCCCC", 9).await.unwrap();
+    assert_ne!(store.key_revocations(), Some(after));
     assert!(
         store
             .find_api_key("AAAAAAAA")

@@ -5,6 +5,7 @@
 //! replaced on the next use, so the server recovers when the database is back.
 
 mod migrations;
+mod revocations;
 
 use super::{
     ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey, NewGroup,
@@ -25,6 +26,7 @@ use tokio_postgres::{NoTls, Row};
 
 pub struct PostgresStore {
     pool: Pool,
+    revocations: revocations::Revocations,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -448,7 +450,7 @@ impl PostgresStore {
         let mut config = config;
         config.connect_timeout(Duration::from_secs(5));
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -481,7 +483,10 @@ impl PostgresStore {
             }))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore {
+            pool,
+            revocations: revocations::Revocations::start(config),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -653,10 +658,11 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        let n = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let n = tx
             .execute(
-                &c.cached(
+                &tx.cached(
                     "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
                 )
                 .await?,
@@ -665,16 +671,24 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_err)?;
         if n == 0 {
-            Err(StoreError::NotFound("key"))
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound("key"));
         }
+        // Delivered to every instance's listener when this transaction commits.
+        tx.execute(
+            &tx.cached(&format!("NOTIFY {}", revocations::CHANNEL))
+                .await?,
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        self.revocations.bump();
+        Ok(())
     }
 
-    /// Instances share the database but not memory, and PostgreSQL has no cheap
-    /// shared signal to watch, so every request reads its key.
+    /// Moved by LISTEN/NOTIFY; see [`revocations`].
     fn key_revocations(&self) -> Option<u64> {
-        None
+        self.revocations.token()
     }
 
     async fn create_category(

@@ -1,0 +1,179 @@
+//! The revocation signal on PostgreSQL: LISTEN/NOTIFY.
+//!
+//! The service keeps checked keys in memory while `Store::key_revocations` stays
+//! the same (see `service::keys`); on PostgreSQL that saves one round trip on
+//! every request. Several groupd instances (and `groupd key revoke`) share the
+//! database, so a revocation made anywhere must reach every instance:
+//!
+//! - revoking sends `NOTIFY groupd_key_revoked` in the revoking transaction, which
+//!   PostgreSQL delivers to every listener once that transaction commits;
+//! - each store keeps one connection of its own that LISTENs and moves the token
+//!   on every notification (and on every reconnect, since notifications sent
+//!   while it was away are lost);
+//! - that connection is checked every second. While it is down, or has not
+//!   answered for 3 seconds, there is no token, so nothing is cached and every
+//!   request reads its key: a silently dead connection can delay a revocation by
+//!   at most those 3 seconds, and a revocation otherwise reaches other instances
+//!   as fast as PostgreSQL delivers the notification (well under a millisecond on
+//!   one machine).
+
+use futures_util::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+pub(crate) const CHANNEL: &str = "groupd_key_revoked";
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const TRUSTED_FOR: Duration = Duration::from_secs(3);
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+pub(crate) struct Revocations {
+    state: Arc<State>,
+    listener: JoinHandle<()>,
+}
+
+struct State {
+    token: AtomicU64,
+    started: Instant,
+    /// Milliseconds after `started` when the listening connection last answered,
+    /// plus one; 0 while it is down.
+    heard_at: AtomicU64,
+}
+
+impl State {
+    fn bump(&self) {
+        self.token.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn heard(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.heard_at.store(ms + 1, Ordering::SeqCst);
+    }
+
+    fn lost(&self) {
+        self.heard_at.store(0, Ordering::SeqCst);
+    }
+
+    fn token(&self) -> Option<u64> {
+        let heard = self.heard_at.load(Ordering::SeqCst);
+        if heard == 0 {
+            return None;
+        }
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        if now.saturating_sub(heard) > TRUSTED_FOR.as_millis() as u64 {
+            return None;
+        }
+        Some(self.token.load(Ordering::SeqCst))
+    }
+}
+
+impl Revocations {
+    /// Starts listening on a connection of its own made from `config`.
+    pub(crate) fn start(config: tokio_postgres::Config) -> Revocations {
+        let state = Arc::new(State {
+            token: AtomicU64::new(0),
+            started: Instant::now(),
+            heard_at: AtomicU64::new(0),
+        });
+        let listener = tokio::spawn(listen(config, Arc::clone(&state)));
+        Revocations { state, listener }
+    }
+
+    /// The token; `None` while the listening connection cannot be trusted.
+    pub(crate) fn token(&self) -> Option<u64> {
+        self.state.token()
+    }
+
+    /// For the revoking process itself: its own cache learns at once.
+    pub(crate) fn bump(&self) {
+        self.state.bump();
+    }
+}
+
+impl Drop for Revocations {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+async fn listen(config: tokio_postgres::Config, state: Arc<State>) {
+    loop {
+        match session(&config, &state).await {
+            // Said once when a working connection goes; while the database stays
+            // away the attempts to reconnect (one a second) go to the debug log.
+            Err(Lost::After(e)) => {
+                tracing::warn!(error = %e, "the key revocation listener lost its connection; keys are read on every request until it is back")
+            }
+            Err(Lost::Before(e)) => {
+                tracing::debug!(error = %e, "the key revocation listener cannot connect")
+            }
+            Ok(never) => match never {},
+        }
+        state.lost();
+        tokio::time::sleep(RECONNECT_AFTER).await;
+    }
+}
+
+enum Lost {
+    Before(String),
+    After(String),
+}
+
+/// One listening connection, until it fails (it never ends otherwise).
+async fn session(
+    config: &tokio_postgres::Config,
+    state: &State,
+) -> Result<std::convert::Infallible, Lost> {
+    let before = |e: tokio_postgres::Error| Lost::Before(e.to_string());
+    let (client, mut connection) = config.connect(NoTls).await.map_err(before)?;
+    let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    if tx.send(()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    let _driver = AbortOnDrop(driver);
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(before)?;
+    // Whatever was revoked before this point may have gone unheard.
+    state.bump();
+    state.heard();
+    loop {
+        tokio::select! {
+            n = notified.recv() => match n {
+                Some(()) => {
+                    state.bump();
+                    state.heard();
+                }
+                None => return Err(Lost::After("the connection closed".into())),
+            },
+            _ = tokio::time::sleep(HEARTBEAT) => {
+                match tokio::time::timeout(HEARTBEAT, client.simple_query("")).await {
+                    Ok(Ok(_)) => state.heard(),
+                    Ok(Err(e)) => return Err(Lost::After(e.to_string())),
+                    Err(_) => return Err(Lost::After("no answer within a second".into())),
+                }
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
