@@ -10,12 +10,15 @@
 //! - each store keeps one connection of its own that LISTENs and moves the token
 //!   on every notification (and on every reconnect, since notifications sent
 //!   while it was away are lost);
-//! - that connection is checked every second. While it is down, or has not
-//!   answered for 3 seconds, there is no token, so nothing is cached and every
-//!   request reads its key: a silently dead connection can delay a revocation by
-//!   at most those 3 seconds, and a revocation otherwise reaches other instances
-//!   as fast as PostgreSQL delivers the notification (well under a millisecond on
-//!   one machine).
+//! - every second that connection notifies itself on a second channel, and the
+//!   token is trusted only while those heartbeats come back (within 3 seconds).
+//!   This checks the whole way a notification travels, not just that a query
+//!   answers: behind a pooler that breaks LISTEN (transaction pooling) the
+//!   heartbeats never arrive, so nothing is cached and every request reads its
+//!   key. A connection that dies silently can delay a revocation by at most those
+//!   3 seconds; otherwise a revocation reaches other instances as fast as
+//!   PostgreSQL delivers the notification (well under a millisecond on one
+//!   machine).
 
 use futures_util::future::poll_fn;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 pub(crate) const CHANNEL: &str = "groupd_key_revoked";
+const HEARTBEAT_CHANNEL: &str = "groupd_key_heartbeat";
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const TRUSTED_FOR: Duration = Duration::from_secs(3);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -128,12 +132,14 @@ async fn session(
 ) -> Result<std::convert::Infallible, Lost> {
     let before = |e: tokio_postgres::Error| Lost::Before(e.to_string());
     let (client, mut connection) = config.connect(NoTls).await.map_err(before)?;
-    let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // `true` for a heartbeat, `false` for a revocation.
+    let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<bool>();
     let driver = tokio::spawn(async move {
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    if tx.send(()).is_err() {
+                Ok(AsyncMessage::Notification(n)) => {
+                    let heartbeat = n.channel() == HEARTBEAT_CHANNEL;
+                    if tx.send(heartbeat).is_err() {
                         break;
                     }
                 }
@@ -144,24 +150,26 @@ async fn session(
     });
     let _driver = AbortOnDrop(driver);
     client
-        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .batch_execute(&format!(
+            "LISTEN {CHANNEL}; LISTEN {HEARTBEAT_CHANNEL}; NOTIFY {HEARTBEAT_CHANNEL}"
+        ))
         .await
         .map_err(before)?;
     // Whatever was revoked before this point may have gone unheard.
     state.bump();
-    state.heard();
+    let beat = format!("NOTIFY {HEARTBEAT_CHANNEL}");
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.tick().await;
     loop {
         tokio::select! {
             n = notified.recv() => match n {
-                Some(()) => {
-                    state.bump();
-                    state.heard();
-                }
+                Some(true) => state.heard(),
+                Some(false) => state.bump(),
                 None => return Err(Lost::After("the connection closed".into())),
             },
-            _ = tokio::time::sleep(HEARTBEAT) => {
-                match tokio::time::timeout(HEARTBEAT, client.simple_query("")).await {
-                    Ok(Ok(_)) => state.heard(),
+            _ = tick.tick() => {
+                match tokio::time::timeout(HEARTBEAT, client.simple_query(&beat)).await {
+                    Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(Lost::After(e.to_string())),
                     Err(_) => return Err(Lost::After("no answer within a second".into())),
                 }
