@@ -175,3 +175,50 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::workspace::WorkspaceId;
+
+    fn record() -> Arc<ApiKeyRecord> {
+        Arc::new(ApiKeyRecord {
+            workspace: WorkspaceId(1),
+            hash: vec![1; 32],
+            revoked: false,
+        })
+    }
+
+    #[test]
+    fn a_new_token_empties_the_cache() {
+        let cache = KeyCache::default();
+        assert!(cache.get("AAAAAAAA", 7).is_none());
+        cache.put("AAAAAAAA", &record(), 7);
+        assert_eq!(cache.get("AAAAAAAA", 7), Some(record()));
+        assert!(cache.get("AAAAAAAA", 8).is_none(), "revoked somewhere");
+        assert!(cache.get("AAAAAAAA", 7).is_none(), "gone, not hidden");
+    }
+
+    #[test]
+    fn a_key_read_under_an_old_token_is_not_kept() {
+        // A request read the token (7), then the key; meanwhile another request saw
+        // a revocation (8). The first request's record may predate the revocation.
+        let cache = KeyCache::default();
+        assert!(cache.get("BBBBBBBB", 8).is_none());
+        cache.put("AAAAAAAA", &record(), 7);
+        assert!(cache.get("AAAAAAAA", 8).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_starts_again() {
+        let cache = KeyCache::default();
+        assert!(cache.get("00000000", 1).is_none(), "takes token 1");
+        for i in 0..KEY_CACHE_CAPACITY {
+            cache.put(&format!("{i:08}"), &record(), 1);
+        }
+        assert!(cache.get("00000000", 1).is_some());
+        cache.put("FULLFULL", &record(), 1);
+        assert!(cache.get("00000000", 1).is_none());
+        assert!(cache.get("FULLFULL", 1).is_some());
+    }
+}

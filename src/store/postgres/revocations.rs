@@ -185,3 +185,31 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_token_until_heard_and_after_lost() {
+        let state = State {
+            token: AtomicU64::new(0),
+            started: Instant::now(),
+            heard_at: AtomicU64::new(0),
+        };
+        assert_eq!(state.token(), None, "nothing heard yet");
+        state.heard();
+        assert_eq!(state.token(), Some(0));
+        state.bump();
+        assert_eq!(state.token(), Some(1));
+        state.lost();
+        assert_eq!(state.token(), None);
+        // Heard long ago: no longer trusted.
+        state.heard_at.store(1, Ordering::SeqCst);
+        let state = State {
+            started: Instant::now() - TRUSTED_FOR - Duration::from_millis(10),
+            ..state
+        };
+        assert_eq!(state.token(), None);
+    }
+}
