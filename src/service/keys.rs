@@ -3,12 +3,12 @@
 use super::{Caller, Service, ServiceError, now};
 use crate::domain::key::{ApiKey, KEY_TAG, PREFIX_LEN, SECRET_LEN, prefix_of};
 use crate::domain::workspace::Workspace;
+use crate::store::token_cache::TokenCache;
 use crate::store::{ApiKeyRecord, NewApiKey, StoreError};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// How many keys the cache holds before it starts again from empty.
@@ -21,39 +21,11 @@ const KEY_CACHE_CAPACITY: usize = 4096;
 /// revoked key may be kept, since revocation is final. The whole key is never
 /// kept, only the stored record (its hash), and it is still compared in constant
 /// time on every request.
-#[derive(Default)]
-pub(crate) struct KeyCache {
-    inner: Mutex<KeyCacheInner>,
-}
+pub(crate) struct KeyCache(TokenCache<String, ApiKeyRecord>);
 
-#[derive(Default)]
-struct KeyCacheInner {
-    token: u64,
-    keys: HashMap<String, Arc<ApiKeyRecord>>,
-}
-
-impl KeyCache {
-    fn get(&self, prefix: &str, token: u64) -> Option<Arc<ApiKeyRecord>> {
-        let mut inner = self.inner.lock().ok()?;
-        if inner.token != token {
-            inner.keys.clear();
-            inner.token = token;
-            return None;
-        }
-        inner.keys.get(prefix).cloned()
-    }
-
-    fn put(&self, prefix: &str, record: &Arc<ApiKeyRecord>, token: u64) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if inner.token != token {
-            return;
-        }
-        if inner.keys.len() >= KEY_CACHE_CAPACITY {
-            inner.keys.clear();
-        }
-        inner.keys.insert(prefix.to_string(), Arc::clone(record));
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache(TokenCache::new(KEY_CACHE_CAPACITY))
     }
 }
 
@@ -88,7 +60,7 @@ impl Service {
         // Read the token before the key, so that a revocation landing between the
         // two leaves the entry filed under a token that is already stale.
         let token = self.store.key_revocations();
-        let record = match token.and_then(|t| self.keys.get(prefix, t)) {
+        let record = match token.and_then(|t| self.keys.0.get(prefix, t)) {
             Some(record) => record,
             None => {
                 let record = Arc::new(
@@ -98,7 +70,7 @@ impl Service {
                         .ok_or(ServiceError::Unauthorized)?,
                 );
                 if let Some(t) = token {
-                    self.keys.put(prefix, &record, t);
+                    self.keys.0.put(prefix.to_string(), &record, t);
                 }
                 record
             }
@@ -173,52 +145,5 @@ impl Service {
             Err(StoreError::NotFound(_)) => Err(ServiceError::KeyNotFound(prefix.to_string())),
             other => Ok(other?),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::workspace::WorkspaceId;
-
-    fn record() -> Arc<ApiKeyRecord> {
-        Arc::new(ApiKeyRecord {
-            workspace: WorkspaceId(1),
-            hash: vec![1; 32],
-            revoked: false,
-        })
-    }
-
-    #[test]
-    fn a_new_token_empties_the_cache() {
-        let cache = KeyCache::default();
-        assert!(cache.get("AAAAAAAA", 7).is_none());
-        cache.put("AAAAAAAA", &record(), 7);
-        assert_eq!(cache.get("AAAAAAAA", 7), Some(record()));
-        assert!(cache.get("AAAAAAAA", 8).is_none(), "revoked somewhere");
-        assert!(cache.get("AAAAAAAA", 7).is_none(), "gone, not hidden");
-    }
-
-    #[test]
-    fn a_key_read_under_an_old_token_is_not_kept() {
-        // A request read the token (7), then the key; meanwhile another request saw
-        // a revocation (8). The first request's record may predate the revocation.
-        let cache = KeyCache::default();
-        assert!(cache.get("BBBBBBBB", 8).is_none());
-        cache.put("AAAAAAAA", &record(), 7);
-        assert!(cache.get("AAAAAAAA", 8).is_none());
-    }
-
-    #[test]
-    fn a_full_cache_starts_again() {
-        let cache = KeyCache::default();
-        assert!(cache.get("00000000", 1).is_none(), "takes token 1");
-        for i in 0..KEY_CACHE_CAPACITY {
-            cache.put(&format!("{i:08}"), &record(), 1);
-        }
-        assert!(cache.get("00000000", 1).is_some());
-        cache.put("FULLFULL", &record(), 1);
-        assert!(cache.get("00000000", 1).is_none());
-        assert!(cache.get("FULLFULL", 1).is_some());
     }
 }

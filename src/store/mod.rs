@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod dump;
 pub mod postgres;
 pub mod sqlite;
+pub mod token_cache;
 
 use crate::domain::category::Category;
 use crate::domain::field::{FieldDef, NewFieldDef};
