@@ -265,3 +265,40 @@ async fn startup_errors_say_how_to_fix_them() {
     let out = groupd(&app.dir, &["serve", "--listen", "localhost"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("IP:PORT"));
 }
+
+/// A running server keeps groups it has read, but a change made by another
+/// process (here `groupd field delete`, which drops the field's values) shows in
+/// the very next read.
+#[tokio::test]
+async fn a_change_from_the_command_line_shows_at_once() {
+    let app = spawn_app().await;
+    groupd_ok(
+        &app.dir,
+        &[
+            "field",
+            "add",
+            "--id",
+            "7",
+            "--name",
+            "Motto",
+            "--type",
+            "short_text",
+        ],
+    );
+    let (s, g) = app
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Cached", "custom_fields": {"7": "Carpe diem"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let path = format!("/api/v1/groups/{}", g["id"]);
+    for _ in 0..2 {
+        let (_, seen) = app.rest("GET", &path, None).await;
+        assert_eq!(seen["custom_fields"], json!({"7": "Carpe diem"}));
+    }
+    groupd_ok(&app.dir, &["field", "delete", "7"]);
+    let (_, seen) = app.rest("GET", &path, None).await;
+    assert_eq!(seen["custom_fields"], json!({}), "{seen}");
+}

@@ -2,8 +2,8 @@
 //! before it is acknowledged), one writer thread with group commit (see
 //! [`writer`]) and a small pool of read-only connections.
 
+mod changes;
 mod migrations;
-mod revocations;
 mod writer;
 
 use super::{
@@ -17,8 +17,9 @@ use crate::domain::key::ApiKey;
 use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
+use crate::store::token_cache::TokenCache;
 use async_trait::async_trait;
-use revocations::RevocationMarker;
+use changes::ChangeMarker;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,12 +29,16 @@ use writer::Writer;
 
 const MAX_IDLE_READERS: usize = 16;
 const MAX_BATCH: usize = 64;
+/// Groups kept by `find_group` before its cache starts again from empty.
+const GROUP_CACHE_CAPACITY: usize = 4096;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<ReadPool>,
-    revocations: RevocationMarker,
+    changes: Arc<ChangeMarker>,
+    /// Groups read by id, valid while the write token is unchanged.
+    groups: TokenCache<(WorkspaceId, GroupId), Group>,
 }
 
 struct ReadPool {
@@ -98,17 +103,18 @@ impl SqliteStore {
         configure(&conn).map_err(map_err)?;
         migrate(&conn)?;
         ensure_builtins(&conn)?;
-        let revocations = RevocationMarker::open(path).map_err(|e| {
+        let changes = Arc::new(ChangeMarker::open(path).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot open {}: {e}",
-                revocations::marker_path(path).display()
+                changes::marker_path(path).display()
             ))
-        })?;
-        let writer = Writer::start(conn, MAX_BATCH)
+        })?);
+        let writer = Writer::start(conn, MAX_BATCH, Arc::clone(&changes))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
             writer,
-            revocations,
+            changes,
+            groups: TokenCache::new(GROUP_CACHE_CAPACITY),
             readers: Arc::new(ReadPool {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
@@ -691,18 +697,18 @@ impl Store for SqliteStore {
                 Ok(())
             })
             .await?;
-        // Committed; now tell every process's key cache (see `revocations`).
-        self.revocations.mark().map_err(|e| {
+        // Committed; now tell every process's key cache (see `changes`).
+        self.changes.mark_revocation().map_err(|e| {
             StoreError::Unavailable(format!(
                 "the key is revoked, but running servers may accept it until they restart: \
                  cannot write {}: {e}",
-                revocations::marker_path(&self.readers.path).display()
+                changes::marker_path(&self.readers.path).display()
             ))
         })
     }
 
     fn key_revocations(&self) -> Option<u64> {
-        self.revocations.token()
+        self.changes.revocation_token()
     }
 
     async fn create_category(
@@ -1078,29 +1084,47 @@ impl Store for SqliteStore {
         ws: WorkspaceId,
         by: &GroupRef,
     ) -> Result<Option<Group>, StoreError> {
+        // A group read by id is kept until the next write from any process (see
+        // `changes`): a GET then skips SQLite's read lock, which cost as much as
+        // the look-up itself. Slugs go to the database every time.
+        let token = self.changes.write_token();
+        let cached = match (token, by) {
+            (Some(t), GroupRef::Id(id)) => Some((t, (ws, *id))),
+            _ => None,
+        };
+        if let Some((t, key)) = &cached {
+            if let Some(g) = self.groups.get(key, *t) {
+                return Ok(Some(Group::clone(&g)));
+            }
+        }
         let by = by.clone();
-        self.read(move |conn| {
-            let found = match &by {
-                GroupRef::Id(id) => conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        group_columns!(),
-                        " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
-                    ))?
-                    .query_row(params![ws.0, id.0], group_from_row)
-                    .optional()?,
-                GroupRef::Slug(key) => conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        group_columns!(),
-                        " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
-                    ))?
-                    .query_row(params![ws.0, key], group_from_row)
-                    .optional()?,
-            };
-            Ok(found)
-        })
-        .await
+        let found = self
+            .read(move |conn| {
+                let found = match &by {
+                    GroupRef::Id(id) => conn
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            group_columns!(),
+                            " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+                        ))?
+                        .query_row(params![ws.0, id.0], group_from_row)
+                        .optional()?,
+                    GroupRef::Slug(key) => conn
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            group_columns!(),
+                            " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
+                        ))?
+                        .query_row(params![ws.0, key], group_from_row)
+                        .optional()?,
+                };
+                Ok(found)
+            })
+            .await?;
+        if let (Some((t, key)), Some(g)) = (cached, &found) {
+            self.groups.put(key, &Arc::new(g.clone()), t);
+        }
+        Ok(found)
     }
 
     async fn slug_taken(

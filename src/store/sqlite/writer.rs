@@ -7,11 +7,12 @@
 //! answers each caller. A write that fails rolls back to its savepoint alone; a failed
 //! COMMIT fails them all. No caller hears "done" before its write is on disk.
 
+use super::changes::ChangeMarker;
 use super::map_err;
 use crate::store::StoreError;
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
 trait WriteJob: Send {
@@ -60,11 +61,18 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, max_batch: usize) -> std::io::Result<Writer> {
+    /// Starts the writer thread. After every commit it marks a write in
+    /// `changes`, before any caller hears of it, so that caches drop what the
+    /// commit made stale.
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        changes: Arc<ChangeMarker>,
+    ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Box<dyn WriteJob>>();
         std::thread::Builder::new()
             .name("groupd-sqlite-writer".into())
-            .spawn(move || run_writer(conn, jobs, max_batch.max(1)))?;
+            .spawn(move || run_writer(conn, jobs, max_batch.max(1), &changes))?;
         Ok(Writer { queue })
     }
 
@@ -96,7 +104,12 @@ fn exec_cached(conn: &Connection, sql: &str) -> bool {
         .is_ok()
 }
 
-fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+fn run_writer(
+    conn: Connection,
+    jobs: mpsc::Receiver<Box<dyn WriteJob>>,
+    max_batch: usize,
+    changes: &ChangeMarker,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -132,6 +145,8 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_bat
             .map_err(map_err);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
+        } else {
+            changes.mark_write();
         }
         for job in batch {
             job.finish(commit.clone());
