@@ -10,6 +10,8 @@
 //! - [`store`]: the [`store::Store`] trait, the one way data is read and written, and
 //!   its engines (`store::sqlite`, `store::postgres`). `store::conformance` is the behaviour suite
 //!   every engine must pass. Every row belongs to a workspace (tenant).
+//!   `store::token_cache` keeps checked keys (and, on SQLite, groups) only while
+//!   the engine's change token says nothing was revoked (written) since.
 //! - [`service`]: the one place a domain command is carried out against the store:
 //!   API key checks, argon2id password hashing off the async threads, icon fetching
 //!   with its private-network guard, and the order of checks and writes. Every
