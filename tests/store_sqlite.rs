@@ -39,3 +39,60 @@ async fn a_newer_schema_is_refused_with_advice() {
     let err = SqliteStore::open(&path).err().expect("must refuse");
     assert!(err.to_string().contains("newer than this groupd"), "{err}");
 }
+
+/// Two stores on one file, as a server and a command line are: what one caches,
+/// a commit through the other replaces at the next read. (Each store marks a
+/// write when it opens, so both are opened before the group is first read.)
+#[tokio::test]
+async fn a_commit_in_another_process_reaches_the_group_cache() {
+    use groupd::domain::group::{GroupId, GroupRef};
+    use groupd::domain::policy::GroupPolicy;
+    use groupd::store::NewGroup;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("groupd.db");
+    let server = SqliteStore::open(&path).expect("open");
+    let cli = SqliteStore::open(&path).expect("open again");
+    server.bootstrap(1).await.expect("bootstrap");
+    let ws = server
+        .find_workspace("default")
+        .await
+        .expect("find")
+        .expect("default workspace")
+        .id;
+    let id: GroupId = server
+        .insert_group(
+            ws,
+            NewGroup {
+                name: "Cached".into(),
+                slug: None,
+                description: String::new(),
+                category_id: 1,
+                secret: false,
+                unleavable: false,
+                pinned: false,
+                password_hash: None,
+                icon: None,
+                custom_fields: Vec::new(),
+                policy: GroupPolicy::default(),
+                now: 1_700_000_000,
+            },
+        )
+        .await
+        .expect("insert");
+    for _ in 0..2 {
+        let g = server
+            .find_group(ws, &GroupRef::Id(id))
+            .await
+            .expect("find");
+        assert_eq!(g.map(|g| g.name), Some("Cached".to_string()));
+    }
+    cli.delete_groups(ws, &[id], None).await.expect("delete");
+    assert_eq!(
+        server
+            .find_group(ws, &GroupRef::Id(id))
+            .await
+            .expect("find"),
+        None,
+        "the server's cache must not outlive the other store's commit"
+    );
+}

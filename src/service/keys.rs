@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 
 /// How many keys the cache holds before it starts again from empty.
 const KEY_CACHE_CAPACITY: usize = 4096;
+/// A backstop: however the token behaves, no key is trusted from memory for longer.
+const CACHE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Keys already read from the store, by prefix, valid while the store's revocation
 /// token (`Store::key_revocations`) stays what it was when they were read.
@@ -25,7 +27,7 @@ pub(crate) struct KeyCache(TokenCache<String, ApiKeyRecord>);
 
 impl Default for KeyCache {
     fn default() -> Self {
-        KeyCache(TokenCache::new(KEY_CACHE_CAPACITY))
+        KeyCache(TokenCache::new(KEY_CACHE_CAPACITY, CACHE_MAX_AGE))
     }
 }
 
@@ -137,8 +139,9 @@ impl Service {
         Ok(self.store.list_api_keys(ws).await?)
     }
 
-    /// Revokes a key by its prefix (or the whole key). Takes effect at once: keys are
-    /// checked against the store on every request.
+    /// Revokes a key by its prefix (or the whole key). Takes effect at once: the
+    /// store moves its revocation token, and every server's key cache follows it
+    /// (see `Store::key_revocations`).
     pub async fn revoke_key(&self, prefix_or_key: &str) -> Result<(), ServiceError> {
         let prefix = prefix_of(prefix_or_key).unwrap_or(prefix_or_key.trim());
         match self.store.revoke_api_key(prefix, now()).await {

@@ -214,13 +214,13 @@ fn join(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// A group as ActiveCampaign's `group_view` shows it: values as strings, as they
-/// come from its database. Limits not set show ActiveCampaign's "none": 0, or -1
-/// for attachments; their periods show `month`.
 /// `pg_<permission>`, the wire names of the 32 permissions, made once.
 static PG_KEYS: LazyLock<Vec<String>> =
     LazyLock::new(|| PERMISSIONS.iter().map(|p| format!("pg_{p}")).collect());
 
+/// A group as ActiveCampaign's `group_view` shows it: values as strings, as they
+/// come from its database. Limits not set show ActiveCampaign's "none": 0, or -1
+/// for attachments; their periods show `month`.
 pub fn group_row(g: &Group) -> Vec<(Key, Value)> {
     let p = &g.policy;
     let limit = |k: LimitKind, none: &'static str| -> Value {

@@ -51,9 +51,14 @@ impl State {
         self.token.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn heard(&self) {
-        let ms = self.started.elapsed().as_millis() as u64;
-        self.heard_at.store(ms + 1, Ordering::SeqCst);
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// A heartbeat sent at `sent_ms` came back. Trust is counted from when it was
+    /// sent, so a slow delivery cannot stretch the window.
+    fn heard(&self, sent_ms: u64) {
+        self.heard_at.fetch_max(sent_ms + 1, Ordering::SeqCst);
     }
 
     fn lost(&self) {
@@ -132,13 +137,14 @@ async fn session(
 ) -> Result<std::convert::Infallible, Lost> {
     let before = |e: tokio_postgres::Error| Lost::Before(e.to_string());
     let (client, mut connection) = config.connect(NoTls).await.map_err(before)?;
-    // `true` for a heartbeat, `false` for a revocation.
-    let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    // `Some(sent at)` for a heartbeat, `None` for a revocation.
+    let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
     let driver = tokio::spawn(async move {
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    let heartbeat = n.channel() == HEARTBEAT_CHANNEL;
+                    let heartbeat = (n.channel() == HEARTBEAT_CHANNEL)
+                        .then(|| n.payload().parse::<u64>().unwrap_or(0));
                     if tx.send(heartbeat).is_err() {
                         break;
                     }
@@ -151,23 +157,24 @@ async fn session(
     let _driver = AbortOnDrop(driver);
     client
         .batch_execute(&format!(
-            "LISTEN {CHANNEL}; LISTEN {HEARTBEAT_CHANNEL}; NOTIFY {HEARTBEAT_CHANNEL}"
+            "LISTEN {CHANNEL}; LISTEN {HEARTBEAT_CHANNEL}; NOTIFY {HEARTBEAT_CHANNEL}, '{}'",
+            state.now_ms()
         ))
         .await
         .map_err(before)?;
     // Whatever was revoked before this point may have gone unheard.
     state.bump();
-    let beat = format!("NOTIFY {HEARTBEAT_CHANNEL}");
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.tick().await;
     loop {
         tokio::select! {
             n = notified.recv() => match n {
-                Some(true) => state.heard(),
-                Some(false) => state.bump(),
+                Some(Some(sent_ms)) => state.heard(sent_ms),
+                Some(None) => state.bump(),
                 None => return Err(Lost::After("the connection closed".into())),
             },
             _ = tick.tick() => {
+                let beat = format!("NOTIFY {HEARTBEAT_CHANNEL}, '{}'", state.now_ms());
                 match tokio::time::timeout(HEARTBEAT, client.simple_query(&beat)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(Lost::After(e.to_string())),
@@ -198,14 +205,14 @@ mod tests {
             heard_at: AtomicU64::new(0),
         };
         assert_eq!(state.token(), None, "nothing heard yet");
-        state.heard();
+        state.heard(state.now_ms());
         assert_eq!(state.token(), Some(0));
         state.bump();
         assert_eq!(state.token(), Some(1));
         state.lost();
         assert_eq!(state.token(), None);
-        // Heard long ago: no longer trusted.
-        state.heard_at.store(1, Ordering::SeqCst);
+        // A heartbeat sent long ago, however late it arrives, is not trusted.
+        state.heard(0);
         let state = State {
             started: Instant::now() - TRUSTED_FOR - Duration::from_millis(10),
             ..state

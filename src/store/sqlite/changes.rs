@@ -15,26 +15,40 @@
 //!
 //! Tokens are random rather than counters so that two processes marking at the
 //! same moment need no read-modify-write lock: each write leaves a value the
-//! reader has not seen. The file is not synced: after a crash every cache is
-//! gone anyway. If a mark cannot be written, this process stops offering the
-//! write token (its group cache turns off) rather than risk a stale one.
+//! reader has not seen. The file is not synced: it only has to outlive the
+//! processes that read it.
+//!
+//! Failing closed: if a mark cannot be written, the marker is cut to nothing, so
+//! that no process can read a token and every cache turns off; if this process's
+//! file has been deleted or replaced (checked every 100 ms), it offers no token
+//! either. The caches also empty themselves every few seconds whatever the
+//! tokens say (`TokenCache`), which bounds what a missed mark can cost.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 const REVOCATION_AT: u64 = 0;
 const WRITE_AT: u64 = 8;
+/// How often a reader checks that its file is still the one at the path.
+const CHECK_EVERY_MS: u64 = 100;
 
 pub(crate) struct ChangeMarker {
     file: File,
+    path: PathBuf,
     broken: AtomicBool,
+    started: Instant,
+    checked_ms: AtomicU64,
 }
 
-/// Where the marker of the database at `db` lives.
+/// Where the marker of the database at `db` lives. The database's real path is
+/// used, so that a server and a command reaching the same file through different
+/// names (a symbolic link) share one marker.
 pub(crate) fn marker_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
+    let real = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
+    let mut name = real.into_os_string();
     name.push("-changes");
     PathBuf::from(name)
 }
@@ -43,15 +57,19 @@ impl ChangeMarker {
     /// Opens the marker of the database at `db`, creating it if it is missing,
     /// and marks a write (this process may just have migrated the database).
     pub(crate) fn open(db: &Path) -> std::io::Result<ChangeMarker> {
+        let path = marker_path(db);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(marker_path(db))?;
+            .open(&path)?;
         let marker = ChangeMarker {
             file,
+            path,
             broken: AtomicBool::new(false),
+            started: Instant::now(),
+            checked_ms: AtomicU64::new(0),
         };
         if marker.revocation_token().is_none() {
             marker.mark_revocation()?;
@@ -60,15 +78,47 @@ impl ChangeMarker {
         Ok(marker)
     }
 
+    /// The marker's path, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn token_at(&self, at: u64) -> Option<u64> {
+        if self.broken.load(Ordering::SeqCst) || !self.still_linked() {
+            return None;
+        }
         let mut buf = [0u8; 8];
         self.file.read_exact_at(&mut buf, at).ok()?;
         Some(u64::from_le_bytes(buf))
     }
 
+    /// False once the open file has been deleted or replaced: other processes now
+    /// mark a file this one cannot see. Checked at most every 100 ms.
+    fn still_linked(&self) -> bool {
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.checked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < CHECK_EVERY_MS {
+            return true;
+        }
+        self.checked_ms.store(now, Ordering::Relaxed);
+        let linked = self.file.metadata().is_ok_and(|m| m.nlink() > 0);
+        if !linked {
+            self.broken.store(true, Ordering::SeqCst);
+            tracing::error!(path = %self.path.display(), "the change marker was deleted or replaced; keys and groups are no longer cached until groupd restarts");
+        }
+        linked
+    }
+
     fn mark_at(&self, at: u64) -> std::io::Result<()> {
         let token: u64 = rand::random();
-        self.file.write_all_at(&token.to_le_bytes(), at)
+        let marked = self.file.write_all_at(&token.to_le_bytes(), at);
+        if marked.is_err() {
+            // Fail closed for every process: with the file cut short, nobody can
+            // read a token, so nobody caches.
+            self.broken.store(true, Ordering::SeqCst);
+            let _ = self.file.set_len(0);
+        }
+        marked
     }
 
     /// `None` if it cannot be read: then no key may be cached.
@@ -76,12 +126,8 @@ impl ChangeMarker {
         self.token_at(REVOCATION_AT)
     }
 
-    /// `None` if it cannot be read, or this process once failed to mark a write:
-    /// then no group may be cached.
+    /// `None` if it cannot be read: then no group may be cached.
     pub(crate) fn write_token(&self) -> Option<u64> {
-        if self.broken.load(Ordering::SeqCst) {
-            return None;
-        }
         self.token_at(WRITE_AT)
     }
 
@@ -93,8 +139,7 @@ impl ChangeMarker {
     /// Leaves a new write token. Call after every commit, before answering.
     pub(crate) fn mark_write(&self) {
         if let Err(e) = self.mark_at(WRITE_AT) {
-            self.broken.store(true, Ordering::SeqCst);
-            tracing::error!(error = %e, "cannot write the change marker; groups are no longer cached by this process");
+            tracing::error!(error = %e, path = %self.path.display(), "cannot write the change marker; keys and groups are no longer cached");
         }
     }
 }
@@ -120,5 +165,31 @@ mod tests {
         cli.mark_revocation().expect("mark");
         assert_ne!(server.revocation_token(), Some(revocation));
         assert!(marker_path(&db).ends_with("groupd.db-changes"));
+    }
+
+    #[test]
+    fn a_deleted_marker_offers_no_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("groupd.db");
+        let server = ChangeMarker::open(&db).expect("open");
+        assert!(server.write_token().is_some());
+        std::fs::remove_file(marker_path(&db)).expect("delete");
+        // A command run now makes a new file the server cannot see.
+        let cli = ChangeMarker::open(&db).expect("open");
+        cli.mark_revocation().expect("mark");
+        std::thread::sleep(std::time::Duration::from_millis(CHECK_EVERY_MS + 10));
+        assert_eq!(server.revocation_token(), None);
+        assert_eq!(server.write_token(), None);
+        assert!(cli.write_token().is_some());
+    }
+
+    #[test]
+    fn a_symlinked_database_shares_the_marker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("v3.db");
+        std::fs::write(&real, b"").expect("db file");
+        let link = dir.path().join("groupd.db");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        assert_eq!(marker_path(&link), marker_path(&real));
     }
 }

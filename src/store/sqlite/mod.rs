@@ -31,6 +31,9 @@ const MAX_IDLE_READERS: usize = 16;
 const MAX_BATCH: usize = 64;
 /// Groups kept by `find_group` before its cache starts again from empty.
 const GROUP_CACHE_CAPACITY: usize = 4096;
+/// A backstop: however the write token behaves, no group is served from memory
+/// for longer.
+const GROUP_CACHE_MAX_AGE: Duration = Duration::from_secs(5);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
@@ -114,7 +117,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             changes,
-            groups: TokenCache::new(GROUP_CACHE_CAPACITY),
+            groups: TokenCache::new(GROUP_CACHE_CAPACITY, GROUP_CACHE_MAX_AGE),
             readers: Arc::new(ReadPool {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
@@ -700,9 +703,9 @@ impl Store for SqliteStore {
         // Committed; now tell every process's key cache (see `changes`).
         self.changes.mark_revocation().map_err(|e| {
             StoreError::Unavailable(format!(
-                "the key is revoked, but running servers may accept it until they restart: \
+                "the key is revoked, but running servers may accept it for a few seconds: \
                  cannot write {}: {e}",
-                changes::marker_path(&self.readers.path).display()
+                self.changes.path().display()
             ))
         })
     }
