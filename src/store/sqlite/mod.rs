@@ -73,6 +73,30 @@ fn is_unique_violation(e: &rusqlite::Error, needle: &str) -> bool {
             && msg.contains("UNIQUE") && msg.contains(needle))
 }
 
+/// Statements through the connection's prepared-statement cache, so each is
+/// parsed once per connection rather than on every call.
+pub(crate) trait CachedExt {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl CachedExt for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Every statement goes through the prepared-statement cache; the default 16
@@ -160,7 +184,7 @@ fn in_snapshot<T>(
     conn.prepare_cached("BEGIN")?.execute([])?;
     let out = f(conn);
     let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    let ended = conn.exec_cached(end, []);
     let out = out?;
     ended?;
     Ok(out)
@@ -208,11 +232,11 @@ fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
 fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
     for b in Builtin::ALL {
         let policy = policy_json(&b.policy())?;
-        conn.prepare_cached(
-            "INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
-             policy, builtin, created_at, updated_at) VALUES (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) \
-             ON CONFLICT (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING")
-.and_then(|mut s| s.execute(
+        conn.exec_cached(
+            "INSERT INTO groups (workspace_id, name, name_key, description, \
+                 category_id, secret, policy, builtin, created_at, updated_at) VALUES \
+                 (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) ON CONFLICT \
+                 (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING",
             params![
                 ws,
                 b.name(),
@@ -222,7 +246,7 @@ fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreErro
                 b.as_str(),
                 now
             ],
-        ))
+        )
         .map_err(map_err)?;
     }
     Ok(())
@@ -253,20 +277,22 @@ fn crate_now() -> i64 {
 }
 
 fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace, StoreError> {
-    conn.prepare_cached("INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)")
-        .and_then(|mut s| s.execute(params![name, now]))
-        .map_err(|e| {
-            if is_unique_violation(&e, "workspaces.name") {
-                StoreError::AlreadyExists(format!("workspace '{name}'"))
-            } else {
-                map_err(e)
-            }
-        })?;
-    let id = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+    conn.exec_cached(
+        "INSERT INTO workspaces (name, created_at) VALUES (?1, ?2)",
+        params![name, now],
     )
-    .and_then(|mut s| s.execute(params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now]))
+    .map_err(|e| {
+        if is_unique_violation(&e, "workspaces.name") {
+            StoreError::AlreadyExists(format!("workspace '{name}'"))
+        } else {
+            map_err(e)
+        }
+    })?;
+    let id = conn.last_insert_rowid();
+    conn.exec_cached(
+        "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME, now],
+    )
     .map_err(map_err)?;
     insert_builtins(conn, id, now)?;
     Ok(Workspace {
@@ -276,17 +302,23 @@ fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace
 }
 
 fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2")
-        .and_then(|mut s| s.query_row(params![ws.0, id], |_| Ok(())))
-        .optional()
-        .map(|r| r.is_some())
+    conn.row_cached(
+        "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
 }
 
 fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2")
-        .and_then(|mut s| s.query_row(params![ws.0, id], |_| Ok(())))
-        .optional()
-        .map(|r| r.is_some())
+    conn.row_cached(
+        "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
 }
 
 fn check_references(
@@ -314,9 +346,13 @@ fn group_builtin(
     ws: WorkspaceId,
     id: GroupId,
 ) -> Result<Option<Option<String>>, StoreError> {
-    conn.prepare_cached("SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2")
-        .and_then(|mut s| s.query_row(params![ws.0, id.0], |r| r.get(0)).optional())
-        .map_err(map_err)
+    conn.row_cached(
+        "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id.0],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(map_err)
 }
 
 /// Slugs and usernames share one namespace of a workspace (both name pages).
@@ -326,8 +362,12 @@ fn check_slug_free_of_usernames(
     key: &str,
 ) -> Result<(), StoreError> {
     let taken = conn
-        .prepare_cached("SELECT 1 FROM users WHERE workspace_id = ?1 AND username_key = ?2")
-        .and_then(|mut s| s.query_row(params![ws.0, key], |_| Ok(())).optional())
+        .row_cached(
+            "SELECT 1 FROM users WHERE workspace_id = ?1 AND username_key = ?2",
+            params![ws.0, key],
+            |_| Ok(()),
+        )
+        .optional()
         .map_err(map_err)?;
     match taken {
         Some(()) => Err(StoreError::SlugTaken),
@@ -337,8 +377,12 @@ fn check_slug_free_of_usernames(
 
 fn username_free_of_slugs(conn: &Connection, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
     let clash = conn
-        .prepare_cached("SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2")
-        .and_then(|mut s| s.query_row(params![ws.0, key], |_| Ok(())).optional())
+        .row_cached(
+            "SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2",
+            params![ws.0, key],
+            |_| Ok(()),
+        )
+        .optional()
         .map_err(map_err)?;
     match clash {
         Some(()) => Err(StoreError::UsernameTaken),
@@ -392,13 +436,12 @@ fn add_members_in(
     now: i64,
 ) -> Result<u64, StoreError> {
     let row: Option<(String, i64)> = conn
-        .prepare_cached(
+        .row_cached(
             "SELECT policy, member_count FROM groups WHERE workspace_id = ?1 AND id = ?2",
+            params![ws.0, group.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .and_then(|mut s| {
-            s.query_row(params![ws.0, group.0], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
+        .optional()
         .map_err(map_err)?;
     let Some((policy, count)) = row else {
         return Err(StoreError::NotFound("group"));
@@ -408,27 +451,32 @@ fn add_members_in(
     let mut fresh = Vec::new();
     for user in users {
         let exists = conn
-            .prepare_cached("SELECT 1 FROM users WHERE workspace_id = ?1 AND id = ?2")
-            .and_then(|mut s| s.query_row(params![ws.0, user.0], |_| Ok(())).optional())
+            .row_cached(
+                "SELECT 1 FROM users WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, user.0],
+                |_| Ok(()),
+            )
+            .optional()
             .map_err(map_err)?;
         if exists.is_none() {
             return Err(StoreError::UnknownUser(user.0));
         }
         let current: Option<String> = conn
-            .prepare_cached("SELECT role FROM memberships WHERE group_id = ?1 AND user_id = ?2")
-            .and_then(|mut s| {
-                s.query_row(params![group.0, user.0], |r| r.get(0))
-                    .optional()
-            })
+            .row_cached(
+                "SELECT role FROM memberships WHERE group_id = ?1 AND user_id = ?2",
+                params![group.0, user.0],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(map_err)?;
         match (current, on_existing) {
             (Some(_), OnExisting::Fail) => return Err(StoreError::AlreadyMember(user.0)),
             (Some(_), OnExisting::Keep) => {
                 if let Some(role) = role {
-                    conn.prepare_cached(
+                    conn.exec_cached(
                         "UPDATE memberships SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                        params![group.0, user.0, role.as_str()],
                     )
-                    .and_then(|mut s| s.execute(params![group.0, user.0, role.as_str()]))
                     .map_err(map_err)?;
                 }
             }
@@ -444,16 +492,18 @@ fn add_members_in(
     }
     let role = role.unwrap_or(GroupRole::Member);
     for user in &fresh {
-        conn.prepare_cached(
+        conn.exec_cached(
             "INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            params![group.0, user.0, role.as_str(), now],
         )
-        .and_then(|mut s| s.execute(params![group.0, user.0, role.as_str(), now]))
         .map_err(map_err)?;
     }
     if !fresh.is_empty() {
-        conn.prepare_cached("UPDATE groups SET member_count = member_count + ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![group.0, fresh.len() as i64]))
-            .map_err(map_err)?;
+        conn.exec_cached(
+            "UPDATE groups SET member_count = member_count + ?2 WHERE id = ?1",
+            params![group.0, fresh.len() as i64],
+        )
+        .map_err(map_err)?;
     }
     Ok(fresh.len() as u64)
 }
@@ -530,16 +580,13 @@ fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
 
 fn put_icon(conn: &Connection, id: i64, icon: &Option<IconImage>) -> rusqlite::Result<()> {
     match icon {
-        Some(icon) => conn
-            .prepare_cached(
-                "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
+        Some(icon) => conn.exec_cached(
+            "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
              ON CONFLICT (group_id) DO UPDATE SET content_type = excluded.content_type, \
              data = excluded.data",
-            )
-            .and_then(|mut s| s.execute(params![id, icon.content_type, icon.data]))?,
-        None => conn
-            .prepare_cached("DELETE FROM group_icons WHERE group_id = ?1")
-            .and_then(|mut s| s.execute([id]))?,
+            params![id, icon.content_type, icon.data],
+        )?,
+        None => conn.exec_cached("DELETE FROM group_icons WHERE group_id = ?1", [id])?,
     };
     Ok(())
 }
@@ -552,16 +599,16 @@ fn put_field_value(
     value: &Option<String>,
 ) -> rusqlite::Result<()> {
     match value {
-        Some(v) => conn
-            .prepare_cached(
-                "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
+        Some(v) => conn.exec_cached(
+            "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, field_id) \
              DO UPDATE SET value = excluded.value",
-            )
-            .and_then(|mut s| s.execute(params![group, ws.0, field, v]))?,
-        None => conn
-            .prepare_cached("DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2")
-            .and_then(|mut s| s.execute(params![group, field]))?,
+            params![group, ws.0, field, v],
+        )?,
+        None => conn.exec_cached(
+            "DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2",
+            params![group, field],
+        )?,
     };
     Ok(())
 }
@@ -572,8 +619,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let any: Option<i64> = conn
-                    .prepare_cached("SELECT id FROM workspaces LIMIT 1")
-                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .row_cached("SELECT id FROM workspaces LIMIT 1", [], |r| r.get(0))
                     .optional()
                     .map_err(map_err)?;
                 match any {
@@ -608,16 +654,17 @@ impl Store for SqliteStore {
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
         let name = name.to_string();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT id, name FROM workspaces WHERE name = ?1")
-                .and_then(|mut s| {
-                    s.query_row([&name], |r| {
-                        Ok(Workspace {
-                            id: WorkspaceId(r.get(0)?),
-                            name: r.get(1)?,
-                        })
+            conn.row_cached(
+                "SELECT id, name FROM workspaces WHERE name = ?1",
+                [&name],
+                |r| {
+                    Ok(Workspace {
+                        id: WorkspaceId(r.get(0)?),
+                        name: r.get(1)?,
                     })
-                })
-                .optional()
+                },
+            )
+            .optional()
         })
         .await
     }
@@ -625,13 +672,11 @@ impl Store for SqliteStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
+                conn.exec_cached(
                     "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key.prefix, ws.0, key.hash, key.label, key.now],
                 )
-                .and_then(|mut s| {
-                    s.execute(params![key.prefix, ws.0, key.hash, key.label, key.now])
-                })
                 .map_err(|e| {
                     if is_unique_violation(&e, "api_keys.prefix") {
                         StoreError::AlreadyExists("key prefix".into())
@@ -688,11 +733,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .prepare_cached(
-                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = ?1")
-.and_then(|mut s| s.execute(
+                    .exec_cached(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = \
+                             ?1",
                         params![prefix, now],
-                    ))
+                    )
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("key"));
@@ -724,21 +769,20 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let id: i64 = conn
-                    .prepare_cached(
+                    .row_cached(
                         "UPDATE workspaces SET next_category_id = next_category_id + 1 \
-                         WHERE id = ?1 RETURNING next_category_id - 1")
-.and_then(|mut s| s.query_row(
+                         WHERE id = ?1 RETURNING next_category_id - 1",
                         [ws.0],
                         |r| r.get(0),
-                    ))
+                    )
                     .optional()
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound("workspace"))?;
-                conn.prepare_cached(
-                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)")
-.and_then(|mut s| s.execute(
+                conn.exec_cached(
+                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, \
+                         ?2, ?3, ?4)",
                     params![ws.0, id, name, now],
-                ))
+                )
                 .map_err(map_err)?;
                 Ok(Category { id, name })
             })
@@ -771,10 +815,10 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .prepare_cached(
+                    .exec_cached(
                         "UPDATE categories SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id, name],
                     )
-                    .and_then(|mut s| s.execute(params![ws.0, id, name]))
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::UnknownCategory(id));
@@ -796,17 +840,16 @@ impl Store for SqliteStore {
                     return Err(StoreError::UnknownCategory(id));
                 }
                 let moved = conn
-                    .prepare_cached(
-                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND category_id = ?2")
-.and_then(|mut s| s.execute(
+                    .exec_cached(
+                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND \
+                             category_id = ?2",
                         params![ws.0, id, DEFAULT_CATEGORY_ID],
-                    ))
+                    )
                     .map_err(map_err)?;
-                conn.prepare_cached(
-                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2")
-.and_then(|mut s| s.execute(
+                conn.exec_cached(
+                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
                     params![ws.0, id],
-                ))
+                )
                 .map_err(map_err)?;
                 Ok(moved as u64)
             })
@@ -822,10 +865,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let next: i64 = conn
-                    .prepare_cached("SELECT next_field_id FROM workspaces WHERE id = ?1")
-.and_then(|mut s| s.query_row( [ws.0], |r| {
-                        r.get(0)
-                    }))
+                    .row_cached(
+                        "SELECT next_field_id FROM workspaces WHERE id = ?1",
+                        [ws.0],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound("workspace"))?;
@@ -833,20 +877,19 @@ impl Store for SqliteStore {
                 if field_exists(conn, ws, id).map_err(map_err)? {
                     return Err(StoreError::AlreadyExists(format!("custom field {id}")));
                 }
-                conn.prepare_cached(
-                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE id = ?1")
-.and_then(|mut s| s.execute(
+                conn.exec_cached(
+                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE \
+                         id = ?1",
                     params![ws.0, id],
-                ))
+                )
                 .map_err(map_err)?;
                 let options = serde_json::to_string(&def.options)
                     .map_err(|e| StoreError::Backend(e.to_string()))?;
-                conn.prepare_cached(
-                    "INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-.and_then(|mut s| s.execute(
+                conn.exec_cached(
+                    "INSERT INTO field_defs (workspace_id, id, name, kind, options, \
+                         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![ws.0, id, def.name, def.kind.as_str(), options, now],
-                ))
+                )
                 .map_err(map_err)?;
                 Ok(FieldDef {
                     id,
@@ -873,8 +916,10 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let n = conn
-                    .prepare_cached("DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2")
-                    .and_then(|mut s| s.execute(params![ws.0, id]))
+                    .exec_cached(
+                        "DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id],
+                    )
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::UnknownField(id));
@@ -897,13 +942,12 @@ impl Store for SqliteStore {
                 if let Some(slug) = &g.slug {
                     check_slug_free_of_usernames(conn, ws, slug.key())?;
                 }
-                conn.prepare_cached(
-                    "INSERT INTO groups (workspace_id, name, slug, slug_key, description, category_id, \
-                     secret, unleavable, pinned, password_hash, created_at, updated_at, policy, name_key) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
+                conn.exec_cached(
+                    "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
+                         category_id, secret, unleavable, pinned, password_hash, created_at, \
+                         updated_at, policy, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                         ?9, ?10, ?11, ?11, ?12, ?13)",
+                    params![
                         ws.0,
                         g.name,
                         g.slug.as_ref().map(|s| s.as_str()),
@@ -917,8 +961,8 @@ impl Store for SqliteStore {
                         g.now,
                         policy,
                         g.name.to_lowercase(),
-                    ])
-                })
+                    ],
+                )
                 .map_err(slug_error)?;
                 let id = conn.last_insert_rowid();
                 for (field, value) in &g.custom_fields {
@@ -941,8 +985,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let exists = conn
-                    .prepare_cached("SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2")
-                    .and_then(|mut s| s.query_row(params![ws.0, id.0], |_| Ok(())))
+                    .row_cached(
+                        "SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                        |_| Ok(()),
+                    )
                     .optional()
                     .map_err(map_err)?
                     .is_some();
@@ -959,8 +1006,9 @@ impl Store for SqliteStore {
                     None
                 } else {
                     let current: String = conn
-                        .prepare_cached("SELECT policy FROM groups WHERE id = ?1")
-                        .and_then(|mut s| s.query_row([id.0], |r| r.get(0)))
+                        .row_cached("SELECT policy FROM groups WHERE id = ?1", [id.0], |r| {
+                            r.get(0)
+                        })
                         .map_err(map_err)?;
                     let mut policy: GroupPolicy = serde_json::from_str(&current).map_err(|e| {
                         StoreError::Backend(format!("stored policy unreadable: {e}"))
@@ -983,7 +1031,7 @@ impl Store for SqliteStore {
                     None => (false, None),
                     Some(p) => (true, p.clone()),
                 };
-                conn.prepare_cached(
+                conn.exec_cached(
                     "UPDATE groups SET \
                        name = COALESCE(?3, name), \
                        name_key = COALESCE(?16, name_key), \
@@ -998,9 +1046,7 @@ impl Store for SqliteStore {
                        updated_at = ?14, \
                        policy = COALESCE(?15, policy) \
                      WHERE workspace_id = ?1 AND id = ?2",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
+                    params![
                         ws.0,
                         id.0,
                         u.name,
@@ -1017,8 +1063,8 @@ impl Store for SqliteStore {
                         u.now,
                         policy,
                         u.name.as_ref().map(|n| n.to_lowercase()),
-                    ])
-                })
+                    ],
+                )
                 .map_err(slug_error)?;
                 for (field, value) in &u.custom_fields {
                     put_field_value(conn, ws, id.0, *field, value).map_err(map_err)?;
@@ -1070,11 +1116,10 @@ impl Store for SqliteStore {
                         let users = movers.into_iter().map(UserId).collect();
                         add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
                     }
-                    conn.prepare_cached(
-                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2")
-.and_then(|mut s| s.execute(
-                        params![ws.0, id.0],
-                    ))
+                    conn.exec_cached(
+                            "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                            params![ws.0, id.0],
+                        )
                     .map_err(map_err)?;
                 }
                 Ok(())
@@ -1275,13 +1320,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 username_free_of_slugs(conn, ws, &u.username.1)?;
-                conn.prepare_cached(
+                conn.exec_cached(
                     "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
                      email_key, password_hash, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
+                    params![
                         ws.0,
                         u.full_name,
                         u.username.0,
@@ -1290,8 +1333,8 @@ impl Store for SqliteStore {
                         u.email.1,
                         u.password_hash,
                         u.now
-                    ])
-                })
+                    ],
+                )
                 .map_err(user_error)?;
                 Ok(UserId(conn.last_insert_rowid()))
             })
@@ -1310,16 +1353,14 @@ impl Store for SqliteStore {
                     username_free_of_slugs(conn, ws, key)?;
                 }
                 let n = conn
-                    .prepare_cached(
+                    .exec_cached(
                         "UPDATE users SET full_name = COALESCE(?3, full_name), \
                          username = COALESCE(?4, username), \
                          username_key = COALESCE(?5, username_key), \
                          email = COALESCE(?6, email), email_key = COALESCE(?7, email_key), \
                          password_hash = COALESCE(?8, password_hash), updated_at = ?9 \
                          WHERE workspace_id = ?1 AND id = ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
+                        params![
                             ws.0,
                             id.0,
                             u.full_name,
@@ -1329,8 +1370,8 @@ impl Store for SqliteStore {
                             u.email.as_ref().map(|x| &x.1),
                             u.password_hash,
                             u.now
-                        ])
-                    })
+                        ],
+                    )
                     .map_err(user_error)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("user"));
@@ -1343,16 +1384,18 @@ impl Store for SqliteStore {
     async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
+                conn.exec_cached(
                     "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
                          (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
                           WHERE m.user_id = ?2 AND u.workspace_id = ?1)",
+                    params![ws.0, id.0],
                 )
-                .and_then(|mut s| s.execute(params![ws.0, id.0]))
                 .map_err(map_err)?;
                 let n = conn
-                    .prepare_cached("DELETE FROM users WHERE workspace_id = ?1 AND id = ?2")
-                    .and_then(|mut s| s.execute(params![ws.0, id.0]))
+                    .exec_cached(
+                        "DELETE FROM users WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                    )
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("user"));
@@ -1430,10 +1473,10 @@ impl Store for SqliteStore {
                 let mut removed = 0u64;
                 for user in users {
                     let n = conn
-                        .prepare_cached(
+                        .exec_cached(
                             "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
+                            params![group.0, user.0],
                         )
-                        .and_then(|mut s| s.execute(params![group.0, user.0]))
                         .map_err(map_err)?;
                     if n == 0 && require_member {
                         return Err(StoreError::NotAMember(user.0));
@@ -1441,10 +1484,10 @@ impl Store for SqliteStore {
                     removed += n as u64;
                 }
                 if removed > 0 {
-                    conn.prepare_cached(
+                    conn.exec_cached(
                         "UPDATE groups SET member_count = member_count - ?2 WHERE id = ?1",
+                        params![group.0, removed as i64],
                     )
-                    .and_then(|mut s| s.execute(params![group.0, removed as i64]))
                     .map_err(map_err)?;
                 }
                 Ok(removed)
@@ -1517,22 +1560,20 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
-                    "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
-                     AND created_at < ?3")
-.and_then(|mut s| s.execute(
+                conn.exec_cached(
+                    "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 AND \
+                         created_at < ?3",
                     params![ws.0, key, since],
-                ))
+                )
                 .map_err(map_err)?;
                 type Row = (Vec<u8>, Option<u16>, Option<String>);
                 let found: Option<Row> = conn
-                    .prepare_cached(
+                    .row_cached(
                         "SELECT request_hash, status, body FROM idempotency_keys \
-                         WHERE workspace_id = ?1 AND key = ?2")
-.and_then(|mut s| s.query_row(
+                         WHERE workspace_id = ?1 AND key = ?2",
                         params![ws.0, key],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    ))
+                    )
                     .optional()
                     .map_err(map_err)?;
                 match found {
@@ -1543,12 +1584,11 @@ impl Store for SqliteStore {
                     }),
                     Some((request_hash, _, _)) => Ok(IdempotencyClaim::InProgress { request_hash }),
                     None => {
-                        conn.prepare_cached(
-                            "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) \
-                             VALUES (?1, ?2, ?3, ?4)")
-.and_then(|mut s| s.execute(
+                        conn.exec_cached(
+                            "INSERT INTO idempotency_keys (workspace_id, key, request_hash, \
+                                 created_at) VALUES (?1, ?2, ?3, ?4)",
                             params![ws.0, key, request_hash, now],
-                        ))
+                        )
                         .map_err(map_err)?;
                         Ok(IdempotencyClaim::Claimed)
                     }
@@ -1567,11 +1607,11 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
+                conn.exec_cached(
                     "UPDATE idempotency_keys SET status = ?3, body = ?4 \
                      WHERE workspace_id = ?1 AND key = ?2",
+                    params![ws.0, key, status, body],
                 )
-                .and_then(|mut s| s.execute(params![ws.0, key, status, body]))
                 .map_err(map_err)?;
                 Ok(())
             })
@@ -1582,11 +1622,11 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
-                conn.prepare_cached(
+                conn.exec_cached(
                     "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
                      AND status IS NULL",
+                    params![ws.0, key],
                 )
-                .and_then(|mut s| s.execute(params![ws.0, key]))
                 .map_err(map_err)?;
                 Ok(())
             })
@@ -1630,8 +1670,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 let existing: i64 = conn
-                    .prepare_cached("SELECT COUNT(*) FROM workspaces")
-                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .row_cached("SELECT COUNT(*) FROM workspaces", [], |r| r.get(0))
                     .map_err(map_err)?;
                 if existing > 0 {
                     return Err(StoreError::Refused(

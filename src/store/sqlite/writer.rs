@@ -8,7 +8,7 @@
 //! COMMIT fails them all. No caller hears "done" before its write is on disk.
 
 use super::changes::ChangeMarker;
-use super::map_err;
+use super::{CachedExt, map_err};
 use crate::store::StoreError;
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -97,13 +97,6 @@ impl Writer {
     }
 }
 
-/// Runs a statement through the prepared-statement cache (no parse per job).
-fn exec_cached(conn: &Connection, sql: &str) -> bool {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.execute([]))
-        .is_ok()
-}
-
 fn run_writer(
     conn: Connection,
     jobs: mpsc::Receiver<Box<dyn WriteJob>>,
@@ -118,10 +111,7 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-        {
+        if let Err(e) = conn.exec_cached("BEGIN IMMEDIATE", []) {
             let err = map_err(e);
             for job in batch {
                 job.finish(Err(err.clone()));
@@ -129,20 +119,16 @@ fn run_writer(
             continue;
         }
         for job in batch.iter_mut() {
-            let staged = exec_cached(&conn, "SAVEPOINT job");
+            let staged = conn.exec_cached("SAVEPOINT job", []).is_ok();
             let ok = staged && job.run(&conn);
             if staged {
                 if !ok {
-                    exec_cached(&conn, "ROLLBACK TO job");
+                    let _ = conn.exec_cached("ROLLBACK TO job", []);
                 }
-                exec_cached(&conn, "RELEASE job");
+                let _ = conn.exec_cached("RELEASE job", []);
             }
         }
-        let commit = conn
-            .prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-            .map_err(map_err);
+        let commit = conn.exec_cached("COMMIT", []).map(|_| ()).map_err(map_err);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
