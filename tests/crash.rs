@@ -4,26 +4,14 @@
 
 mod common;
 
-use common::{groupd_ok, spawn_app_with, start};
+use common::{add_field, spawn_app_with, start};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_groups_survive_sigkill() {
     let mut app = spawn_app_with(&[]).await;
-    groupd_ok(
-        &app.dir,
-        &[
-            "field",
-            "add",
-            "--id",
-            "1",
-            "--name",
-            "Check",
-            "--type",
-            "short_text",
-        ],
-    );
+    add_field(&app.dir, "1", "Check", "short_text");
     let acked: Arc<Mutex<HashMap<i64, String>>> = Arc::default();
     let address = app.address.clone();
     let key = app.key.clone();

@@ -52,19 +52,7 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
     let first = tempfile::tempdir().unwrap();
     let app = start(first.path(), &["--icon-allow-private"], None);
     let key = app.key.clone();
-    common::groupd_ok(
-        first.path(),
-        &[
-            "field",
-            "add",
-            "--id",
-            "10",
-            "--name",
-            "Team",
-            "--type",
-            "short_text",
-        ],
-    );
+    common::add_field(first.path(), "10", "Team", "short_text");
     common::groupd_ok(first.path(), &["category", "add", "Sport"]);
     common::groupd_ok(first.path(), &["workspace", "create", "second"]);
     let (s, g) = app

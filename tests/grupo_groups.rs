@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{groupd_ok, spawn_app};
+use common::{add_field, groupd_ok, spawn_app};
 use serde_json::json;
 
 /// The first group a client makes: ids 1 to 3 are the built-in groups.
@@ -36,25 +36,8 @@ fn setup_definitions(dir: &std::path::Path) {
         groupd_ok(dir, &["category", "add", "Hobbies"]),
         "2\tHobbies\n"
     );
-    groupd_ok(
-        dir,
-        &[
-            "field",
-            "add",
-            "--id",
-            "10",
-            "--name",
-            "Team",
-            "--type",
-            "short_text",
-        ],
-    );
-    groupd_ok(
-        dir,
-        &[
-            "field", "add", "--id", "11", "--name", "Founded", "--type", "date",
-        ],
-    );
+    add_field(dir, "10", "Team", "short_text");
+    add_field(dir, "11", "Founded", "date");
 }
 
 fn assert_every_field_stored(g: &serde_json::Value) {
@@ -363,12 +346,7 @@ async fn error_keys_are_exact() {
 #[tokio::test]
 async fn every_bad_field_is_named_and_nothing_is_written() {
     let app = spawn_app().await;
-    groupd_ok(
-        &app.dir,
-        &[
-            "field", "add", "--id", "3", "--name", "Size", "--type", "number",
-        ],
-    );
+    add_field(&app.dir, "3", "Size", "number");
     groupd_ok(
         &app.dir,
         &[
@@ -376,18 +354,8 @@ async fn every_bad_field_is_named_and_nothing_is_written() {
             "Red", "--option", "Blue",
         ],
     );
-    groupd_ok(
-        &app.dir,
-        &[
-            "field", "add", "--id", "5", "--name", "Site", "--type", "link",
-        ],
-    );
-    groupd_ok(
-        &app.dir,
-        &[
-            "field", "add", "--id", "6", "--name", "Day", "--type", "date",
-        ],
-    );
+    add_field(&app.dir, "5", "Site", "link");
+    add_field(&app.dir, "6", "Day", "date");
     let long_name = "n".repeat(101);
     let long_desc = "d".repeat(5001);
     let v = app

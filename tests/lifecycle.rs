@@ -2,25 +2,13 @@
 
 mod common;
 
-use common::{groupd, groupd_ok, spawn_app, start};
+use common::{add_field, groupd, groupd_ok, spawn_app, start};
 use serde_json::json;
 
 #[tokio::test]
 async fn data_survives_a_restart() {
     let app = spawn_app().await;
-    groupd_ok(
-        &app.dir,
-        &[
-            "field",
-            "add",
-            "--id",
-            "10",
-            "--name",
-            "Team",
-            "--type",
-            "short_text",
-        ],
-    );
+    add_field(&app.dir, "10", "Team", "short_text");
     let id = app
         .create_group(&[
             ("group_name", "Persistent"),
@@ -272,19 +260,7 @@ async fn startup_errors_say_how_to_fix_them() {
 #[tokio::test]
 async fn a_change_from_the_command_line_shows_at_once() {
     let app = spawn_app().await;
-    groupd_ok(
-        &app.dir,
-        &[
-            "field",
-            "add",
-            "--id",
-            "7",
-            "--name",
-            "Motto",
-            "--type",
-            "short_text",
-        ],
-    );
+    add_field(&app.dir, "7", "Motto", "short_text");
     let (s, g) = app
         .rest(
             "POST",

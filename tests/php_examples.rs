@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{groupd_ok, spawn_app_with};
+use common::{add_field, spawn_app_with};
 use std::process::Command;
 
 /// Runs a PHP file; fails the test with install advice when PHP is missing.
@@ -50,19 +50,7 @@ async fn grupo_create_group_example_prints_success() {
     // Default settings: private icon targets refused. The example's icon URL names
     // a host that does not resolve; creation must succeed anyway.
     let app = spawn_app_with(&[]).await;
-    groupd_ok(
-        &app.dir,
-        &[
-            "field",
-            "add",
-            "--id",
-            "10",
-            "--name",
-            "Example",
-            "--type",
-            "short_text",
-        ],
-    );
+    add_field(&app.dir, "10", "Example", "short_text");
     let example = include_str!("php/grupo_create_group.php");
     let script = prepared(
         example,

@@ -45,38 +45,15 @@ async fn a_newer_schema_is_refused_with_advice() {
 /// write when it opens, so both are opened before the group is first read.)
 #[tokio::test]
 async fn a_commit_in_another_process_reaches_the_group_cache() {
-    use groupd::domain::group::{GroupId, GroupRef};
-    use groupd::domain::policy::GroupPolicy;
-    use groupd::store::NewGroup;
+    use groupd::domain::group::GroupRef;
+    use groupd::store::conformance::{default_ws, group};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("groupd.db");
-    let server = SqliteStore::open(&path).expect("open");
+    let server: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("open"));
     let cli = SqliteStore::open(&path).expect("open again");
-    server.bootstrap(1).await.expect("bootstrap");
-    let ws = server
-        .find_workspace("default")
-        .await
-        .expect("find")
-        .expect("default workspace")
-        .id;
-    let id: GroupId = server
-        .insert_group(
-            ws,
-            NewGroup {
-                name: "Cached".into(),
-                slug: None,
-                description: String::new(),
-                category_id: 1,
-                secret: false,
-                unleavable: false,
-                pinned: false,
-                password_hash: None,
-                icon: None,
-                custom_fields: Vec::new(),
-                policy: GroupPolicy::default(),
-                now: 1_700_000_000,
-            },
-        )
+    let ws = default_ws(&server).await.id;
+    let id = server
+        .insert_group(ws, group("Cached", None))
         .await
         .expect("insert");
     for _ in 0..2 {

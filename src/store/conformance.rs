@@ -49,7 +49,8 @@ macro_rules! store_conformance_tests {
     };
 }
 
-fn group(name: &str, slug: Option<&str>) -> NewGroup {
+/// A plain group to insert: category 1, no flags, no custom fields.
+pub fn group(name: &str, slug: Option<&str>) -> NewGroup {
     NewGroup {
         name: name.to_string(),
         slug: slug.map(|s| clean_slug(s).expect("valid slug")),
@@ -77,7 +78,8 @@ async fn own_groups(store: &Arc<dyn Store>, ws: &Workspace) -> Vec<crate::domain
         .collect()
 }
 
-async fn default_ws(store: &Arc<dyn Store>) -> Workspace {
+/// Bootstraps the store and returns its default workspace.
+pub async fn default_ws(store: &Arc<dyn Store>) -> Workspace {
     store.bootstrap(1).await.expect("bootstrap");
     store
         .find_workspace("default")

@@ -129,6 +129,14 @@ pub fn groupd_ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
+/// Defines custom field `id` (`groupd field add`) in the default workspace.
+pub fn add_field(dir: &Path, id: &str, name: &str, kind: &str) {
+    groupd_ok(
+        dir,
+        &["field", "add", "--id", id, "--name", name, "--type", kind],
+    );
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
