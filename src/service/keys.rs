@@ -23,12 +23,10 @@ const CACHE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 /// revoked key may be kept, since revocation is final. The whole key is never
 /// kept, only the stored record (its hash), and it is still compared in constant
 /// time on every request.
-pub(crate) struct KeyCache(TokenCache<String, ApiKeyRecord>);
+pub(crate) type KeyCache = TokenCache<String, ApiKeyRecord>;
 
-impl Default for KeyCache {
-    fn default() -> Self {
-        KeyCache(TokenCache::new(KEY_CACHE_CAPACITY, CACHE_MAX_AGE))
-    }
+pub(crate) fn key_cache() -> KeyCache {
+    TokenCache::new(KEY_CACHE_CAPACITY, CACHE_MAX_AGE)
 }
 
 /// A key just made. `secret` is the whole key; it is shown once and never stored.
@@ -62,7 +60,7 @@ impl Service {
         // Read the token before the key, so that a revocation landing between the
         // two leaves the entry filed under a token that is already stale.
         let token = self.store.key_revocations();
-        let record = match token.and_then(|t| self.keys.0.get(prefix, t)) {
+        let record = match token.and_then(|t| self.keys.get(prefix, t)) {
             Some(record) => record,
             None => {
                 let record = Arc::new(
@@ -72,7 +70,7 @@ impl Service {
                         .ok_or(ServiceError::Unauthorized)?,
                 );
                 if let Some(t) = token {
-                    self.keys.0.put(prefix.to_string(), &record, t);
+                    self.keys.put(prefix.to_string(), &record, t);
                 }
                 record
             }

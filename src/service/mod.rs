@@ -123,7 +123,7 @@ impl Service {
         Service {
             store,
             icons,
-            keys: Arc::default(),
+            keys: Arc::new(keys::key_cache()),
         }
     }
 }

@@ -495,7 +495,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
         let store = PostgresStore {
             pool,
-            revocations: revocations::Revocations::start(config),
+            revocations: revocations::Revocations::new(config),
         };
         store.migrate().await?;
         Ok(store)

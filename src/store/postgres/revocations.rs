@@ -7,9 +7,9 @@
 //!
 //! - revoking sends `NOTIFY groupd_key_revoked` in the revoking transaction, which
 //!   PostgreSQL delivers to every listener once that transaction commits;
-//! - each store keeps one connection of its own that LISTENs and moves the token
-//!   on every notification (and on every reconnect, since notifications sent
-//!   while it was away are lost);
+//! - each store that checks keys keeps one connection of its own that LISTENs
+//!   and moves the token on every notification (and on every reconnect, since
+//!   notifications sent while it was away are lost);
 //! - every second that connection notifies itself on a second channel, and the
 //!   token is trusted only while those heartbeats come back (within 3 seconds).
 //!   This checks the whole way a notification travels, not just that a query
@@ -21,8 +21,8 @@
 //!   machine).
 
 use futures_util::future::poll_fn;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -35,14 +35,17 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) struct Revocations {
     state: Arc<State>,
-    listener: JoinHandle<()>,
+    config: tokio_postgres::Config,
+    /// Started by the first `token()`: only a process that checks keys (a
+    /// server) needs it, not a command that revokes one and exits.
+    listener: OnceLock<JoinHandle<()>>,
 }
 
 struct State {
     token: AtomicU64,
     started: Instant,
-    /// Milliseconds after `started` when the listening connection last answered,
-    /// plus one; 0 while it is down.
+    /// Milliseconds after `started` when the newest heartbeat that came back was
+    /// sent, plus one; 0 while the connection is down.
     heard_at: AtomicU64,
 }
 
@@ -79,19 +82,30 @@ impl State {
 }
 
 impl Revocations {
-    /// Starts listening on a connection of its own made from `config`.
-    pub(crate) fn start(config: tokio_postgres::Config) -> Revocations {
-        let state = Arc::new(State {
-            token: AtomicU64::new(0),
-            started: Instant::now(),
-            heard_at: AtomicU64::new(0),
-        });
-        let listener = tokio::spawn(listen(config, Arc::clone(&state)));
-        Revocations { state, listener }
+    /// Will listen on a connection of its own made from `config`.
+    pub(crate) fn new(config: tokio_postgres::Config) -> Revocations {
+        Revocations {
+            state: Arc::new(State {
+                token: AtomicU64::new(0),
+                started: Instant::now(),
+                heard_at: AtomicU64::new(0),
+            }),
+            config,
+            listener: OnceLock::new(),
+        }
     }
 
-    /// The token; `None` while the listening connection cannot be trusted.
+    /// The token; `None` while the listening connection cannot be trusted (and
+    /// until it has first been heard, the first call starting it).
     pub(crate) fn token(&self) -> Option<u64> {
+        if self.listener.get().is_none() {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return None;
+            };
+            self.listener.get_or_init(|| {
+                runtime.spawn(listen(self.config.clone(), Arc::clone(&self.state)))
+            });
+        }
         self.state.token()
     }
 
@@ -103,7 +117,9 @@ impl Revocations {
 
 impl Drop for Revocations {
     fn drop(&mut self) {
-        self.listener.abort();
+        if let Some(listener) = self.listener.get() {
+            listener.abort();
+        }
     }
 }
 
