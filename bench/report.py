@@ -2,6 +2,7 @@
 import json, os, platform, subprocess, sys
 
 path, elapsed, duration, groups, members = sys.argv[1:6]
+store_table = sys.argv[6] if len(sys.argv) > 6 else None
 rows = [json.loads(l) for l in open(path) if l.strip()]
 
 def cpu():
@@ -48,6 +49,20 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
     rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")
+if store_table and os.path.exists(store_table) and os.path.getsize(store_table) > 0:
+    ceiling = next((r["rps"] for r in rows if r["engine"] == "sqlite" and r["scenario"].startswith("HTTP ceiling")), None)
+    out.append("\n## SQLite store alone, no HTTP\n")
+    out.append("`examples/store_create_cost.rs`: N callers on one thread create groups in a loop through "
+               "`Store::insert_group` on a fresh database (synchronous=FULL, group commit), 3 s per line. "
+               "CPU is the whole process's (callers and writer), per create. With 16 callers this is what "
+               "16 HTTP connections could reach if HTTP cost nothing.\n")
+    table = open(store_table).read().strip()
+    out.append(table)
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == "16" and ceiling:
+            out.append(f"\nAt 16 callers: {float(cells[1]):.0f} creates/s, {float(cells[1]) / ceiling:.2f} of this run's SQLite HTTP ceiling.")
+    out.append("")
 print("\n".join(out))
 
 analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
