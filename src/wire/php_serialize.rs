@@ -20,6 +20,11 @@ fn write_int(out: &mut String, tag: &str, n: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
+fn write_i64(out: &mut String, n: i64) {
+    write_int(out, "i:", n);
+    out.push(';');
+}
+
 fn write_str(out: &mut String, s: &str) {
     write_int(out, "s:", s.len());
     out.push_str(":\"");
@@ -29,20 +34,14 @@ fn write_str(out: &mut String, s: &str) {
 
 fn write_value(out: &mut String, value: &Value) {
     match value {
-        Value::Int(n) => {
-            write_int(out, "i:", *n);
-            out.push(';');
-        }
+        Value::Int(n) => write_i64(out, *n),
         Value::Str(s) => write_str(out, s),
         Value::Map(entries) => {
             write_int(out, "a:", entries.len());
             out.push_str(":{");
             for (k, v) in entries {
                 match k {
-                    Key::Int(n) => {
-                        write_int(out, "i:", *n);
-                        out.push(';');
-                    }
+                    Key::Int(n) => write_i64(out, *n),
                     Key::Str(s) => write_str(out, s),
                 }
                 write_value(out, v);

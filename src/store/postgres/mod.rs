@@ -1085,30 +1085,29 @@ impl Store for PostgresStore {
         ws: WorkspaceId,
         by: &GroupRef,
     ) -> Result<Option<Group>, StoreError> {
+        let (sql, key): (&str, &(dyn tokio_postgres::types::ToSql + Sync)) = match by {
+            GroupRef::Id(id) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.id = $2 AND (g.workspace_id = $1) IS TRUE"
+                ),
+                &id.0,
+            ),
+            GroupRef::Slug(key) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"
+                ),
+                key,
+            ),
+        };
         let c = self.client().await?;
-        let row = match by {
-            GroupRef::Id(id) => {
-                let stmt = c
-                    .cached(concat!(
-                        "SELECT ",
-                        group_columns!(),
-                        " FROM groups g WHERE g.id = $2 AND (g.workspace_id = $1) IS TRUE"
-                    ))
-                    .await?;
-                c.query_opt(&stmt, &[&ws.0, &id.0]).await
-            }
-            GroupRef::Slug(key) => {
-                let stmt = c
-                    .cached(concat!(
-                        "SELECT ",
-                        group_columns!(),
-                        " FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"
-                    ))
-                    .await?;
-                c.query_opt(&stmt, &[&ws.0, key]).await
-            }
-        }
-        .map_err(pg_err)?;
+        let row = c
+            .query_opt(&c.cached(sql).await?, &[&ws.0, key])
+            .await
+            .map_err(pg_err)?;
         row.map(|r| group_from_row(&r)).transpose()
     }
 
@@ -1326,46 +1325,27 @@ impl Store for PostgresStore {
     }
 
     async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
-        let c = self.client().await?;
-        let row = match by {
-            UserRef::Id(id) => {
-                c.query_opt(
-                    &c.cached(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users u WHERE u.workspace_id = $1 AND u.id = $2"
-                    ))
-                    .await?,
-                    &[&ws.0, &id.0],
+        macro_rules! by_column {
+            ($column:literal) => {
+                concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users u WHERE u.workspace_id = $1 AND u.",
+                    $column,
+                    " = $2"
                 )
-                .await
-            }
-            UserRef::Username(k) => {
-                c.query_opt(
-                    &c.cached(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users u WHERE u.workspace_id = $1 AND u.username_key = $2"
-                    ))
-                    .await?,
-                    &[&ws.0, k],
-                )
-                .await
-            }
-            UserRef::Email(k) => {
-                c.query_opt(
-                    &c.cached(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users u WHERE u.workspace_id = $1 AND u.email_key = $2"
-                    ))
-                    .await?,
-                    &[&ws.0, k],
-                )
-                .await
-            }
+            };
         }
-        .map_err(pg_err)?;
+        let (sql, key): (&str, &(dyn tokio_postgres::types::ToSql + Sync)) = match by {
+            UserRef::Id(id) => (by_column!("id"), &id.0),
+            UserRef::Username(k) => (by_column!("username_key"), k),
+            UserRef::Email(k) => (by_column!("email_key"), k),
+        };
+        let c = self.client().await?;
+        let row = c
+            .query_opt(&c.cached(sql).await?, &[&ws.0, key])
+            .await
+            .map_err(pg_err)?;
         Ok(row.as_ref().map(user_from_row))
     }
 

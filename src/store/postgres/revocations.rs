@@ -50,12 +50,25 @@ struct State {
 }
 
 impl State {
+    fn new() -> State {
+        State {
+            token: AtomicU64::new(0),
+            started: Instant::now(),
+            heard_at: AtomicU64::new(0),
+        }
+    }
+
     fn bump(&self) {
         self.token.fetch_add(1, Ordering::SeqCst);
     }
 
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// The statement that sends a heartbeat stamped with the time it is sent.
+    fn heartbeat(&self) -> String {
+        format!("NOTIFY {HEARTBEAT_CHANNEL}, '{}'", self.now_ms())
     }
 
     /// A heartbeat sent at `sent_ms` came back. Trust is counted from when it was
@@ -73,7 +86,7 @@ impl State {
         if heard == 0 {
             return None;
         }
-        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let now = self.now_ms() + 1;
         if now.saturating_sub(heard) > TRUSTED_FOR.as_millis() as u64 {
             return None;
         }
@@ -85,11 +98,7 @@ impl Revocations {
     /// Will listen on a connection of its own made from `config`.
     pub(crate) fn new(config: tokio_postgres::Config) -> Revocations {
         Revocations {
-            state: Arc::new(State {
-                token: AtomicU64::new(0),
-                started: Instant::now(),
-                heard_at: AtomicU64::new(0),
-            }),
+            state: Arc::new(State::new()),
             config,
             listener: OnceLock::new(),
         }
@@ -173,8 +182,8 @@ async fn session(
     let _driver = AbortOnDrop(driver);
     client
         .batch_execute(&format!(
-            "LISTEN {CHANNEL}; LISTEN {HEARTBEAT_CHANNEL}; NOTIFY {HEARTBEAT_CHANNEL}, '{}'",
-            state.now_ms()
+            "LISTEN {CHANNEL}; LISTEN {HEARTBEAT_CHANNEL}; {}",
+            state.heartbeat()
         ))
         .await
         .map_err(before)?;
@@ -190,7 +199,7 @@ async fn session(
                 None => return Err(Lost::After("the connection closed".into())),
             },
             _ = tick.tick() => {
-                let beat = format!("NOTIFY {HEARTBEAT_CHANNEL}, '{}'", state.now_ms());
+                let beat = state.heartbeat();
                 match tokio::time::timeout(HEARTBEAT, client.simple_query(&beat)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(Lost::After(e.to_string())),
@@ -215,11 +224,7 @@ mod tests {
 
     #[test]
     fn no_token_until_heard_and_after_lost() {
-        let state = State {
-            token: AtomicU64::new(0),
-            started: Instant::now(),
-            heard_at: AtomicU64::new(0),
-        };
+        let state = State::new();
         assert_eq!(state.token(), None, "nothing heard yet");
         state.heard(state.now_ms());
         assert_eq!(state.token(), Some(0));

@@ -1117,9 +1117,9 @@ impl Store for SqliteStore {
                         add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
                     }
                     conn.exec_cached(
-                            "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                            params![ws.0, id.0],
-                        )
+                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                    )
                     .map_err(map_err)?;
                 }
                 Ok(())
@@ -1135,38 +1135,38 @@ impl Store for SqliteStore {
         // A group read by id is kept until the next write from any process (see
         // `changes`): a GET then skips SQLite's read lock, which cost as much as
         // the look-up itself. Slugs go to the database every time.
-        let token = self.changes.write_token();
-        let cached = match (token, by) {
-            (Some(t), GroupRef::Id(id)) => Some((t, (ws, *id))),
-            _ => None,
+        let cached = match by {
+            GroupRef::Id(id) => self.changes.write_token().map(|t| (t, (ws, *id))),
+            GroupRef::Slug(_) => None,
         };
         if let Some((t, key)) = &cached {
             if let Some(g) = self.groups.get(key, *t) {
                 return Ok(Some(Group::clone(&g)));
             }
         }
-        let by = by.clone();
+        let (sql, value): (&str, rusqlite::types::Value) = match by {
+            GroupRef::Id(id) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+                ),
+                id.0.into(),
+            ),
+            GroupRef::Slug(key) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
+                ),
+                key.clone().into(),
+            ),
+        };
         let found = self
             .read(move |conn| {
-                let found = match &by {
-                    GroupRef::Id(id) => conn
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            group_columns!(),
-                            " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
-                        ))?
-                        .query_row(params![ws.0, id.0], group_from_row)
-                        .optional()?,
-                    GroupRef::Slug(key) => conn
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            group_columns!(),
-                            " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
-                        ))?
-                        .query_row(params![ws.0, key], group_from_row)
-                        .optional()?,
-                };
-                Ok(found)
+                conn.prepare_cached(sql)?
+                    .query_row(params![ws.0, value], group_from_row)
+                    .optional()
             })
             .await?;
         if let (Some((t, key)), Some(g)) = (cached, &found) {
