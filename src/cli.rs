@@ -78,6 +78,21 @@ pub struct ServeArgs {
     /// Largest icon download, in bytes (default 5242880).
     #[arg(long, env = "GROUPD_ICON_MAX_BYTES")]
     pub icon_max_bytes: Option<usize>,
+    /// A request's head must arrive within this many seconds of its first byte (default 10).
+    #[arg(long, env = "GROUPD_HTTP_HEADER_TIMEOUT_SECS")]
+    pub http_header_timeout_secs: Option<u64>,
+    /// A request's body must arrive within this many seconds (default 30).
+    #[arg(long, env = "GROUPD_HTTP_BODY_TIMEOUT_SECS")]
+    pub http_body_timeout_secs: Option<u64>,
+    /// Close a connection with no request for this many seconds (default 30).
+    #[arg(long, env = "GROUPD_HTTP_IDLE_TIMEOUT_SECS")]
+    pub http_idle_timeout_secs: Option<u64>,
+    /// Most open connections (default: what the file descriptor limit leaves room for).
+    #[arg(long, env = "GROUPD_HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<usize>,
+    /// Most bytes all request bodies being received may hold together (default 64 MiB).
+    #[arg(long, env = "GROUPD_HTTP_BODY_MEMORY_BYTES")]
+    pub http_body_memory_bytes: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +215,11 @@ impl Cli {
             o.icon_allow_private = s.icon_allow_private;
             o.icon_timeout_secs = s.icon_timeout_secs;
             o.icon_max_bytes = s.icon_max_bytes;
+            o.http_header_timeout_secs = s.http_header_timeout_secs;
+            o.http_body_timeout_secs = s.http_body_timeout_secs;
+            o.http_idle_timeout_secs = s.http_idle_timeout_secs;
+            o.http_max_connections = s.http_max_connections;
+            o.http_body_memory_bytes = s.http_body_memory_bytes;
         }
         o
     }

@@ -22,6 +22,18 @@ pub struct FileConfig {
     pub database_pool_size: Option<usize>,
     #[serde(default)]
     pub icons: FileIcons,
+    #[serde(default)]
+    pub http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp {
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub body_memory_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +55,38 @@ pub struct Overrides {
     pub icon_allow_private: Option<bool>,
     pub icon_timeout_secs: Option<u64>,
     pub icon_max_bytes: Option<usize>,
+    pub http_header_timeout_secs: Option<u64>,
+    pub http_body_timeout_secs: Option<u64>,
+    pub http_idle_timeout_secs: Option<u64>,
+    pub http_max_connections: Option<usize>,
+    pub http_body_memory_bytes: Option<usize>,
+}
+
+/// What one HTTP client may hold of the server: time, connections and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's head must arrive within this, from its first byte.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, from the end of its head.
+    pub body_timeout: Duration,
+    /// A connection with no request running or arriving is closed after this.
+    pub idle_timeout: Duration,
+    /// Most open connections; `None`: derived from the file descriptor limit.
+    pub max_connections: Option<usize>,
+    /// Most bytes all request bodies being received may hold together.
+    pub body_memory_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: None,
+            body_memory_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// The resolved settings.
@@ -55,6 +99,7 @@ pub struct Settings {
     /// Most connections to PostgreSQL this instance opens.
     pub database_pool_size: usize,
     pub icons: IconPolicy,
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +129,7 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let http = resolve_http(&o, &file.http)?;
         let listen_raw = o
             .listen
             .or(file.listen)
@@ -137,6 +183,7 @@ impl Settings {
             ));
         }
         Ok(Settings {
+            http,
             listen,
             data_dir,
             database_url,
@@ -151,6 +198,59 @@ impl Settings {
             },
         })
     }
+}
+
+fn resolve_http(o: &Overrides, file: &FileHttp) -> Result<HttpLimits, ConfigError> {
+    let d = HttpLimits::default();
+    let secs = |name: &str, flag: Option<u64>, key: Option<u64>, default: Duration| {
+        let v = flag.or(key).unwrap_or(default.as_secs());
+        if (1..=3600).contains(&v) {
+            Ok(Duration::from_secs(v))
+        } else {
+            Err(ConfigError::Invalid(format!(
+                "http.{name} must be between 1 and 3600 seconds"
+            )))
+        }
+    };
+    let max_connections = o.http_max_connections.or(file.max_connections);
+    if max_connections.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
+        return Err(ConfigError::Invalid(
+            "http.max_connections must be between 1 and 1000000".into(),
+        ));
+    }
+    let body_memory_bytes = o
+        .http_body_memory_bytes
+        .or(file.body_memory_bytes)
+        .unwrap_or(d.body_memory_bytes);
+    // Room for at least one body of the largest size a dialect accepts (1 MiB).
+    if !(1024 * 1024..=64 * 1024 * 1024 * 1024).contains(&body_memory_bytes) {
+        return Err(ConfigError::Invalid(
+            "http.body_memory_bytes must be between 1048576 (1 MiB) and 68719476736 (64 GiB)"
+                .into(),
+        ));
+    }
+    Ok(HttpLimits {
+        header_timeout: secs(
+            "header_timeout_secs",
+            o.http_header_timeout_secs,
+            file.header_timeout_secs,
+            d.header_timeout,
+        )?,
+        body_timeout: secs(
+            "body_timeout_secs",
+            o.http_body_timeout_secs,
+            file.body_timeout_secs,
+            d.body_timeout,
+        )?,
+        idle_timeout: secs(
+            "idle_timeout_secs",
+            o.http_idle_timeout_secs,
+            file.idle_timeout_secs,
+            d.idle_timeout,
+        )?,
+        max_connections,
+        body_memory_bytes,
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -189,6 +289,7 @@ mod tests {
         let d = Settings::resolve(Overrides::default()).unwrap();
         assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
         assert!(!d.icons.allow_private);
+        assert_eq!(d.http, HttpLimits::default());
         std::fs::write(&path, "lisen = 1\n").unwrap();
         let err = Settings::resolve(Overrides {
             config: Some(path),

@@ -142,34 +142,7 @@ pub async fn parse_body(content_type: Option<&str>, body: Bytes) -> Result<FormF
     }
 }
 
-/// How much of an oversized body is still read (and dropped) before answering, so
-/// the client finishes sending and sees the answer instead of a reset connection.
-pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-
-/// Reads a request body of at most `max` bytes. A larger body is read on (up to
-/// [`DRAIN_LIMIT`]) and dropped, and `Err(max)` tells the caller to refuse it.
-pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, usize> {
-    use futures_util::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return Err(max);
-        };
-        seen += chunk.len();
-        if seen <= max {
-            kept.extend_from_slice(&chunk);
-        } else if seen > DRAIN_LIMIT {
-            break;
-        }
-    }
-    if seen > max {
-        Err(max)
-    } else {
-        Ok(Bytes::from(kept))
-    }
-}
+pub use super::body::{BodyError, DRAIN_LIMIT, read_body};
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
-//! Codecs shared by the dialects: form bodies, PHP's bracket names, and the answer
+//! Codecs shared by the dialects: request bodies within the shared limits, form bodies, PHP's bracket names, and the answer
 //! encoders (JSON via serde, PHP serialize, XML).
 
+pub mod body;
 pub mod form;
 pub mod php_form;
 pub mod php_serialize;

@@ -45,6 +45,24 @@ impl Drop for TestApp {
     }
 }
 
+impl TestApp {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `kB` line of the server's /proc status: `VmRSS` (now) or `VmHWM` (peak).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+}
+
 /// Starts groupd on a fresh database, with icons from loopback allowed.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&["--icon-allow-private"]).await
@@ -66,7 +84,11 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 /// Starts groupd on an existing data directory (a restart). `key` is the key to use,
 /// since only the first start prints one.
 pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
-    let mut child = Command::new(BIN)
+    start_command(Command::new(BIN), dir, extra, key)
+}
+
+fn start_command(mut cmd: Command, dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
+    let mut child = cmd
         .arg("--data-dir")
         .arg(dir)
         .args(config_args(dir))
@@ -102,6 +124,44 @@ pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
         client: reqwest::Client::new(),
         child,
         _tmp: None,
+    }
+}
+
+/// Starts groupd on a data directory with its file descriptor limit (soft and hard)
+/// set to `limit`.
+pub fn start_with_fd_limit(dir: &Path, limit: u64) -> TestApp {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(BIN);
+    // SAFETY: setrlimit is async-signal-safe; it only sets the child's own limit.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    start_command(cmd, dir, &[], None)
+}
+
+/// Raises this test process's own file descriptor limit to its hard limit, for
+/// tests that open hundreds of connections.
+pub fn raise_own_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
 

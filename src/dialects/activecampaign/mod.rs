@@ -71,13 +71,25 @@ async fn api(
         Ok(f) => f.unwrap_or_default(),
         Err(e) => return fail(format!("The query string cannot be read: {e}")),
     };
+    // A key in the header or the query is checked before the body is read, so a
+    // stranger's body is never received.
+    let outside_key = headers
+        .get("api-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| query_vars.str("api_key"));
+    if outside_key.is_some() {
+        if let Err(e) = service.authenticate(outside_key).await {
+            return Failure::from(e).into_response(output, &action);
+        }
+    }
     let mut fields = query_fields;
     let bytes = match form::read_body(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => {
-            return fail(format!(
-                "The request body is larger than {MAX_BODY_BYTES} bytes"
-            ));
+        Err(e) => {
+            let message = e.to_string();
+            let mut chars = message.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+            return fail(format!("{}{}", first.unwrap_or_default(), chars.as_str()));
         }
     };
     let content_type = headers

@@ -39,7 +39,10 @@ pub fn routes() -> Router<Service> {
 
 /// Query parameters first, then the body's fields, which win (as `$_REQUEST` with
 /// PHP's default order).
+/// A key in the query is checked before the body is read, so a stranger's body is
+/// never received.
 async fn read_params(
+    service: &Service,
     query: Option<String>,
     headers: &HeaderMap,
     body: Body,
@@ -48,9 +51,12 @@ async fn read_params(
         Some(q) => form::parse_urlencoded(q.as_bytes()).map_err(Reply::bad_request)?,
         None => FormFields::default(),
     };
+    if let Some(key) = params.get("api_secret_key") {
+        service.authenticate(Some(key)).await.map_err(Reply::from)?;
+    }
     let bytes = form::read_body(body, MAX_BODY_BYTES)
         .await
-        .map_err(Reply::too_large)?;
+        .map_err(Reply::body)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -78,7 +84,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Reply, Reply> {
-    let params = read_params(query, headers, body).await?;
+    let params = read_params(service, query, headers, body).await?;
     let caller = service
         .authenticate(params.get("api_secret_key"))
         .await

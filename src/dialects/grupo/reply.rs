@@ -2,6 +2,7 @@
 
 use crate::domain::ValidationErrors;
 use crate::service::ServiceError;
+use crate::wire::body::BodyError;
 use crate::wire::form::FormError;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -111,13 +112,23 @@ impl Reply {
         Reply::invalid(Vec::new(), &e.to_string())
     }
 
-    pub fn too_large(limit: usize) -> Reply {
+    /// A body that could not be read: too large (413), stalled (408), the server
+    /// out of room for bodies (503), or broken (400).
+    pub fn body(e: BodyError) -> Reply {
+        let (status, key) = match &e {
+            BodyError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_value"),
+            BodyError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            BodyError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
+            BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "invalid_value"),
+        };
+        let message = match key {
+            "invalid_value" => format!("Invalid Input or Field Empty: {e}"),
+            _ => capitalise(&e.to_string()),
+        };
         Reply::Error {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            key: "invalid_value",
-            message: format!(
-                "Invalid Input or Field Empty: the request body is larger than {limit} bytes"
-            ),
+            status,
+            key,
+            message,
             variables: Vec::new(),
         }
     }

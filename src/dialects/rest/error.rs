@@ -4,6 +4,7 @@
 
 use crate::domain::ValidationErrors;
 use crate::service::ServiceError;
+use crate::wire::body::BodyError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -57,6 +58,18 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// A body that could not be read: too large (413), stalled (408), the server out
+    /// of room for bodies (503), or broken (400).
+    pub fn body(e: BodyError) -> ApiError {
+        let (status, key) = match &e {
+            BodyError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            BodyError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            BodyError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
+            BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        };
+        ApiError::new(status, key, e.to_string())
     }
 
     pub fn invalid(errors: &ValidationErrors) -> ApiError {

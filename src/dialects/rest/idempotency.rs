@@ -33,8 +33,9 @@ pub async fn layer(State(service): State<Service>, req: Request, next: Next) -> 
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = crate::wire::form::read_body(body, super::MAX_BODY_BYTES).await else {
-        return ApiError::bad_request("the body is too large").into_response();
+    let bytes = match crate::wire::form::read_body(body, super::MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => return ApiError::body(e).into_response(),
     };
     let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
     let hash = request_hash(parts.method.as_str(), target, &bytes);

@@ -119,8 +119,8 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Service> for JsonBody<T> {
 
     async fn from_request(req: Request, _: &Service) -> Result<Self, ApiError> {
         if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-            if !ct.starts_with("application/json") {
+            let ct = ct.to_str().unwrap_or("");
+            if !is_json(ct) {
                 return Err(ApiError::bad_request(format!(
                     "send the body as application/json, not {ct}"
                 )));
@@ -128,9 +128,7 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Service> for JsonBody<T> {
         }
         let bytes = form::read_body(req.into_body(), MAX_BODY_BYTES)
             .await
-            .map_err(|_| {
-                ApiError::bad_request(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
-            })?;
+            .map_err(ApiError::body)?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {
@@ -143,6 +141,14 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<Service> for JsonBody<T> {
             }
         })
     }
+}
+
+/// Whether a `Content-Type` names JSON: the media type `application/json`
+/// (parameters such as `charset=utf-8` allowed), parsed, not matched as a prefix.
+pub fn is_json(content_type: &str) -> bool {
+    content_type
+        .parse::<mime::Mime>()
+        .is_ok_and(|m| m.essence_str() == "application/json")
 }
 
 /// Query parameters, read strictly.

@@ -1,5 +1,9 @@
 //! The HTTP server: mounts the dialects and the shared routes, and runs until a
-//! shutdown signal.
+//! shutdown signal. `conn` accepts and keeps connections within the HTTP limits
+//! (timeouts, connection cap); every request body is wrapped with the body limits
+//! (`wire::body`) before a dialect reads it.
+
+mod conn;
 
 use crate::config::Settings;
 use crate::dialects;
@@ -8,6 +12,7 @@ use crate::service::icons::DEFAULT_ICON_SVG;
 use crate::service::{IconFetcher, Service, ServiceError};
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
+use crate::wire::body::{self, BodyLimits};
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
@@ -141,6 +146,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
         println!("  {}", key.secret);
         println!("Keep it safe: it is shown only this once. Make more with `groupd key create`.");
     }
+    let max_connections = connection_cap(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| StartupError::Listen {
@@ -156,11 +162,119 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     };
     println!("groupd listening on http://{addr} (database {database})");
     let _ = std::io::stdout().flush();
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StartupError::Other(format!("server error: {e}")))
+    let http = settings.http;
+    let bodies = BodyLimits::new(http.body_memory_bytes, http.body_timeout, LARGEST_BODY);
+    tokio::spawn(give_memory_back(bodies.clone()));
+    let app = router(service).layer(middleware::from_fn_with_state(bodies, limit_body));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let limits = conn::ConnLimits {
+        header_timeout: http.header_timeout,
+        idle_timeout: http.idle_timeout,
+        max_connections,
+    };
+    conn::serve(listener, app, limits, stopped).await;
+    Ok(())
 }
+
+/// The largest body any dialect keeps (each refuses more with its own error).
+const LARGEST_BODY: usize = 1024 * 1024;
+
+/// File descriptors kept free beside the connections: the database, icon fetches,
+/// the log, and a connection accepted at the cap before an idle one is closed.
+const SPARE_DESCRIPTORS: usize = 64;
+
+/// Wraps every request body with the shared body limits.
+async fn limit_body(State(bodies): State<BodyLimits>, req: Request, next: Next) -> Response {
+    let (parts, b) = req.into_parts();
+    next.run(Request::from_parts(parts, body::limit(b, &bodies)))
+        .await
+}
+
+/// The connection cap: the configured one, or what the file descriptor limit
+/// leaves room for. The soft limit is raised to the hard one first.
+fn connection_cap(settings: &Settings) -> Result<usize, StartupError> {
+    let spare = SPARE_DESCRIPTORS
+        + settings
+            .database_url
+            .as_ref()
+            .map_or(0, |_| settings.database_pool_size + 1);
+    let room = descriptor_limit().saturating_sub(spare);
+    match settings.http.max_connections {
+        Some(n) if n > room => Err(StartupError::Other(format!(
+            "http.max_connections is {n}, but the file descriptor limit leaves room for {room} \
+             connections ({spare} are kept for the database and icon fetches).\n\
+             Raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit) or lower \
+             --http-max-connections (GROUPD_HTTP_MAX_CONNECTIONS)."
+        ))),
+        Some(n) => Ok(n),
+        None if room < 16 => Err(StartupError::Other(format!(
+            "the file descriptor limit leaves room for only {room} connections.\n\
+             Raise it (ulimit -n, or LimitNOFILE= in a systemd unit)."
+        ))),
+        None => Ok(room),
+    }
+}
+
+/// The file descriptor limit, after raising the soft limit to the hard one.
+#[cfg(unix)]
+fn descriptor_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+}
+
+#[cfg(not(unix))]
+fn descriptor_limit() -> usize {
+    1024
+}
+
+/// Hands memory freed by request bodies back to the system: glibc keeps freed
+/// heap in its arenas, so a burst of large bodies would otherwise stay in RSS.
+async fn give_memory_back(bodies: BodyLimits) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+    const WORTH_IT: u64 = 4 * 1024 * 1024;
+    let mut trimmed_at = bodies.received();
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let received = bodies.received();
+        if received.saturating_sub(trimmed_at) >= WORTH_IT && bodies.in_use() < 1024 * 1024 {
+            trimmed_at = received;
+            let _ = tokio::task::spawn_blocking(trim_heap).await;
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim only returns free heap pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
 
 async fn shutdown_signal() {
     let ctrl_c = async {
