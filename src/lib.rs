@@ -23,7 +23,10 @@
 //! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
 //!   bracket names, PHP serialize, XML.
 //! - [`server`]: the axum router that mounts the dialects, plus the icon and health
-//!   routes, and the listener.
+//!   routes, and the accept loop with the HTTP limits (timeouts, connection cap,
+//!   body memory budget).
+//! - [`logging`]: the log subscriber, with the rule that no level prints SQL
+//!   statement parameters.
 //! - [`config`]: settings layered from defaults, an optional TOML file, `GROUPD_*`
 //!   environment variables and command-line flags.
 //!
@@ -33,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod dialects;
 pub mod domain;
+pub mod logging;
 pub mod server;
 pub mod service;
 pub mod store;

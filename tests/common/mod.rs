@@ -84,20 +84,44 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 /// Starts groupd on an existing data directory (a restart). `key` is the key to use,
 /// since only the first start prints one.
 pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
-    start_command(Command::new(BIN), dir, extra, key)
+    start_command(Command::new(BIN), dir, extra, key, Stdio::inherit())
 }
 
-fn start_command(mut cmd: Command, dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
+/// Starts groupd on a fresh database logging at `level` (`GROUPD_LOG`) into `log`.
+pub async fn spawn_app_logged(level: &str, log: &Path) -> TestApp {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_path_buf();
+    if on_postgres() {
+        let url = fresh_pg_database().await;
+        std::fs::write(dir.join(CONFIG), format!("database_url = \"{url}\"\n")).expect("config");
+    }
+    let file = std::fs::File::create(log).expect("log file");
+    let mut cmd = Command::new(BIN);
+    cmd.env("GROUPD_LOG", level);
+    let mut app = start_command(cmd, &dir, &["--icon-allow-private"], None, file.into());
+    app._tmp = Some(tmp);
+    app
+}
+
+fn start_command(
+    mut cmd: Command,
+    dir: &Path,
+    extra: &[&str],
+    key: Option<String>,
+    stderr: Stdio,
+) -> TestApp {
+    if !cmd.get_envs().any(|(k, _)| k == "GROUPD_LOG") {
+        cmd.env("GROUPD_LOG", "warn");
+    }
     let mut child = cmd
         .arg("--data-dir")
         .arg(dir)
         .args(config_args(dir))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
-        .env("GROUPD_LOG", "warn")
         .env_remove("GROUPD_CONFIG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("start groupd");
     let stdout = child.stdout.take().expect("stdout");
@@ -146,7 +170,7 @@ pub fn start_with_fd_limit(dir: &Path, limit: u64) -> TestApp {
             }
         });
     }
-    start_command(cmd, dir, &[], None)
+    start_command(cmd, dir, &[], None, Stdio::inherit())
 }
 
 /// Raises this test process's own file descriptor limit to its hard limit, for

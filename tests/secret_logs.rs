@@ -1,0 +1,127 @@
+//! No log level prints a secret or a person's data: a full run at `trace` (which
+//! includes `debug`), on whichever engine the suite runs, is searched for the keys,
+//! passwords, their hashes and the email addresses it handled.
+
+mod common;
+
+use common::{groupd_ok, spawn_app_logged};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_trace_log_of_a_full_run_holds_no_secret() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("groupd.log");
+    let app = spawn_app_logged("trace", &log).await;
+    let email = "ada.secret-mail@example.org";
+    let user_password = "user-pass-Zq81";
+    let group_password = "group-pass-Wm27";
+
+    let (status, user) = app
+        .rest(
+            "POST",
+            "/api/v1/users",
+            Some(
+                json!({"full_name": "Ada L", "username": "ada", "email": email,
+                        "password": user_password}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let created = app
+        .grupo(&[
+            ("add", "groups"),
+            ("group_name", "Hidden"),
+            ("slug", "hidden"),
+            ("password_protect", "yes"),
+            ("password", group_password),
+        ])
+        .await;
+    assert_eq!(created["success"], true, "{created}");
+    let (status, joined) = app
+        .rest(
+            "POST",
+            "/api/v1/users/ada/groups",
+            Some(json!({"group": "hidden", "password": group_password})),
+        )
+        .await;
+    assert_eq!(status, 201, "{joined}");
+    let (status, _) = app.rest("GET", "/api/v1/users/ada", None).await;
+    assert_eq!(status, 200);
+    let ac = app
+        .client
+        .post(app.url(&format!(
+            "/admin/api.php?api_action=group_add&api_output=json&api_key={}",
+            app.key
+        )))
+        .form(&[("title", "Sales"), ("pg_list_add", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ac.status(), 200);
+    // A second key, used once and revoked.
+    let made = groupd_ok(&app.dir, &["key", "create"]);
+    let second = made
+        .split_whitespace()
+        .find(|w| w.starts_with("gk_"))
+        .expect("a key")
+        .to_string();
+    let r = app
+        .client
+        .get(app.url("/api/v1/groups"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    groupd_ok(&app.dir, &["key", "revoke", &second]);
+    // On PostgreSQL the revocation reaches the server as a notification: allow it
+    // a moment to arrive.
+    let mut status = 0;
+    for _ in 0..50 {
+        let r = app
+            .client
+            .get(app.url("/api/v1/groups"))
+            .bearer_auth(&second)
+            .send()
+            .await
+            .unwrap();
+        status = r.status().as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 401, "the revoked key still works");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    // The run was logged at all (so an empty log cannot pass).
+    assert!(
+        text.contains("request"),
+        "no request lines at trace:\n{text}"
+    );
+    let key_hash = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(app.key.as_bytes());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    for (what, needle) in [
+        ("the first key", app.key.as_str()),
+        ("the second key", second.as_str()),
+        ("the first key's secret part", &app.key[8..]),
+        ("an argon2 hash", "$argon2"),
+        ("the key's hash", key_hash.as_str()),
+        ("the user's password", user_password),
+        ("the group's password", group_password),
+        ("the email address", email),
+        ("the email address", "secret-mail"),
+    ] {
+        assert!(
+            !text.contains(needle),
+            "{what} is in the trace log: {}",
+            text.lines().find(|l| l.contains(needle)).unwrap_or("")
+        );
+    }
+}
