@@ -205,6 +205,19 @@ impl GroupQuery {
     }
 }
 
+/// What holds a name of a workspace. Group slugs and usernames share one
+/// namespace (both name a page); each engine keeps one row per held name in a
+/// `names` table whose key is (workspace, name key), written in the same
+/// transaction as the group or user, so the database itself refuses a second
+/// holder however the writes interleave. A refused group write is `SlugTaken`, a
+/// refused user write `UsernameTaken`. The name key is the one the domain gives
+/// ([`Slug::key`], the username key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameHolder {
+    Group(GroupId),
+    User(UserId),
+}
+
 /// The state of an idempotency key when a request claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -282,12 +295,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn find_group(&self, ws: WorkspaceId, by: &GroupRef)
     -> Result<Option<Group>, StoreError>;
-    /// Whether another group than `except` holds this slug key.
-    async fn slug_taken(
+    /// Whether a group slug or a username other than `except`'s holds this name
+    /// key (see [`NameHolder`]).
+    async fn name_taken(
         &self,
         ws: WorkspaceId,
-        slug_key: &str,
-        except: Option<GroupId>,
+        key: &str,
+        except: Option<NameHolder>,
     ) -> Result<bool, StoreError>;
     /// Groups in id order, after `after`, at most `limit`.
     async fn list_groups(
