@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Largest icon download, in bytes (default 5242880).
     #[arg(long, env = "GROUPD_ICON_MAX_BYTES")]
     pub icon_max_bytes: Option<usize>,
+    /// How long an Idempotency-Key stays claimed by a request whose server died,
+    /// in seconds (default 30).
+    #[arg(long, env = "GROUPD_IDEMPOTENCY_CLAIM_SECS")]
+    pub idempotency_claim_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +204,7 @@ impl Cli {
             o.icon_allow_private = s.icon_allow_private;
             o.icon_timeout_secs = s.icon_timeout_secs;
             o.icon_max_bytes = s.icon_max_bytes;
+            o.idempotency_claim_secs = s.idempotency_claim_secs;
         }
         o
     }

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_pool_size: Option<usize>,
+    pub idempotency_claim_secs: Option<u64>,
     #[serde(default)]
     pub icons: FileIcons,
 }
@@ -43,6 +44,7 @@ pub struct Overrides {
     pub icon_allow_private: Option<bool>,
     pub icon_timeout_secs: Option<u64>,
     pub icon_max_bytes: Option<usize>,
+    pub idempotency_claim_secs: Option<u64>,
 }
 
 /// The resolved settings.
@@ -55,6 +57,8 @@ pub struct Settings {
     /// Most connections to PostgreSQL this instance opens.
     pub database_pool_size: usize,
     pub icons: IconPolicy,
+    /// How long an idempotency claim lasts unless its request renews it.
+    pub idempotency_claim: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +140,17 @@ impl Settings {
                 "database_pool_size must be between 1 and 1000".into(),
             ));
         }
+        let claim_secs = o
+            .idempotency_claim_secs
+            .or(file.idempotency_claim_secs)
+            .unwrap_or(crate::service::idempotency::DEFAULT_CLAIM_LEASE.as_secs());
+        if !(1..=3600).contains(&claim_secs) {
+            return Err(ConfigError::Invalid(
+                "idempotency_claim_secs must be between 1 and 3600".into(),
+            ));
+        }
         Ok(Settings {
+            idempotency_claim: Duration::from_secs(claim_secs),
             listen,
             data_dir,
             database_url,

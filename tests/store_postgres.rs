@@ -51,7 +51,8 @@ async fn instances_migrating_together_migrate_once() {
 
 /// A database from before the `names` table gets it filled at start from its
 /// users and slugs; a name held twice then (possible before) does not stop the
-/// start, and stays with the user.
+/// start, and stays with the user. (The schema is taken back to before the table:
+/// later migrations are undone too.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_names_table_is_filled_from_older_databases() {
     use groupd::domain::user::UserId;
@@ -73,6 +74,7 @@ async fn the_names_table_is_filled_from_older_databases() {
     client
         .batch_execute(
             "DROP TABLE names; UPDATE groupd_schema SET version = 1;
+             ALTER TABLE idempotency_keys DROP COLUMN claim_token, DROP COLUMN lease_until_ms;
              INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
                  password_hash, created_at, updated_at)
                  VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);

@@ -76,7 +76,8 @@ async fn a_commit_in_another_process_reaches_the_group_cache() {
 
 /// A database from before the `names` table gets it filled at start from its
 /// users and slugs; a name held twice then (possible before) does not stop the
-/// start, and stays with the user.
+/// start, and stays with the user. (The schema is taken back to before the table:
+/// later migrations are undone too.)
 #[tokio::test]
 async fn the_names_table_is_filled_from_older_databases() {
     use groupd::domain::user::UserId;
@@ -95,6 +96,8 @@ async fn the_names_table_is_filled_from_older_databases() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE names; PRAGMA user_version = 5;
+         ALTER TABLE idempotency_keys DROP COLUMN claim_token;
+         ALTER TABLE idempotency_keys DROP COLUMN lease_until_ms;
          INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
              password_hash, created_at, updated_at)
              VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);

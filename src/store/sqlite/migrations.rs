@@ -159,6 +159,13 @@ CREATE TABLE names (
 "#,
         names_backfill!()
     ),
+    // 7: a claim on an idempotency key is held under a lease its request renews;
+    // a claim whose holder is gone (killed) lapses and may be taken over. Claims
+    // from before have no lease, so they lapse at once.
+    r#"
+ALTER TABLE idempotency_keys ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub const NAMES_BACKFILL: &str = names_backfill!();
