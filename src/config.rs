@@ -218,4 +218,17 @@ mod tests {
             .is_err()
         );
     }
+
+    #[test]
+    fn idempotency_claims_last_a_bounded_time() {
+        let d = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(d.idempotency_claim, Duration::from_secs(30));
+        for bad in [0, 3601] {
+            let r = Settings::resolve(Overrides {
+                idempotency_claim_secs: Some(bad),
+                ..Default::default()
+            });
+            assert!(r.is_err(), "{bad}");
+        }
+    }
 }

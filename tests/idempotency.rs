@@ -90,7 +90,16 @@ fn groups_named(app: &TestApp, name: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_hangs_up_leaves_one_group_and_its_answer() {
     let (icon_url, mut fetching) = stalling_icon_server().await;
-    let app = spawn_app_with(&["--icon-allow-private", "--icon-timeout-secs", "1"]).await;
+    // The create outlasts the claim's lease three times over: the running request
+    // renews it, so no retry takes the key over meanwhile.
+    let app = spawn_app_with(&[
+        "--icon-allow-private",
+        "--icon-timeout-secs",
+        "3",
+        "--idempotency-claim-secs",
+        "1",
+    ])
+    .await;
     let body = json!({"name": "Hung up", "icon_url": icon_url});
     let conn = send_raw(&app, "/api/v1/groups", "hang-up", &body).await;
     // The key is claimed and the create is fetching the icon: hang up.
