@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Most bytes all request bodies being received may hold together (default 64 MiB).
     #[arg(long, env = "GROUPD_HTTP_BODY_MEMORY_BYTES")]
     pub http_body_memory_bytes: Option<usize>,
+    /// How long an Idempotency-Key stays claimed by a request whose server died,
+    /// in seconds (default 30).
+    #[arg(long, env = "GROUPD_IDEMPOTENCY_CLAIM_SECS")]
+    pub idempotency_claim_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +224,7 @@ impl Cli {
             o.http_idle_timeout_secs = s.http_idle_timeout_secs;
             o.http_max_connections = s.http_max_connections;
             o.http_body_memory_bytes = s.http_body_memory_bytes;
+            o.idempotency_claim_secs = s.idempotency_claim_secs;
         }
         o
     }

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_pool_size: Option<usize>,
+    pub idempotency_claim_secs: Option<u64>,
     #[serde(default)]
     pub icons: FileIcons,
     #[serde(default)]
@@ -60,6 +61,7 @@ pub struct Overrides {
     pub http_idle_timeout_secs: Option<u64>,
     pub http_max_connections: Option<usize>,
     pub http_body_memory_bytes: Option<usize>,
+    pub idempotency_claim_secs: Option<u64>,
 }
 
 /// What one HTTP client may hold of the server: time, connections and memory.
@@ -100,6 +102,8 @@ pub struct Settings {
     pub database_pool_size: usize,
     pub icons: IconPolicy,
     pub http: HttpLimits,
+    /// How long an idempotency claim lasts unless its request renews it.
+    pub idempotency_claim: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,8 +186,18 @@ impl Settings {
                 "database_pool_size must be between 1 and 1000".into(),
             ));
         }
+        let claim_secs = o
+            .idempotency_claim_secs
+            .or(file.idempotency_claim_secs)
+            .unwrap_or(crate::service::idempotency::DEFAULT_CLAIM_LEASE.as_secs());
+        if !(1..=3600).contains(&claim_secs) {
+            return Err(ConfigError::Invalid(
+                "idempotency_claim_secs must be between 1 and 3600".into(),
+            ));
+        }
         Ok(Settings {
             http,
+            idempotency_claim: Duration::from_secs(claim_secs),
             listen,
             data_dir,
             database_url,
@@ -304,5 +318,18 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn idempotency_claims_last_a_bounded_time() {
+        let d = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(d.idempotency_claim, Duration::from_secs(30));
+        for bad in [0, 3601] {
+            let r = Settings::resolve(Overrides {
+                idempotency_claim_secs: Some(bad),
+                ..Default::default()
+            });
+            assert!(r.is_err(), "{bad}");
+        }
     }
 }

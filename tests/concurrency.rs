@@ -1,8 +1,9 @@
-//! Concurrent writers cannot break slug uniqueness.
+//! Concurrent writers cannot break slug uniqueness, nor the namespace group slugs
+//! and usernames share.
 
 mod common;
 
-use common::spawn_app;
+use common::{race_username_against_slug, spawn_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_creates_with_one_slug_make_one_group() {
@@ -69,4 +70,13 @@ async fn concurrent_creates_with_distinct_slugs_all_succeed() {
     ids.dedup();
     assert_eq!(ids.len(), 100);
     assert_eq!(app.all_groups().len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_and_a_group_raced_for_one_name_never_both_get_it() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    race_username_against_slug(&app, &app, 300).await;
+    let (_, users) = app.rest("GET", "/api/v1/users?limit=1000", None).await;
+    let users = users["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(users + app.all_groups().len(), 300);
 }

@@ -99,6 +99,15 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
     let url = fresh_pg_database().await;
     assert!(cli(&["--database-url", &url, "import", p(&a)]).starts_with("imported "));
     cli(&["--database-url", &url, "export", "-o", p(&b)]);
+    {
+        // The names users and slugs hold are rebuilt on import (not exported).
+        use groupd::store::{Store, postgres::PostgresStore};
+        let pg = PostgresStore::connect(&url, 1).await.unwrap();
+        let ws = pg.find_workspace("default").await.unwrap().unwrap().id;
+        for name in ["ada", "gruen"] {
+            assert!(pg.name_taken(ws, name, None).await.unwrap(), "{name}");
+        }
+    }
     let third = tempfile::tempdir().unwrap();
     cli(&["--data-dir", p(third.path()), "import", p(&b)]);
     cli(&["--data-dir", p(third.path()), "export", "-o", p(&c)]);
@@ -121,6 +130,17 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
 
     // The copy works: the old key, the icon, the group password, new ids go on.
     let app = start(third.path(), &[], Some(key));
+    let (s, v) = app
+        .rest(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"full_name": "G", "username": "Gruen", "email": "g@x.org", "password": "secret-pw"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["key"].as_str()),
+        (409, Some("username_exists"))
+    );
     let (s, g) = app.rest("GET", "/api/v1/groups/gruen", None).await;
     assert_eq!(
         (

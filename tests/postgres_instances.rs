@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{CONFIG, TestApp, fresh_pg_database, start};
+use common::{CONFIG, TestApp, fresh_pg_database, race_username_against_slug, start};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
@@ -82,6 +82,9 @@ async fn two_instances_are_one_service() {
     })
     .await;
     assert_eq!(made, 1);
+
+    // A username and a slug with one name raced through both, many times.
+    race_username_against_slug(&a, &b, 300).await;
 
     // The last places of a limited group raced through both.
     let (s, _) = a

@@ -48,3 +48,58 @@ async fn instances_migrating_together_migrate_once() {
     assert_eq!(made, 1);
     assert_eq!(a.list_workspaces().await.unwrap().len(), 1);
 }
+
+/// A database from before the `names` table gets it filled at start from its
+/// users and slugs; a name held twice then (possible before) does not stop the
+/// start, and stays with the user. (The schema is taken back to before the table:
+/// later migrations are undone too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_names_table_is_filled_from_older_databases() {
+    use groupd::domain::user::UserId;
+    use groupd::store::NameHolder;
+    use groupd::store::conformance::{default_ws, group, user};
+    let url = common::fresh_pg_database().await;
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 2).await.unwrap());
+    let ws = default_ws(&store).await.id;
+    let ada = store.insert_user(ws, user("Ada")).await.unwrap();
+    let team = store
+        .insert_group(ws, group("Team", Some("Team")))
+        .await
+        .unwrap();
+    drop(store);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DROP TABLE names; UPDATE groupd_schema SET version = 1;
+             ALTER TABLE idempotency_keys DROP COLUMN claim_token, DROP COLUMN lease_until_ms;
+             INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
+                 password_hash, created_at, updated_at)
+                 VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);
+             INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, category_id,
+                 created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);",
+        )
+        .await
+        .unwrap();
+    let twice: i64 = client
+        .query_one("SELECT id FROM users WHERE username_key = 'twice'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 2).await.unwrap());
+    let taken = |key: &'static str, except| {
+        let store = store.clone();
+        async move { store.name_taken(ws, key, except).await.unwrap() }
+    };
+    assert!(taken("ada", None).await);
+    assert!(!taken("ada", Some(NameHolder::User(ada))).await);
+    assert!(taken("team", None).await);
+    assert!(!taken("team", Some(NameHolder::Group(team))).await);
+    assert!(!taken("twice", Some(NameHolder::User(UserId(twice)))).await);
+    assert_eq!(
+        store.insert_group(ws, group("G", Some("ada"))).await,
+        Err(groupd::store::StoreError::SlugTaken)
+    );
+}

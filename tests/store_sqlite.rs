@@ -73,3 +73,59 @@ async fn a_commit_in_another_process_reaches_the_group_cache() {
         "the server's cache must not outlive the other store's commit"
     );
 }
+
+/// A database from before the `names` table gets it filled at start from its
+/// users and slugs; a name held twice then (possible before) does not stop the
+/// start, and stays with the user. (The schema is taken back to before the table:
+/// later migrations are undone too.)
+#[tokio::test]
+async fn the_names_table_is_filled_from_older_databases() {
+    use groupd::domain::user::UserId;
+    use groupd::store::NameHolder;
+    use groupd::store::conformance::{default_ws, group, user};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groupd.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let ws = default_ws(&store).await.id;
+    let ada = store.insert_user(ws, user("Ada")).await.unwrap();
+    let team = store
+        .insert_group(ws, group("Team", Some("Team")))
+        .await
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE names; PRAGMA user_version = 5;
+         ALTER TABLE idempotency_keys DROP COLUMN claim_token;
+         ALTER TABLE idempotency_keys DROP COLUMN lease_until_ms;
+         INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
+             password_hash, created_at, updated_at)
+             VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);
+         INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, category_id,
+             created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);",
+    )
+    .unwrap();
+    let twice = conn
+        .query_row(
+            "SELECT id FROM users WHERE username_key = 'twice'",
+            [],
+            |r| r.get(0),
+        )
+        .map(UserId)
+        .unwrap();
+    drop(conn);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let taken = |key: &'static str, except| {
+        let store = store.clone();
+        async move { store.name_taken(ws, key, except).await.unwrap() }
+    };
+    assert!(taken("ada", None).await);
+    assert!(!taken("ada", Some(NameHolder::User(ada))).await);
+    assert!(taken("team", None).await);
+    assert!(!taken("team", Some(NameHolder::Group(team))).await);
+    assert!(!taken("twice", Some(NameHolder::User(twice))).await);
+    assert_eq!(
+        store.insert_group(ws, group("G", Some("ada"))).await,
+        Err(groupd::store::StoreError::SlugTaken)
+    );
+}

@@ -62,7 +62,7 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
         }
     };
     let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
-    Ok(Service::new(store, icons))
+    Ok(Service::new(store, icons).with_claim_lease(settings.idempotency_claim))
 }
 
 /// Every route groupd serves.

@@ -6,7 +6,7 @@ use crate::domain::group::{
     self, DraftMode, Group, GroupDraft, GroupId, GroupPlan, GroupRef, IconPlan, PasswordPlan,
 };
 use crate::domain::policy::GroupPolicy;
-use crate::store::{GroupUpdate, IconImage, NewGroup, StoreError};
+use crate::store::{GroupUpdate, IconImage, NameHolder, NewGroup, StoreError};
 
 /// Store errors that mean "the request named something that is not there" become
 /// validation errors on the field that named it (a category or custom field removed
@@ -73,7 +73,7 @@ impl Service {
         if let Some(s) = &slug {
             if self
                 .store
-                .slug_taken(caller.workspace, s.key(), None)
+                .name_taken(caller.workspace, s.key(), None)
                 .await?
             {
                 return Err(ServiceError::SlugTaken);
@@ -152,7 +152,11 @@ impl Service {
         if let Some(Some(s)) = &plan.slug {
             if self
                 .store
-                .slug_taken(caller.workspace, s.key(), Some(current.id))
+                .name_taken(
+                    caller.workspace,
+                    s.key(),
+                    Some(NameHolder::Group(current.id)),
+                )
                 .await?
             {
                 return Err(ServiceError::SlugTaken);

@@ -116,6 +116,8 @@ pub struct Service {
     store: Arc<dyn Store>,
     icons: IconFetcher,
     keys: Arc<keys::KeyCache>,
+    /// How long an idempotency claim lasts unrenewed (see [`idempotency`]).
+    claim_lease: std::time::Duration,
 }
 
 impl Service {
@@ -124,7 +126,14 @@ impl Service {
             store,
             icons,
             keys: Arc::new(keys::key_cache()),
+            claim_lease: idempotency::DEFAULT_CLAIM_LEASE,
         }
+    }
+
+    /// Sets how long an idempotency claim lasts unrenewed (at least a second).
+    pub fn with_claim_lease(mut self, lease: std::time::Duration) -> Service {
+        self.claim_lease = lease.max(std::time::Duration::from_secs(1));
+        self
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
 use crate::domain::user::{User, UserDraft, UserId, UserRef, plan_user};
-use crate::store::{NewUser, UserUpdate};
+use crate::store::{NameHolder, NewUser, UserUpdate};
 
 impl Service {
     /// Finds a user by id, username or email address.
@@ -17,8 +17,9 @@ impl Service {
             .ok_or(ServiceError::AccountNotFound)
     }
 
-    /// Refuses early (before the slow hash) a username or email already in use by
-    /// another user; the store's unique indexes remain the authority.
+    /// Refuses early (before the slow hash) a username held by another user or a
+    /// group slug, or an email already in use by another user; the store's unique
+    /// keys remain the authority.
     async fn precheck_user(
         &self,
         caller: Caller,
@@ -27,11 +28,8 @@ impl Service {
         except: Option<UserId>,
     ) -> Result<(), ServiceError> {
         if let Some(key) = username {
-            let found = self
-                .store
-                .find_user(caller.workspace, &UserRef::Username(key.to_string()))
-                .await?;
-            if found.is_some_and(|u| Some(u.id) != except) {
+            let except = except.map(NameHolder::User);
+            if self.store.name_taken(caller.workspace, key, except).await? {
                 return Err(ServiceError::UsernameTaken);
             }
         }

@@ -3,7 +3,10 @@
 //! [`store_conformance_tests!`](crate::store_conformance_tests), which expands to
 //! one `#[tokio::test]` per case below.
 
-use super::{GroupQuery, GroupUpdate, IconImage, NewApiKey, NewGroup, Store, StoreError};
+use super::{
+    GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey, NewClaim,
+    NewGroup, Store, StoreError,
+};
 use crate::domain::field::{FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, GroupId, GroupRef};
 use crate::domain::policy::{GroupPolicy, Limit, LimitKind, Period, PolicyPatch};
@@ -36,6 +39,10 @@ macro_rules! store_conformance_tests {
             removing_several_groups_is_all_or_nothing,
             policy_patches_apply_inside_the_write,
             member_roles_come_for_a_whole_page,
+            slugs_and_usernames_share_one_namespace,
+            a_username_and_a_slug_raced_share_one_namespace,
+            idempotency_claims_end_or_lapse,
+            a_lapsed_claim_is_taken_over_once,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -99,6 +106,20 @@ async fn short_text_field(store: &Arc<dyn Store>, ws: &Workspace, id: i64) {
         .create_field(ws.id, def, 1)
         .await
         .expect("create field");
+}
+
+/// A user to insert, named `username` (its key is the lower-case form).
+pub fn user(username: &str) -> super::NewUser {
+    super::NewUser {
+        full_name: username.to_string(),
+        username: (username.to_string(), username.to_lowercase()),
+        email: (
+            format!("{username}@example.org"),
+            format!("{}@example.org", username.to_lowercase()),
+        ),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        now: 1,
+    }
 }
 
 fn by_slug(s: &str) -> GroupRef {
@@ -429,8 +450,13 @@ pub async fn slugs_are_unique_per_workspace(store: Arc<dyn Store>) {
     // Groups without slugs never collide.
     store.insert_group(ws.id, group("D", None)).await.unwrap();
     let e = store.insert_group(ws.id, group("E", None)).await.unwrap();
-    assert!(store.slug_taken(ws.id, "same", None).await.unwrap());
-    assert!(!store.slug_taken(ws.id, "same", Some(a)).await.unwrap());
+    assert!(store.name_taken(ws.id, "same", None).await.unwrap());
+    assert!(
+        !store
+            .name_taken(ws.id, "same", Some(NameHolder::Group(a)))
+            .await
+            .unwrap()
+    );
     let to_same = GroupUpdate {
         slug: Some(Some(clean_slug("SAME").unwrap())),
         ..Default::default()
@@ -878,4 +904,315 @@ pub async fn member_roles_come_for_a_whole_page(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn slugs_and_usernames_share_one_namespace(store: Arc<dyn Store>) {
+    use super::UserUpdate;
+    use crate::domain::user::UserRef;
+    let ws = default_ws(&store).await;
+    let ada = store.insert_user(ws.id, user("Ada")).await.unwrap();
+    // A username blocks the slug, whatever its case, and the other way round.
+    assert_eq!(
+        store.insert_group(ws.id, group("G", Some("ADA"))).await,
+        Err(StoreError::SlugTaken)
+    );
+    let team = store
+        .insert_group(ws.id, group("Team", Some("Team")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.insert_user(ws.id, user("team")).await,
+        Err(StoreError::UsernameTaken)
+    );
+    let to_team = UserUpdate {
+        username: Some(("TEAM".into(), "team".into())),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_user(ws.id, ada, to_team.clone()).await,
+        Err(StoreError::UsernameTaken)
+    );
+    let slug_ada = GroupUpdate {
+        slug: Some(Some(clean_slug("Ada").unwrap())),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_group(ws.id, team, slug_ada.clone()).await,
+        Err(StoreError::SlugTaken)
+    );
+    assert!(store.name_taken(ws.id, "ada", None).await.unwrap());
+    assert!(store.name_taken(ws.id, "team", None).await.unwrap());
+    assert!(
+        !store
+            .name_taken(ws.id, "ada", Some(NameHolder::User(ada)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .name_taken(ws.id, "ada", Some(NameHolder::Group(team)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .name_taken(ws.id, "team", Some(NameHolder::Group(team)))
+            .await
+            .unwrap()
+    );
+    // Refused writes changed nothing.
+    let found = store
+        .find_user(ws.id, &UserRef::Username("ada".into()))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|u| u.id), Some(ada));
+    // Another workspace has its own names.
+    let other = store.create_workspace("other", 1).await.unwrap();
+    store
+        .insert_group(other.id, group("G", Some("ada")))
+        .await
+        .unwrap();
+    store.insert_user(other.id, user("team")).await.unwrap();
+
+    // A new username frees the old one; a user may keep their own name.
+    let to_ada2 = UserUpdate {
+        username: Some(("Ada2".into(), "ada2".into())),
+        ..Default::default()
+    };
+    store.update_user(ws.id, ada, to_ada2).await.unwrap();
+    let same = UserUpdate {
+        username: Some(("ADA2".into(), "ada2".into())),
+        ..Default::default()
+    };
+    store.update_user(ws.id, ada, same).await.unwrap();
+    // A changed slug frees the old one, and a group may keep its own (new case).
+    store.update_group(ws.id, team, slug_ada).await.unwrap();
+    let recase = GroupUpdate {
+        slug: Some(Some(clean_slug("ADA").unwrap())),
+        ..Default::default()
+    };
+    store.update_group(ws.id, team, recase).await.unwrap();
+    store.update_user(ws.id, ada, to_team).await.unwrap();
+    assert!(
+        store
+            .insert_group(ws.id, group("H", Some("ada2")))
+            .await
+            .is_ok(),
+        "the user's old name is free"
+    );
+    // Clearing a slug frees it.
+    let clear = GroupUpdate {
+        slug: Some(None),
+        ..Default::default()
+    };
+    store.update_group(ws.id, team, clear).await.unwrap();
+    let bob = super::NewUser {
+        email: ("bob@example.org".into(), "bob@example.org".into()),
+        ..user("ada")
+    };
+    let bob = store.insert_user(ws.id, bob).await.unwrap();
+    // Removing a user or a group frees its name.
+    store.delete_user(ws.id, bob).await.unwrap();
+    let g = store
+        .insert_group(ws.id, group("I", Some("ada")))
+        .await
+        .unwrap();
+    store.delete_groups(ws.id, &[g], None).await.unwrap();
+    let cy = super::NewUser {
+        email: ("cy@example.org".into(), "cy@example.org".into()),
+        ..user("Ada")
+    };
+    store.insert_user(ws.id, cy).await.unwrap();
+    assert!(!store.name_taken(ws.id, "nobody", None).await.unwrap());
+}
+
+/// A user and a group given one name at the same moment: the database lets
+/// exactly one of them have it, every time.
+pub async fn a_username_and_a_slug_raced_share_one_namespace(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let rounds = 200;
+    let mut users = 0;
+    for i in 0..rounds {
+        let name = format!("racer{i}");
+        let (s1, s2) = (store.clone(), store.clone());
+        let u = tokio::spawn({
+            let name = name.clone();
+            async move { s1.insert_user(ws.id, user(&name)).await }
+        });
+        let g = tokio::spawn(async move { s2.insert_group(ws.id, group("R", Some(&name))).await });
+        let (u, g) = (u.await.unwrap(), g.await.unwrap());
+        match (&u, &g) {
+            (Ok(_), Err(StoreError::SlugTaken)) => users += 1,
+            (Err(StoreError::UsernameTaken), Ok(_)) => {}
+            _ => panic!("round {i}: user {u:?}, group {g:?}: exactly one must win"),
+        }
+    }
+    assert_eq!(own_groups(&store, &ws).await.len(), rounds - users);
+}
+
+/// A claim on an idempotency key made at `now_ms` with a lease of `lease_ms`.
+fn claim(token: i64, hash: &[u8], now_ms: i64, lease_ms: i64) -> NewClaim {
+    NewClaim {
+        request_hash: hash.to_vec(),
+        token,
+        now: now_ms / 1000,
+        since: now_ms / 1000 - 86_400,
+        now_ms,
+        lease_until_ms: now_ms + lease_ms,
+    }
+}
+
+pub async fn idempotency_claims_end_or_lapse(store: Arc<dyn Store>) {
+    use IdempotencyClaim::*;
+    let ws = default_ws(&store).await.id;
+    let t = 1_700_000_000_000;
+    let in_progress = InProgress {
+        request_hash: b"h".to_vec(),
+    };
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "k", claim(1, b"h", t, 1000))
+            .await,
+        Ok(Claimed)
+    );
+    // Held: another claim within the lease is told so, whatever its request.
+    for (at, hash) in [(t + 1, b"h"), (t + 1000, b"h"), (t + 500, b"x")] {
+        let r = store
+            .claim_idempotency_key(ws, "k", claim(2, hash, at, 1000))
+            .await;
+        let hash_held = if hash == b"x" { b"h" } else { hash };
+        assert_eq!(
+            r,
+            Ok(InProgress {
+                request_hash: hash_held.to_vec()
+            })
+        );
+    }
+    // Only the holder renews: the lease moves on.
+    assert_eq!(
+        store.renew_idempotency_key(ws, "k", 2, t + 5000).await,
+        Ok(false)
+    );
+    assert_eq!(
+        store.renew_idempotency_key(ws, "k", 1, t + 5000).await,
+        Ok(true)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "k", claim(3, b"h", t + 4000, 1000))
+            .await,
+        Ok(in_progress.clone())
+    );
+    // Past the lease, the next claim takes the key over, and the old holder can
+    // neither renew, answer nor release it any more.
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "k", claim(4, b"h2", t + 5001, 1000))
+            .await,
+        Ok(Claimed)
+    );
+    assert_eq!(
+        store.renew_idempotency_key(ws, "k", 1, t + 9000).await,
+        Ok(false)
+    );
+    assert_eq!(
+        store
+            .finish_idempotency_key(ws, "k", 1, 201, "old".into())
+            .await,
+        Ok(false)
+    );
+    store.abort_idempotency_key(ws, "k", 1).await.unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "k", claim(5, b"h2", t + 5002, 1000))
+            .await,
+        Ok(InProgress {
+            request_hash: b"h2".to_vec()
+        })
+    );
+    // The holder's answer is kept, and given to every later claim, lease or not.
+    assert_eq!(
+        store
+            .finish_idempotency_key(ws, "k", 4, 201, "{}".into())
+            .await,
+        Ok(true)
+    );
+    let done = Done {
+        request_hash: b"h2".to_vec(),
+        status: 201,
+        body: "{}".into(),
+    };
+    for at in [t + 5003, t + 60_000_000] {
+        assert_eq!(
+            store
+                .claim_idempotency_key(ws, "k", claim(6, b"h2", at, 1000))
+                .await,
+            Ok(done.clone())
+        );
+    }
+    assert_eq!(store.abort_idempotency_key(ws, "k", 4).await, Ok(()));
+    assert_eq!(
+        store
+            .finish_idempotency_key(ws, "k", 4, 500, "again".into())
+            .await,
+        Ok(false)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "k", claim(6, b"h2", t + 6000, 1000))
+            .await,
+        Ok(done)
+    );
+    // A released claim frees the key at once.
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "r", claim(7, b"h", t, 1000))
+            .await,
+        Ok(Claimed)
+    );
+    store.abort_idempotency_key(ws, "r", 7).await.unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(ws, "r", claim(8, b"h", t + 1, 1000))
+            .await,
+        Ok(Claimed)
+    );
+    // Answers older than the retention count as absent.
+    let late = claim(9, b"h", t + 2 * 86_400_000, 1000);
+    assert_eq!(
+        store.claim_idempotency_key(ws, "k", late).await,
+        Ok(Claimed)
+    );
+}
+
+/// Retries racing for a lapsed claim: exactly one takes it over, every round.
+pub async fn a_lapsed_claim_is_taken_over_once(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await.id;
+    let t = 1_700_000_000_000;
+    for round in 0..20 {
+        let key = format!("k{round}");
+        assert_eq!(
+            store
+                .claim_idempotency_key(ws, &key, claim(1, b"h", t, 1000))
+                .await,
+            Ok(IdempotencyClaim::Claimed)
+        );
+        let mut tasks = Vec::new();
+        for token in 2..12 {
+            let (store, key) = (store.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                let c = claim(token, b"h", t + 2000, 1000);
+                store.claim_idempotency_key(ws, &key, c).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(IdempotencyClaim::Claimed) => won += 1,
+                Ok(IdempotencyClaim::InProgress { .. }) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
 }

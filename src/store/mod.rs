@@ -205,6 +205,19 @@ impl GroupQuery {
     }
 }
 
+/// What holds a name of a workspace. Group slugs and usernames share one
+/// namespace (both name a page); each engine keeps one row per held name in a
+/// `names` table whose key is (workspace, name key), written in the same
+/// transaction as the group or user, so the database itself refuses a second
+/// holder however the writes interleave. A refused group write is `SlugTaken`, a
+/// refused user write `UsernameTaken`. The name key is the one the domain gives
+/// ([`Slug::key`], the username key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameHolder {
+    Group(GroupId),
+    User(UserId),
+}
+
 /// The state of an idempotency key when a request claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -218,6 +231,22 @@ pub enum IdempotencyClaim {
         status: u16,
         body: String,
     },
+}
+
+/// A request's claim on an idempotency key.
+#[derive(Debug, Clone)]
+pub struct NewClaim {
+    pub request_hash: Vec<u8>,
+    /// Names this claim's holder; renewals, answers and releases must carry it.
+    pub token: i64,
+    /// Seconds since the epoch; with `since`, for the retention of answers: keys
+    /// made before `since` count as absent.
+    pub now: i64,
+    pub since: i64,
+    /// Milliseconds since the epoch: now, and when this claim's lease runs out. An
+    /// unfinished claim whose lease ran out before `now_ms` may be taken over.
+    pub now_ms: i64,
+    pub lease_until_ms: i64,
 }
 
 #[async_trait]
@@ -282,12 +311,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn find_group(&self, ws: WorkspaceId, by: &GroupRef)
     -> Result<Option<Group>, StoreError>;
-    /// Whether another group than `except` holds this slug key.
-    async fn slug_taken(
+    /// Whether a group slug or a username other than `except`'s holds this name
+    /// key (see [`NameHolder`]).
+    async fn name_taken(
         &self,
         ws: WorkspaceId,
-        slug_key: &str,
-        except: Option<GroupId>,
+        key: &str,
+        except: Option<NameHolder>,
     ) -> Result<bool, StoreError>;
     /// Groups in id order, after `after`, at most `limit`.
     async fn list_groups(
@@ -359,23 +389,43 @@ pub trait Store: Send + Sync + 'static {
         groups: &[GroupId],
     ) -> Result<std::collections::BTreeMap<GroupId, GroupRole>, StoreError>;
 
-    // Idempotency keys (REST POST). Keys older than `since` count as absent.
+    // Idempotency keys (REST POST). A key is claimed by one request at a time,
+    // under a lease its holder renews; a claim whose lease ran out (its holder is
+    // gone) is taken over by the next claim. Only the holder (`token`) renews,
+    // finishes or releases it.
+    /// Claims `key`, or says why not, in one atomic step: of claims racing for a
+    /// free or lapsed key exactly one gets `Claimed`.
     async fn claim_idempotency_key(
         &self,
         ws: WorkspaceId,
         key: &str,
-        request_hash: Vec<u8>,
-        now: i64,
-        since: i64,
+        claim: NewClaim,
     ) -> Result<IdempotencyClaim, StoreError>;
+    /// Moves the holder's lease on to `lease_until_ms`; false when it is no
+    /// longer the holder (the claim lapsed and was taken over, or ended).
+    async fn renew_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Keeps the answer; false when `token` no longer holds the claim (nothing kept).
     async fn finish_idempotency_key(
         &self,
         ws: WorkspaceId,
         key: &str,
+        token: i64,
         status: u16,
         body: String,
+    ) -> Result<bool, StoreError>;
+    /// Releases an unfinished claim of the holder, so the key is free again.
+    async fn abort_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
     ) -> Result<(), StoreError>;
-    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError>;
 
     // Export and import (see [`dump`]).
     /// Every row of one workspace (or all), as JSON Lines, header first.

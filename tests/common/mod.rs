@@ -444,3 +444,52 @@ pub async fn fresh_pg_database() -> String {
         None => panic!("GROUPD_TEST_PG_URL has no database part: {admin}"),
     }
 }
+
+/// Creates a user and a group with one name at the same moment, `rounds` times
+/// (a new name each round), the user through `a` and the group through `b` on
+/// even rounds and the other way round on odd ones (`a` and `b` may be one app).
+/// Both carry a password, so both spend the same argon2 time before they write
+/// and reach the database together. Exactly one must get the name each round.
+/// Returns how many rounds the user won.
+pub async fn race_username_against_slug(
+    a: &std::sync::Arc<TestApp>,
+    b: &std::sync::Arc<TestApp>,
+    rounds: usize,
+) -> usize {
+    use serde_json::json;
+    let mut users = 0;
+    for i in 0..rounds {
+        let name = format!("racer{i}");
+        let (to_user, to_group) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        let user = {
+            let app = to_user.clone();
+            let body = json!({"full_name": "R", "username": name, "email": format!("{name}@x.org"), "password": "secret-pw"});
+            tokio::spawn(async move { app.rest("POST", "/api/v1/users", Some(body)).await })
+        };
+        let group = {
+            let app = to_group.clone();
+            let body = json!({"name": "R", "slug": name, "password": "secret-pw"});
+            tokio::spawn(async move { app.rest("POST", "/api/v1/groups", Some(body)).await })
+        };
+        let (user, group) = (
+            user.await.expect("user task"),
+            group.await.expect("group task"),
+        );
+        match (user.0, group.0) {
+            (201, 409) => {
+                assert_eq!(
+                    group.1["error"]["key"], "slug_already_exists",
+                    "{}",
+                    group.1
+                );
+                users += 1;
+            }
+            (409, 201) => assert_eq!(user.1["error"]["key"], "username_exists", "{}", user.1),
+            _ => panic!(
+                "round {i}: user {} {}, group {} {}: exactly one must get the name",
+                user.0, user.1, group.0, group.1
+            ),
+        }
+    }
+    users
+}

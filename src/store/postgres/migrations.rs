@@ -3,6 +3,20 @@
 //! released migration: add a new one. The SQL keeps to what PostgreSQL-compatible
 //! distributed engines also accept (no advisory locks, no LOCK TABLE, no triggers).
 
+/// Fills `names` from the users and groups stored (at migration 2, and after an
+/// import, which loads groups and users but not this derived table).
+macro_rules! names_backfill {
+    () => {
+        r#"
+INSERT INTO names (workspace_id, name_key, user_id)
+    SELECT workspace_id, username_key, id FROM users ON CONFLICT DO NOTHING;
+INSERT INTO names (workspace_id, name_key, group_id)
+    SELECT workspace_id, slug_key, id FROM groups WHERE slug_key IS NOT NULL
+    ON CONFLICT DO NOTHING;
+"#
+    };
+}
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: everything up to users, memberships and idempotency keys (the SQLite
     // engine's migrations 1 to 3).
@@ -110,4 +124,29 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (workspace_id, key)
 );
 "#,
+    // 2: group slugs and usernames share one namespace per workspace; one row per
+    // held name, so the primary key refuses a second holder (see `NameHolder`).
+    // Names already held twice (possible before this table) stay with the user.
+    concat!(
+        r#"
+CREATE TABLE names (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name_key TEXT NOT NULL,
+    group_id BIGINT UNIQUE REFERENCES groups(id) ON DELETE CASCADE,
+    user_id BIGINT UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (workspace_id, name_key),
+    CHECK ((group_id IS NULL) <> (user_id IS NULL))
+);
+"#,
+        names_backfill!()
+    ),
+    // 3: a claim on an idempotency key is held under a lease its request renews;
+    // a claim whose holder is gone (killed) lapses and may be taken over. Claims
+    // from before have no lease, so they lapse at once.
+    r#"
+ALTER TABLE idempotency_keys ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
+
+pub const NAMES_BACKFILL: &str = names_backfill!();

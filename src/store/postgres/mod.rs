@@ -8,8 +8,8 @@ mod migrations;
 mod revocations;
 
 use super::{
-    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey, NewGroup,
-    NewUser, OnExisting, Store, StoreError, UserUpdate,
+    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey,
+    NewClaim, NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -250,43 +250,45 @@ impl<T: GenericClient> Cached for T {
     }
 }
 
-/// Whether a name is taken in the namespace slugs and usernames share: `sql`
-/// selects from one side with the workspace as $1 and the key as $2.
-async fn name_used<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    ws: WorkspaceId,
-    key: &str,
-) -> Result<bool, StoreError> {
-    let stmt = c.cached(sql).await?;
-    Ok(c.query_opt(&stmt, &[&ws.0, &key])
-        .await
-        .map_err(pg_err)?
-        .is_some())
-}
-
-async fn slug_free_of_usernames<C: GenericClient>(
+/// Writes the `names` row of a group (its slug key) or a user (their username
+/// key), or removes a group's when `key` is `None`. A name another holder has is
+/// refused with `taken` (see [`super::NameHolder`]).
+async fn put_name<C: GenericClient>(
     c: &C,
     ws: WorkspaceId,
-    key: &str,
+    holder: NameHolder,
+    key: Option<&str>,
 ) -> Result<(), StoreError> {
-    let sql = "SELECT 1 FROM users WHERE workspace_id = $1 AND username_key = $2";
-    match name_used(c, sql, ws, key).await? {
-        true => Err(StoreError::SlugTaken),
-        false => Ok(()),
-    }
-}
-
-async fn username_free_of_slugs<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    key: &str,
-) -> Result<(), StoreError> {
-    let sql = "SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2";
-    match name_used(c, sql, ws, key).await? {
-        true => Err(StoreError::UsernameTaken),
-        false => Ok(()),
-    }
+    let (id, taken, upsert, delete) = match holder {
+        NameHolder::Group(g) => (
+            g.0,
+            StoreError::SlugTaken,
+            "INSERT INTO names (workspace_id, name_key, group_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (group_id) DO UPDATE SET name_key = excluded.name_key",
+            "DELETE FROM names WHERE group_id = $1",
+        ),
+        NameHolder::User(u) => (
+            u.0,
+            StoreError::UsernameTaken,
+            "INSERT INTO names (workspace_id, name_key, user_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET name_key = excluded.name_key",
+            "DELETE FROM names WHERE user_id = $1",
+        ),
+    };
+    let done = match key {
+        Some(key) => {
+            c.execute(&c.cached(upsert).await?, &[&ws.0, &key, &id])
+                .await
+        }
+        None => c.execute(&c.cached(delete).await?, &[&id]).await,
+    };
+    done.map(|_| ()).map_err(|e| {
+        if constraint(&e, &SqlState::UNIQUE_VIOLATION).as_deref() == Some("names_pkey") {
+            taken
+        } else {
+            write_err(e)
+        }
+    })
 }
 
 async fn put_field_value<C: GenericClient>(
@@ -907,9 +909,6 @@ impl Store for PostgresStore {
             g.custom_fields.iter().map(|(f, _)| *f),
         )
         .await?;
-        if let Some(slug) = &g.slug {
-            slug_free_of_usernames(&tx, ws, slug.key()).await?;
-        }
         let policy = policy_json(&g.policy)?;
         let row = tx
             .query_one(
@@ -935,6 +934,9 @@ impl Store for PostgresStore {
             .await
             .map_err(write_err)?;
         let id: i64 = row.get(0);
+        if let Some(slug) = &g.slug {
+            put_name(&tx, ws, NameHolder::Group(GroupId(id)), Some(slug.key())).await?;
+        }
         for (field, value) in &g.custom_fields {
             put_field_value(&tx, ws, id, *field, &Some(value.clone())).await?;
         }
@@ -978,9 +980,6 @@ impl Store for PostgresStore {
             p.apply(&u.policy);
             Some(policy_json(&p)?)
         };
-        if let Some(Some(slug)) = &u.slug {
-            slug_free_of_usernames(&tx, ws, slug.key()).await?;
-        }
         let (slug_set, slug, slug_key) = match &u.slug {
             None => (false, None, None),
             Some(s) => (
@@ -1021,6 +1020,10 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(write_err)?;
+        if let Some(slug) = &u.slug {
+            let key = slug.as_ref().map(|s| s.key());
+            put_name(&tx, ws, NameHolder::Group(id), key).await?;
+        }
         for (field, value) in &u.custom_fields {
             put_field_value(&tx, ws, id.0, *field, value).await?;
         }
@@ -1111,17 +1114,27 @@ impl Store for PostgresStore {
         row.map(|r| group_from_row(&r)).transpose()
     }
 
-    async fn slug_taken(
+    async fn name_taken(
         &self,
         ws: WorkspaceId,
-        slug_key: &str,
-        except: Option<GroupId>,
+        key: &str,
+        except: Option<NameHolder>,
     ) -> Result<bool, StoreError> {
+        let (group, user) = match except {
+            Some(NameHolder::Group(g)) => (Some(g.0), None),
+            Some(NameHolder::User(u)) => (None, Some(u.0)),
+            None => (None, None),
+        };
         let c = self.client().await?;
         let row = c
             .query_opt(
-                &c.cached("SELECT 1 FROM groups WHERE workspace_id = $1 AND slug_key = $2 AND ($3::BIGINT IS NULL OR id <> $3)").await?,
-                &[&ws.0, &slug_key, &except.map(|g| g.0)],
+                &c.cached(
+                    "SELECT 1 FROM names WHERE workspace_id = $1 AND name_key = $2 \
+                 AND ($3::BIGINT IS NULL OR group_id IS DISTINCT FROM $3) \
+                 AND ($4::BIGINT IS NULL OR user_id IS DISTINCT FROM $4)",
+                )
+                .await?,
+                &[&ws.0, &key, &group, &user],
             )
             .await
             .map_err(pg_err)?;
@@ -1246,7 +1259,6 @@ impl Store for PostgresStore {
     async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        username_free_of_slugs(&tx, ws, &u.username.1).await?;
         let row = tx
             .query_one(
                 &tx.cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
@@ -1255,8 +1267,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(write_err)?;
+        let id = UserId(row.get(0));
+        put_name(&tx, ws, NameHolder::User(id), Some(&u.username.1)).await?;
         tx.commit().await.map_err(write_err)?;
-        Ok(UserId(row.get(0)))
+        Ok(id)
     }
 
     async fn update_user(
@@ -1267,9 +1281,6 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        if let Some((_, key)) = &u.username {
-            username_free_of_slugs(&tx, ws, key).await?;
-        }
         let n = tx
             .execute(
                 &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
@@ -1292,6 +1303,9 @@ impl Store for PostgresStore {
             .map_err(write_err)?;
         if n == 0 {
             return Err(StoreError::NotFound("user"));
+        }
+        if let Some((_, key)) = &u.username {
+            put_name(&tx, ws, NameHolder::User(id), Some(key)).await?;
         }
         tx.commit().await.map_err(write_err)
     }
@@ -1485,78 +1499,121 @@ impl Store for PostgresStore {
         &self,
         ws: WorkspaceId,
         key: &str,
-        request_hash: Vec<u8>,
-        now: i64,
-        since: i64,
+        claim: NewClaim,
     ) -> Result<IdempotencyClaim, StoreError> {
         let c = self.client().await?;
         c.execute(
             &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3").await?,
-            &[&ws.0, &key, &since],
+            &[&ws.0, &key, &claim.since],
         )
         .await
         .map_err(pg_err)?;
-        let inserted = c
-            .execute(
-                &c.cached("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (workspace_id, key) DO NOTHING").await?,
-                &[&ws.0, &key, &request_hash, &now],
+        // A free key is inserted; a lapsed claim is taken over. ON CONFLICT locks
+        // the existing row and tests the condition on its latest version, so of
+        // claims racing for one lapsed key exactly one changes it.
+        let upsert = c
+            .cached(
+                "INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at, claim_token, \
+                 lease_until_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, key) DO UPDATE \
+                 SET request_hash = excluded.request_hash, created_at = excluded.created_at, \
+                 claim_token = excluded.claim_token, lease_until_ms = excluded.lease_until_ms \
+                 WHERE idempotency_keys.status IS NULL AND idempotency_keys.lease_until_ms < $7",
             )
-            .await
-            .map_err(pg_err)?;
-        if inserted == 1 {
-            return Ok(IdempotencyClaim::Claimed);
-        }
-        let row = c
-            .query_opt(
-                &c.cached("SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2").await?,
-                &[&ws.0, &key],
-            )
-            .await
-            .map_err(pg_err)?;
-        match row {
-            None => Err(StoreError::Unavailable(
-                "the idempotency key vanished; try again".into(),
-            )),
-            Some(r) => {
-                let status: Option<i32> = r.get(1);
-                let body: Option<String> = r.get(2);
-                Ok(match (status, body) {
-                    (Some(s), Some(b)) => IdempotencyClaim::Done {
-                        request_hash: r.get(0),
-                        status: s as u16,
-                        body: b,
-                    },
-                    _ => IdempotencyClaim::InProgress {
-                        request_hash: r.get(0),
-                    },
-                })
+            .await?;
+        let select = c
+            .cached("SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
+            .await?;
+        // A claim released between the two statements leaves no row: claim again.
+        for _ in 0..3 {
+            let taken = c
+                .execute(
+                    &upsert,
+                    &[
+                        &ws.0,
+                        &key,
+                        &claim.request_hash,
+                        &claim.now,
+                        &claim.token,
+                        &claim.lease_until_ms,
+                        &claim.now_ms,
+                    ],
+                )
+                .await
+                .map_err(pg_err)?;
+            if taken == 1 {
+                return Ok(IdempotencyClaim::Claimed);
             }
+            let Some(r) = c.query_opt(&select, &[&ws.0, &key]).await.map_err(pg_err)? else {
+                continue;
+            };
+            let status: Option<i32> = r.get(1);
+            let body: Option<String> = r.get(2);
+            return Ok(match (status, body) {
+                (Some(s), Some(b)) => IdempotencyClaim::Done {
+                    request_hash: r.get(0),
+                    status: s as u16,
+                    body: b,
+                },
+                _ => IdempotencyClaim::InProgress {
+                    request_hash: r.get(0),
+                },
+            });
         }
+        Err(StoreError::Unavailable(
+            "the idempotency key keeps changing hands; try again".into(),
+        ))
+    }
+
+    async fn renew_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &c.cached("UPDATE idempotency_keys SET lease_until_ms = $4 WHERE workspace_id = $1 AND key = $2 \
+                 AND claim_token = $3 AND status IS NULL").await?,
+                &[&ws.0, &key, &token, &lease_until_ms],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
     }
 
     async fn finish_idempotency_key(
         &self,
         ws: WorkspaceId,
         key: &str,
+        token: i64,
         status: u16,
         body: String,
+    ) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &c.cached("UPDATE idempotency_keys SET status = $4, body = $5 WHERE workspace_id = $1 AND key = $2 \
+                 AND claim_token = $3 AND status IS NULL").await?,
+                &[&ws.0, &key, &token, &i32::from(status), &body],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn abort_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
     ) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
-            &c.cached("UPDATE idempotency_keys SET status = $3, body = $4 WHERE workspace_id = $1 AND key = $2").await?,
-            &[&ws.0, &key, &i32::from(status), &body],
-        )
-        .await
-        .map_err(pg_err)?;
-        Ok(())
-    }
-
-    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
-            &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND status IS NULL").await?,
-            &[&ws.0, &key],
+            &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND claim_token = $3 \
+             AND status IS NULL").await?,
+            &[&ws.0, &key, &token],
         )
         .await
         .map_err(pg_err)?;
@@ -1655,6 +1712,10 @@ impl Store for PostgresStore {
                 n += 1;
             }
         }
+        // The names slugs and usernames hold are derived, not exported.
+        tx.batch_execute(migrations::NAMES_BACKFILL)
+            .await
+            .map_err(pg_err)?;
         // Keep new ids above the imported ones.
         for t in ["workspaces", "groups", "users"] {
             tx.execute(

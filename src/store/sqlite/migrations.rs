@@ -1,6 +1,20 @@
 //! SQLite schema migrations, applied in order at start. `PRAGMA user_version` holds
 //! how many have run. Never edit a released migration: add a new one.
 
+/// Fills `names` from the users and groups stored (at migration 6, and after an
+/// import, which loads groups and users but not this derived table).
+macro_rules! names_backfill {
+    () => {
+        r#"
+INSERT INTO names (workspace_id, name_key, user_id)
+    SELECT workspace_id, username_key, id FROM users WHERE true ON CONFLICT DO NOTHING;
+INSERT INTO names (workspace_id, name_key, group_id)
+    SELECT workspace_id, slug_key, id FROM groups WHERE slug_key IS NOT NULL
+    ON CONFLICT DO NOTHING;
+"#
+    };
+}
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: workspaces, keys, categories, custom fields, groups, icons.
     r#"
@@ -129,4 +143,29 @@ CREATE UNIQUE INDEX groups_slug_key ON groups(workspace_id, slug_key) WHERE slug
 DROP INDEX groups_builtin;
 CREATE UNIQUE INDEX groups_builtin ON groups(workspace_id, builtin) WHERE builtin IS NOT NULL;
 "#,
+    // 6: group slugs and usernames share one namespace per workspace; one row per
+    // held name, so the primary key refuses a second holder (see `NameHolder`).
+    // Names already held twice (possible before this table) stay with the user.
+    concat!(
+        r#"
+CREATE TABLE names (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name_key TEXT NOT NULL,
+    group_id INTEGER UNIQUE REFERENCES groups(id) ON DELETE CASCADE,
+    user_id INTEGER UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (workspace_id, name_key),
+    CHECK ((group_id IS NULL) <> (user_id IS NULL))
+);
+"#,
+        names_backfill!()
+    ),
+    // 7: a claim on an idempotency key is held under a lease its request renews;
+    // a claim whose holder is gone (killed) lapses and may be taken over. Claims
+    // from before have no lease, so they lapse at once.
+    r#"
+ALTER TABLE idempotency_keys ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
+
+pub const NAMES_BACKFILL: &str = names_backfill!();

@@ -7,8 +7,8 @@ mod migrations;
 mod writer;
 
 use super::{
-    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NewApiKey, NewGroup,
-    NewUser, OnExisting, Store, StoreError, UserUpdate,
+    ApiKeyRecord, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey,
+    NewClaim, NewGroup, NewUser, OnExisting, Store, StoreError, UserUpdate,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -355,39 +355,36 @@ fn group_builtin(
     .map_err(map_err)
 }
 
-/// Slugs and usernames share one namespace of a workspace (both name pages).
-fn check_slug_free_of_usernames(
+/// Writes the `names` row of a group (its slug key) or a user (their username
+/// key), or removes a group's when `key` is `None`. A name another holder has is
+/// refused with `taken` (see [`super::NameHolder`]).
+fn put_name(
     conn: &Connection,
     ws: WorkspaceId,
-    key: &str,
+    holder: NameHolder,
+    key: Option<&str>,
 ) -> Result<(), StoreError> {
-    let taken = conn
-        .row_cached(
-            "SELECT 1 FROM users WHERE workspace_id = ?1 AND username_key = ?2",
-            params![ws.0, key],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(map_err)?;
-    match taken {
-        Some(()) => Err(StoreError::SlugTaken),
-        None => Ok(()),
-    }
-}
-
-fn username_free_of_slugs(conn: &Connection, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
-    let clash = conn
-        .row_cached(
-            "SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2",
-            params![ws.0, key],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(map_err)?;
-    match clash {
-        Some(()) => Err(StoreError::UsernameTaken),
-        None => Ok(()),
-    }
+    let (column, id, taken) = match holder {
+        NameHolder::Group(g) => ("group_id", g.0, StoreError::SlugTaken),
+        NameHolder::User(u) => ("user_id", u.0, StoreError::UsernameTaken),
+    };
+    let done = match key {
+        Some(key) => conn.exec_cached(
+            &format!(
+                "INSERT INTO names (workspace_id, name_key, {column}) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT ({column}) DO UPDATE SET name_key = excluded.name_key"
+            ),
+            params![ws.0, key, id],
+        ),
+        None => conn.exec_cached(&format!("DELETE FROM names WHERE {column} = ?1"), [id]),
+    };
+    done.map(|_| ()).map_err(|e| {
+        if is_unique_violation(&e, "names.name_key") {
+            taken
+        } else {
+            map_err(e)
+        }
+    })
 }
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -939,9 +936,6 @@ impl Store for SqliteStore {
                     g.custom_fields.iter().map(|(f, _)| *f),
                 )?;
                 let policy = policy_json(&g.policy)?;
-                if let Some(slug) = &g.slug {
-                    check_slug_free_of_usernames(conn, ws, slug.key())?;
-                }
                 conn.exec_cached(
                     "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
                          category_id, secret, unleavable, pinned, password_hash, created_at, \
@@ -965,6 +959,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(slug_error)?;
                 let id = conn.last_insert_rowid();
+                if let Some(slug) = &g.slug {
+                    put_name(conn, ws, NameHolder::Group(GroupId(id)), Some(slug.key()))?;
+                }
                 for (field, value) in &g.custom_fields {
                     put_field_value(conn, ws, id, *field, &Some(value.clone())).map_err(map_err)?;
                 }
@@ -1024,8 +1021,9 @@ impl Store for SqliteStore {
                         s.as_ref().map(|s| s.key().to_string()),
                     ),
                 };
-                if let Some(Some(slug)) = &u.slug {
-                    check_slug_free_of_usernames(conn, ws, slug.key())?;
+                if let Some(slug) = &u.slug {
+                    let key = slug.as_ref().map(|s| s.key());
+                    put_name(conn, ws, NameHolder::Group(id), key)?;
                 }
                 let (pw_set, pw) = match &u.password_hash {
                     None => (false, None),
@@ -1175,19 +1173,24 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
-    async fn slug_taken(
+    async fn name_taken(
         &self,
         ws: WorkspaceId,
-        slug_key: &str,
-        except: Option<GroupId>,
+        key: &str,
+        except: Option<NameHolder>,
     ) -> Result<bool, StoreError> {
-        let key = slug_key.to_string();
+        let key = key.to_string();
+        let (group, user) = match except {
+            Some(NameHolder::Group(g)) => (Some(g.0), None),
+            Some(NameHolder::User(u)) => (None, Some(u.0)),
+            None => (None, None),
+        };
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT 1 FROM groups WHERE workspace_id = ?1 AND slug_key = ?2 \
-                 AND (?3 IS NULL OR id <> ?3)",
+                "SELECT 1 FROM names WHERE workspace_id = ?1 AND name_key = ?2 \
+                 AND (?3 IS NULL OR group_id IS NOT ?3) AND (?4 IS NULL OR user_id IS NOT ?4)",
             )?
-            .query_row(params![ws.0, key, except.map(|g| g.0)], |_| Ok(()))
+            .query_row(params![ws.0, key, group, user], |_| Ok(()))
             .optional()
             .map(|r| r.is_some())
         })
@@ -1319,7 +1322,6 @@ impl Store for SqliteStore {
     async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
         self.writer
             .write(move |conn| {
-                username_free_of_slugs(conn, ws, &u.username.1)?;
                 conn.exec_cached(
                     "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
                      email_key, password_hash, created_at, updated_at) \
@@ -1336,7 +1338,9 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(user_error)?;
-                Ok(UserId(conn.last_insert_rowid()))
+                let id = UserId(conn.last_insert_rowid());
+                put_name(conn, ws, NameHolder::User(id), Some(&u.username.1))?;
+                Ok(id)
             })
             .await
     }
@@ -1349,9 +1353,6 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                if let Some((_, key)) = &u.username {
-                    username_free_of_slugs(conn, ws, key)?;
-                }
                 let n = conn
                     .exec_cached(
                         "UPDATE users SET full_name = COALESCE(?3, full_name), \
@@ -1375,6 +1376,9 @@ impl Store for SqliteStore {
                     .map_err(user_error)?;
                 if n == 0 {
                     return Err(StoreError::NotFound("user"));
+                }
+                if let Some((_, key)) = &u.username {
+                    put_name(conn, ws, NameHolder::User(id), Some(key))?;
                 }
                 Ok(())
             })
@@ -1553,46 +1557,81 @@ impl Store for SqliteStore {
         &self,
         ws: WorkspaceId,
         key: &str,
-        request_hash: Vec<u8>,
-        now: i64,
-        since: i64,
+        claim: NewClaim,
     ) -> Result<IdempotencyClaim, StoreError> {
         let key = key.to_string();
+        // One writer thread runs this whole closure: the steps cannot interleave
+        // with another claim's.
         self.writer
             .write(move |conn| {
                 conn.exec_cached(
                     "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 AND \
                          created_at < ?3",
-                    params![ws.0, key, since],
+                    params![ws.0, key, claim.since],
                 )
                 .map_err(map_err)?;
+                let taken = conn
+                    .exec_cached(
+                        "INSERT INTO idempotency_keys (workspace_id, key, request_hash, \
+                         created_at, claim_token, lease_until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (workspace_id, key) DO UPDATE SET \
+                         request_hash = excluded.request_hash, created_at = excluded.created_at, \
+                         claim_token = excluded.claim_token, lease_until_ms = excluded.lease_until_ms \
+                         WHERE idempotency_keys.status IS NULL \
+                         AND idempotency_keys.lease_until_ms < ?7",
+                        params![
+                            ws.0,
+                            key,
+                            claim.request_hash,
+                            claim.now,
+                            claim.token,
+                            claim.lease_until_ms,
+                            claim.now_ms
+                        ],
+                    )
+                    .map_err(map_err)?;
+                if taken == 1 {
+                    return Ok(IdempotencyClaim::Claimed);
+                }
                 type Row = (Vec<u8>, Option<u16>, Option<String>);
-                let found: Option<Row> = conn
+                let (request_hash, status, body): Row = conn
                     .row_cached(
                         "SELECT request_hash, status, body FROM idempotency_keys \
                          WHERE workspace_id = ?1 AND key = ?2",
                         params![ws.0, key],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
-                    .optional()
                     .map_err(map_err)?;
-                match found {
-                    Some((request_hash, Some(status), Some(body))) => Ok(IdempotencyClaim::Done {
+                Ok(match (status, body) {
+                    (Some(status), Some(body)) => IdempotencyClaim::Done {
                         request_hash,
                         status,
                         body,
-                    }),
-                    Some((request_hash, _, _)) => Ok(IdempotencyClaim::InProgress { request_hash }),
-                    None => {
-                        conn.exec_cached(
-                            "INSERT INTO idempotency_keys (workspace_id, key, request_hash, \
-                                 created_at) VALUES (?1, ?2, ?3, ?4)",
-                            params![ws.0, key, request_hash, now],
-                        )
-                        .map_err(map_err)?;
-                        Ok(IdempotencyClaim::Claimed)
-                    }
-                }
+                    },
+                    _ => IdempotencyClaim::InProgress { request_hash },
+                })
+            })
+            .await
+    }
+
+    async fn renew_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "UPDATE idempotency_keys SET lease_until_ms = ?4 WHERE workspace_id = ?1 \
+                         AND key = ?2 AND claim_token = ?3 AND status IS NULL",
+                        params![ws.0, key, token, lease_until_ms],
+                    )
+                    .map_err(map_err)?;
+                Ok(n == 1)
             })
             .await
     }
@@ -1601,31 +1640,39 @@ impl Store for SqliteStore {
         &self,
         ws: WorkspaceId,
         key: &str,
+        token: i64,
         status: u16,
         body: String,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "UPDATE idempotency_keys SET status = ?4, body = ?5 \
+                         WHERE workspace_id = ?1 AND key = ?2 AND claim_token = ?3 \
+                         AND status IS NULL",
+                        params![ws.0, key, token, status, body],
+                    )
+                    .map_err(map_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn abort_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        token: i64,
     ) -> Result<(), StoreError> {
         let key = key.to_string();
         self.writer
             .write(move |conn| {
                 conn.exec_cached(
-                    "UPDATE idempotency_keys SET status = ?3, body = ?4 \
-                     WHERE workspace_id = ?1 AND key = ?2",
-                    params![ws.0, key, status, body],
-                )
-                .map_err(map_err)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn abort_idempotency_key(&self, ws: WorkspaceId, key: &str) -> Result<(), StoreError> {
-        let key = key.to_string();
-        self.writer
-            .write(move |conn| {
-                conn.exec_cached(
                     "DELETE FROM idempotency_keys WHERE workspace_id = ?1 AND key = ?2 \
-                     AND status IS NULL",
-                    params![ws.0, key],
+                     AND claim_token = ?3 AND status IS NULL",
+                    params![ws.0, key, token],
                 )
                 .map_err(map_err)?;
                 Ok(())
@@ -1709,6 +1756,9 @@ impl Store for SqliteStore {
                         n += 1;
                     }
                 }
+                // The names slugs and usernames hold are derived, not exported.
+                conn.execute_batch(migrations::NAMES_BACKFILL)
+                    .map_err(map_err)?;
                 Ok(n)
             })
             .await
