@@ -11,7 +11,7 @@
 //! - [`mixes_scripts`]: UTS #39 mixed-script detection at the "highly restrictive"
 //!   level: one script, or Latin with Chinese, Japanese or Korean. `аdmin` with a
 //!   Cyrillic `а` mixes Cyrillic and Latin.
-//! - [`reserved_look_alike`]: UTS #39 confusable skeletons, so `ɑdmin` or `a11`
+//! - [`ReservedWords`]: UTS #39 confusable skeletons, so `ɑdmin` or `a11`
 //!   cannot stand in for a reserved word.
 //! - [`is_invisible`] and [`is_bidi_control`]: what a display name must not consist
 //!   of, and what it must not contain.
@@ -130,16 +130,33 @@ fn look_alike_key(key: &str) -> String {
     fold(&skeleton)
 }
 
-/// The reserved word that `key` (a [`fold`]ed identifier) is or looks like.
-pub fn reserved_look_alike(key: &str, reserved: &[&'static str]) -> Option<&'static str> {
-    if let Some(word) = reserved.iter().find(|w| **w == key) {
-        return Some(word);
+/// A list of reserved words with their look-alike keys worked out once.
+pub struct ReservedWords {
+    words: &'static [&'static str],
+    look_alike_keys: Vec<String>,
+}
+
+impl ReservedWords {
+    /// `words` must be [`fold`]ed already (lower-case ASCII words are).
+    pub fn new(words: &'static [&'static str]) -> Self {
+        let look_alike_keys = words.iter().map(|w| look_alike_key(w)).collect();
+        ReservedWords {
+            words,
+            look_alike_keys,
+        }
     }
-    let skeleton = look_alike_key(key);
-    reserved
-        .iter()
-        .find(|w| look_alike_key(w) == skeleton)
-        .copied()
+
+    /// The reserved word that `key` (a [`fold`]ed identifier) is or looks like.
+    pub fn find(&self, key: &str) -> Option<&'static str> {
+        if let Some(word) = self.words.iter().find(|w| **w == key) {
+            return Some(word);
+        }
+        let skeleton = look_alike_key(key);
+        self.look_alike_keys
+            .iter()
+            .position(|k| *k == skeleton)
+            .map(|i| self.words[i])
+    }
 }
 
 #[cfg(test)]
@@ -196,14 +213,14 @@ mod tests {
 
     #[test]
     fn reserved_look_alikes() {
-        let reserved = ["admin", "all", "login"];
-        assert_eq!(reserved_look_alike("admin", &reserved), Some("admin"));
-        assert_eq!(reserved_look_alike("ɑdmin", &reserved), Some("admin"));
-        assert_eq!(reserved_look_alike("аdmin", &reserved), Some("admin"));
-        assert_eq!(reserved_look_alike("adrnin", &reserved), Some("admin"));
-        assert_eq!(reserved_look_alike("a11", &reserved), Some("all"));
-        assert_eq!(reserved_look_alike("l0gin", &reserved), Some("login"));
-        assert_eq!(reserved_look_alike("administration", &reserved), None);
-        assert_eq!(reserved_look_alike("café", &reserved), None);
+        let reserved = ReservedWords::new(&["admin", "all", "login"]);
+        assert_eq!(reserved.find("admin"), Some("admin"));
+        assert_eq!(reserved.find("ɑdmin"), Some("admin"));
+        assert_eq!(reserved.find("аdmin"), Some("admin"));
+        assert_eq!(reserved.find("adrnin"), Some("admin"));
+        assert_eq!(reserved.find("a11"), Some("all"));
+        assert_eq!(reserved.find("l0gin"), Some("login"));
+        assert_eq!(reserved.find("administration"), None);
+        assert_eq!(reserved.find("café"), None);
     }
 }

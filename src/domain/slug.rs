@@ -14,6 +14,7 @@
 
 use super::identifier;
 use super::text::strip_tags;
+use std::sync::LazyLock;
 
 pub const SLUG_MAX_CHARS: usize = 100;
 
@@ -131,7 +132,9 @@ pub fn clean_slug(raw: &str) -> Result<Slug, String> {
 
 /// Refuses an identifier whose key is, or looks like, a [`RESERVED`] word.
 pub fn check_reserved(value: &str, key: &str) -> Result<(), String> {
-    match identifier::reserved_look_alike(key, RESERVED) {
+    static WORDS: LazyLock<identifier::ReservedWords> =
+        LazyLock::new(|| identifier::ReservedWords::new(RESERVED));
+    match WORDS.find(key) {
         Some(word) if word == key => Err(format!("'{value}' is a reserved word")),
         Some(word) => Err(format!("'{value}' looks like the reserved word '{word}'")),
         None => Ok(()),
