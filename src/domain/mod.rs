@@ -4,6 +4,7 @@ pub mod category;
 pub mod error;
 pub mod field;
 pub mod group;
+pub mod identifier;
 pub mod key;
 pub mod policy;
 pub mod slug;

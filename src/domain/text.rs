@@ -5,6 +5,13 @@
 //! that starts a tag (`<` followed by a letter, `/`, `!` or `?`) is removed up to and
 //! including its closing `>` (or to the end when it never closes). A `<` that cannot
 //! start a tag (`a < b`, `x<3`) and `&` are kept as typed.
+//!
+//! Names ([`clean_required`]) are also stored in Unicode NFC, must show something
+//! (not only zero-width characters, a byte order mark or other invisible code
+//! points) and must not contain bidirectional controls, which reorder the text
+//! around them wherever the name is shown.
+
+use super::identifier;
 
 /// Why a piece of text was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +19,10 @@ pub enum TextError {
     Empty,
     TooLong(usize),
     ControlCharacter,
+    /// Nothing but invisible characters (zero-width, BOM, other default-ignorables).
+    Invisible,
+    /// A bidirectional control (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
+    BidiControl,
 }
 
 impl TextError {
@@ -20,6 +31,14 @@ impl TextError {
             TextError::Empty => "must not be empty".to_string(),
             TextError::TooLong(max) => format!("must be at most {max} characters"),
             TextError::ControlCharacter => "must not contain control characters".to_string(),
+            TextError::Invisible => {
+                "must contain visible characters, not only invisible ones".to_string()
+            }
+            TextError::BidiControl => {
+                "must not contain bidirectional control characters (U+061C, U+200E, U+200F, \
+                 U+202A to U+202E, U+2066 to U+2069)"
+                    .to_string()
+            }
         }
     }
 }
@@ -66,11 +85,18 @@ pub fn clean(raw: &str, max_chars: usize, multiline: bool) -> Result<String, Tex
     Ok(cleaned)
 }
 
-/// Like [`clean`], but the result must not be empty.
+/// A name: like [`clean`] on one line, in NFC, and it must show something and hold
+/// no bidirectional control.
 pub fn clean_required(raw: &str, max_chars: usize) -> Result<String, TextError> {
-    let cleaned = clean(raw, max_chars, false)?;
+    let cleaned = clean(&identifier::nfc(raw), max_chars, false)?;
     if cleaned.is_empty() {
         return Err(TextError::Empty);
+    }
+    if cleaned.chars().any(identifier::is_bidi_control) {
+        return Err(TextError::BidiControl);
+    }
+    if cleaned.chars().all(identifier::is_invisible) {
+        return Err(TextError::Invisible);
     }
     Ok(cleaned)
 }
@@ -98,5 +124,44 @@ mod tests {
         assert_eq!(clean("a\nb", 5, false), Err(TextError::ControlCharacter));
         assert_eq!(clean("a\nb", 5, true), Ok("a\nb".to_string()));
         assert_eq!(clean_required(" <b></b> ", 5), Err(TextError::Empty));
+    }
+
+    #[test]
+    fn names_must_show_something_and_keep_their_direction() {
+        for invisible in [
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{FEFF}",
+            " \u{FEFF} ",
+            "\u{2060}\u{00AD}",
+            "\u{3164}",
+        ] {
+            assert_eq!(
+                clean_required(invisible, 100),
+                Err(TextError::Invisible),
+                "{invisible:?}"
+            );
+        }
+        for bidi in [
+            "abc\u{202E}gpj.exe",
+            "\u{202D}Admin",
+            "name\u{2066}",
+            "\u{200F}name",
+            "a\u{061C}b",
+        ] {
+            assert_eq!(
+                clean_required(bidi, 100),
+                Err(TextError::BidiControl),
+                "{bidi:?}"
+            );
+        }
+        // Joiners inside visible text are part of it (emoji sequences, Indic scripts).
+        assert!(clean_required("👩\u{200D}💻 team", 100).is_ok());
+        assert_eq!(
+            clean_required("שלום עולם", 100),
+            Ok("שלום עולם".to_string())
+        );
+        // Names are stored composed.
+        assert_eq!(clean_required("Cafe\u{301}", 100), Ok("Café".to_string()));
     }
 }

@@ -1,7 +1,8 @@
 //! Site users (people who belong to groups) and memberships.
 
 use super::error::ValidationErrors;
-use super::slug::RESERVED;
+use super::identifier;
+use super::slug::check_reserved;
 use super::text;
 use super::workspace::WorkspaceId;
 
@@ -29,7 +30,8 @@ pub struct User {
 }
 
 /// How a request names a user: all digits is an id, with `@` an email address,
-/// anything else a username. Username and email compare without regard to case.
+/// anything else a username. Username and email compare by their [`identifier::fold`]
+/// key (NFKC and full case folding), as they are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserRef {
     Id(UserId),
@@ -39,17 +41,18 @@ pub enum UserRef {
 
 impl UserRef {
     pub fn parse(raw: &str) -> Option<UserRef> {
-        let raw = raw.trim();
-        if raw.is_empty() {
+        let key = identifier::fold(raw.trim());
+        let key = key.trim();
+        if key.is_empty() {
             return None;
         }
-        if raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(UserRef::Id(UserId(raw.parse().unwrap_or(0))));
+        if key.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(UserRef::Id(UserId(key.parse().unwrap_or(0))));
         }
-        if raw.contains('@') {
-            return Some(UserRef::Email(raw.to_lowercase()));
+        if key.contains('@') {
+            return Some(UserRef::Email(key.to_string()));
         }
-        Some(UserRef::Username(raw.to_lowercase()))
+        Some(UserRef::Username(key.to_string()))
     }
 }
 
@@ -107,10 +110,12 @@ pub struct UserPlan {
     pub password: Option<String>,
 }
 
-/// Usernames: 3 to 32 of letters, digits, `_`, `.` and `-`, starting with a letter
-/// or digit, not all digits (those are ids), not a reserved word.
+/// Usernames: after NFKC (fullwidth `ａｄａ` is `ada`, the Kelvin sign is `K`), 3 to
+/// 32 of ASCII letters, digits, `_`, `.` and `-`, starting with a letter or digit, not
+/// all digits (those are ids), neither a reserved word nor a look-alike of one.
 pub fn check_username(raw: &str) -> Result<(String, String), String> {
-    let u = raw.trim();
+    let normal = identifier::nfkc(raw.trim());
+    let u = normal.trim();
     let len = u.chars().count();
     if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
         return Err(format!(
@@ -130,18 +135,29 @@ pub fn check_username(raw: &str) -> Result<(String, String), String> {
         return Err("must not be only digits".to_string());
     }
     let key = u.to_ascii_lowercase();
-    if RESERVED.contains(&key.as_str()) {
-        return Err(format!("'{u}' is a reserved word"));
-    }
+    check_reserved(u, &key)?;
     Ok((u.to_string(), key))
 }
 
 /// A plain address check: one `@`, a local part, a dotted domain, no spaces.
+///
+/// The address is stored in NFKC (so `\u{212A}ate@example.org`, with a Kelvin sign,
+/// is stored as `Kate@example.org`) and keyed by NFKC with full case folding; it
+/// must not contain invisible or direction-changing characters, and neither the
+/// local part nor a domain label may mix scripts (a Cyrillic `а` among Latin letters).
 pub fn check_email(raw: &str) -> Result<(String, String), String> {
     const MSG: &str = "is not a valid email address";
-    let e = raw.trim();
+    let normal = identifier::nfkc(raw.trim());
+    let e = normal.trim();
     if e.len() > EMAIL_MAX || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(MSG.to_string());
+    }
+    if e.chars()
+        .any(|c| identifier::is_default_ignorable(c) || identifier::is_bidi_control(c))
+    {
+        return Err(format!(
+            "{MSG}: it contains invisible or direction-changing characters"
+        ));
     }
     let Some((local, domain)) = e.split_once('@') else {
         return Err(MSG.to_string());
@@ -166,7 +182,15 @@ pub fn check_email(raw: &str) -> Result<(String, String), String> {
     if !(domain_ok && local_ok) {
         return Err(MSG.to_string());
     }
-    Ok((e.to_string(), e.to_lowercase()))
+    for part in std::iter::once(local).chain(domain.split('.')) {
+        if let Some(scripts) = identifier::mixes_scripts(part) {
+            return Err(format!(
+                "{MSG}: '{part}' {}",
+                identifier::mixed_scripts_reason(&scripts)
+            ));
+        }
+    }
+    Ok((e.to_string(), identifier::fold(e)))
 }
 
 /// Checks a user draft. On create every field is required.
@@ -246,6 +270,69 @@ mod tests {
         ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn look_alike_usernames_and_emails() {
+        // Compatibility forms are the plain letters they stand for.
+        assert_eq!(
+            check_username("\u{212A}ate").unwrap(),
+            ("Kate".into(), "kate".into())
+        );
+        assert_eq!(
+            check_username("ａｄａ_ｌ").unwrap(),
+            ("ada_l".into(), "ada_l".into())
+        );
+        for (bad, why) in [
+            ("ａｄｍｉｎ", "reserved word"),
+            ("a11", "looks like the reserved word 'all'"),
+            ("\u{430}dmin", "letters, digits"),
+            ("adrnin", "looks like the reserved word 'admin'"),
+            ("ad\u{200B}min", "letters, digits"),
+        ] {
+            let err = check_username(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        // The Kelvin sign is stored as the K it stands for, keyed like the ASCII address.
+        assert_eq!(
+            check_email("\u{212A}ate@Example.org").unwrap(),
+            ("Kate@Example.org".into(), "kate@example.org".into())
+        );
+        assert_eq!(
+            check_email("ｋａｔｅ＠ｅｘａｍｐｌｅ．ｏｒｇ").unwrap().1,
+            "kate@example.org"
+        );
+        assert_eq!(
+            check_email("Straße@Example.de").unwrap().1,
+            "strasse@example.de"
+        );
+        // Whole-script addresses are fine; mixing scripts inside a part is not.
+        assert!(check_email("иван@пример.рф").is_ok());
+        assert!(check_email("ivan@пример.рф").is_ok());
+        for (bad, why) in [
+            ("k\u{430}te@example.org", "Latin and Cyrillic"),
+            ("kate@ex\u{430}mple.org", "Latin and Cyrillic"),
+            ("ka\u{200B}te@example.org", "invisible"),
+            ("kate\u{FEFF}@example.org", "invisible"),
+            ("kate@example.org\u{202E}", "direction-changing"),
+        ] {
+            let err = check_email(bad).unwrap_err();
+            assert!(
+                err.starts_with("is not a valid email address"),
+                "{bad}: {err}"
+            );
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        // Look-ups use the same key.
+        assert_eq!(
+            UserRef::parse("\u{212A}ATE@example.org"),
+            Some(UserRef::Email("kate@example.org".into()))
+        );
+        assert_eq!(
+            UserRef::parse("ＫＡＴＥ"),
+            Some(UserRef::Username("kate".into()))
+        );
+        assert_eq!(UserRef::parse("４２"), Some(UserRef::Id(UserId(42))));
     }
 
     #[test]
