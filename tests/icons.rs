@@ -33,9 +33,47 @@ fn wide_png() -> Vec<u8> {
     out
 }
 
+/// A decompression bomb: a ~200 KB PNG whose header declares 10000x10000 16-bit grey
+/// pixels (200 MB decoded), every one of them zero.
+fn bomb_png() -> Vec<u8> {
+    use std::io::Write;
+    const SIDE: u32 = 10_000;
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&SIDE.to_be_bytes());
+    ihdr.extend_from_slice(&SIDE.to_be_bytes());
+    // 16 bits per sample, greyscale, deflate, adaptive filtering, no interlace.
+    ihdr.extend_from_slice(&[16, 0, 0, 0, 0]);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    // Each row: filter type 0, then 2 bytes per pixel.
+    let row = vec![0u8; 1 + 2 * SIDE as usize];
+    for _ in 0..SIDE {
+        z.write_all(&row).unwrap();
+    }
+    let idat = z.finish().unwrap();
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
 async fn start_icon_server() -> IconServer {
     let hits = Arc::new(AtomicUsize::new(0));
+    let bomb = bytes::Bytes::from(bomb_png());
     let app = Router::new()
+        .route(
+            "/bomb.png",
+            get(move || async move { ([(header::CONTENT_TYPE, "image/png")], bomb.clone()) }),
+        )
         .route(
             "/wide.png",
             get(|| async { ([(header::CONTENT_TYPE, "image/png")], wide_png()) }),
@@ -235,4 +273,36 @@ async fn icon_route_for_unknown_groups_is_404() {
             r#"{"error":{"key":"group_not_found","message":"Group Not Found"}}"#
         );
     }
+}
+
+#[tokio::test]
+async fn decompression_bombs_are_refused_from_their_header() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    // Warm up: one ordinary icon, so the idle figure includes the fetch machinery.
+    let url = format!("{}/wide.png", icons.base);
+    app.create_group(&[("group_name", "Warm"), ("group_icon_url", &url)])
+        .await;
+    let idle = app.peak_rss_kib();
+    let url = format!("{}/bomb.png", icons.base);
+    let creates = (0..8).map(|i| {
+        let name = format!("Bomb {i}");
+        let (app, url) = (&app, &url);
+        async move {
+            app.create_group(&[("group_name", &name), ("group_icon_url", url)])
+                .await
+        }
+    });
+    let ids = futures_util::future::join_all(creates).await;
+    let peak = app.peak_rss_kib();
+    eprintln!("peak RSS: {idle} KiB idle, {peak} KiB after eight bombs at once");
+    // Creation does not fail because the icon could not be had (spec NOTES.md): each
+    // group is made, with the default icon.
+    for id in ids {
+        assert_eq!(app.show_group(&id.to_string())["has_icon"], false);
+    }
+    assert!(
+        peak < 150 * 1024,
+        "peak RSS reached {peak} KiB (idle {idle} KiB)"
+    );
 }

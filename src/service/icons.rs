@@ -18,7 +18,18 @@ use url::{Host, Url};
 
 pub const ICON_SIZE: u32 = 200;
 pub const MAX_REDIRECTS: usize = 5;
-const MAX_SOURCE_SIDE: u32 = 10_000;
+/// The longest side a source image may declare. Icons are shown at 200x200; this still
+/// leaves room for wide banners and photos straight from a camera.
+pub const MAX_SOURCE_SIDE: u32 = 8_192;
+/// The most pixels a source image may declare (16 Mi, a 4096x4096 square). Checked
+/// from the header, before anything is decoded: a small compressed file can declare a
+/// canvas of gigabytes.
+pub const MAX_SOURCE_PIXELS: u64 = 16 * 1024 * 1024;
+/// The most memory a decoder may allocate for one image.
+pub const MAX_DECODE_ALLOC: u64 = 64 * 1024 * 1024;
+/// How many icons are decoded at once; the others wait. With [`MAX_DECODE_ALLOC`] this
+/// bounds the memory icons can take however many arrive together.
+pub const MAX_CONCURRENT_DECODES: usize = 2;
 
 /// The shape of the default icon, served for groups without one.
 pub const DEFAULT_ICON_SVG: &str = concat!(
@@ -63,6 +74,10 @@ pub enum IconError {
     TooLarge(usize),
     #[error("not an image: {0}")]
     NotAnImage(String),
+    #[error(
+        "the image declares {width}x{height} pixels; at most {MAX_SOURCE_SIDE} a side and {MAX_SOURCE_PIXELS} in all are accepted"
+    )]
+    TooManyPixels { width: u32, height: u32 },
 }
 
 /// Fetches and prepares icons. Cheap to clone.
@@ -70,6 +85,7 @@ pub enum IconError {
 pub struct IconFetcher {
     client: reqwest::Client,
     policy: Arc<IconPolicy>,
+    decodes: Arc<tokio::sync::Semaphore>,
 }
 
 /// Whether an address may be fetched from when private targets are not allowed.
@@ -194,6 +210,7 @@ impl IconFetcher {
         Ok(IconFetcher {
             client,
             policy: Arc::new(policy),
+            decodes: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_DECODES)),
         })
     }
 
@@ -224,9 +241,20 @@ impl IconFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let data = tokio::task::spawn_blocking(move || to_icon_png(&body))
+        // The permit moves into the blocking task, so it is held until the decode
+        // really ends, even when this future is dropped (the client went away).
+        let permit = self
+            .decodes
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| IconError::NotAnImage(format!("image task failed: {e}")))??;
+            .map_err(|e| IconError::NotAnImage(format!("image task failed: {e}")))?;
+        let data = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            to_icon_png(&body)
+        })
+        .await
+        .map_err(|e| IconError::NotAnImage(format!("image task failed: {e}")))??;
         Ok(IconImage {
             content_type: "image/png".to_string(),
             data,
@@ -246,8 +274,8 @@ fn describe(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Decodes any supported image, crops the centred square and scales it to 200x200.
-pub fn to_icon_png(bytes: &[u8]) -> Result<Vec<u8>, IconError> {
+/// A reader for `bytes` with its format guessed and the decoder's limits set.
+fn reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, IconError> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| IconError::NotAnImage(e.to_string()))?;
@@ -257,20 +285,61 @@ pub fn to_icon_png(bytes: &[u8]) -> Result<Vec<u8>, IconError> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SOURCE_SIDE);
     limits.max_image_height = Some(MAX_SOURCE_SIDE);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
-    let img = reader
+    Ok(reader)
+}
+
+/// Refuses a canvas larger than an icon could need.
+fn check_canvas(width: u32, height: u32) -> Result<(), IconError> {
+    if width == 0 || height == 0 {
+        return Err(IconError::NotAnImage("the image is empty".into()));
+    }
+    if width > MAX_SOURCE_SIDE
+        || height > MAX_SOURCE_SIDE
+        || u64::from(width) * u64::from(height) > MAX_SOURCE_PIXELS
+    {
+        return Err(IconError::TooManyPixels { width, height });
+    }
+    Ok(())
+}
+
+/// Decodes any supported image, crops the centred square and scales it to 200x200.
+///
+/// The header is read first and a canvas beyond [`MAX_SOURCE_SIDE`] or
+/// [`MAX_SOURCE_PIXELS`] is refused before any pixel is decoded; the decoder may then
+/// allocate at most [`MAX_DECODE_ALLOC`]. The square is scaled from a view of the
+/// decoded image, never copied.
+pub fn to_icon_png(bytes: &[u8]) -> Result<Vec<u8>, IconError> {
+    let (w, h) = match reader(bytes)?.into_dimensions() {
+        Ok(dims) => dims,
+        Err(image::ImageError::Limits(_)) => {
+            // The decoder refused the declared size itself; say which size it was.
+            let dims = image::ImageReader::new(Cursor::new(bytes))
+                .with_guessed_format()
+                .ok()
+                .and_then(|r| r.into_dimensions().ok());
+            return Err(match dims {
+                Some((width, height)) => IconError::TooManyPixels { width, height },
+                None => IconError::NotAnImage("the image is too large".into()),
+            });
+        }
+        Err(e) => return Err(IconError::NotAnImage(e.to_string())),
+    };
+    check_canvas(w, h)?;
+    let img = reader(bytes)?
         .decode()
         .map_err(|e| IconError::NotAnImage(e.to_string()))?;
     let (w, h) = (img.width(), img.height());
-    if w == 0 || h == 0 {
-        return Err(IconError::NotAnImage("the image is empty".into()));
-    }
+    check_canvas(w, h)?;
     let side = w.min(h);
-    let square = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
-    let icon = square
-        .resize_exact(ICON_SIZE, ICON_SIZE, image::imageops::FilterType::Triangle)
-        .to_rgba8();
+    let square = image::imageops::crop_imm(&img, (w - side) / 2, (h - side) / 2, side, side);
+    let icon = image::imageops::resize(
+        &*square,
+        ICON_SIZE,
+        ICON_SIZE,
+        image::imageops::FilterType::Triangle,
+    );
     let mut out = Vec::new();
     icon.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
         .map_err(|e| IconError::NotAnImage(e.to_string()))?;
@@ -334,5 +403,29 @@ mod tests {
         let back = image::load_from_memory(&out).unwrap();
         assert_eq!((back.width(), back.height()), (200, 200));
         assert!(to_icon_png(b"<html>not an image</html>").is_err());
+    }
+
+    #[test]
+    fn oversized_canvases_are_refused_from_the_header() {
+        // A tiny file with a side beyond the limit.
+        let img = image::GrayImage::new(MAX_SOURCE_SIDE + 1, 1);
+        let mut src = Vec::new();
+        img.write_to(&mut Cursor::new(&mut src), image::ImageFormat::Png)
+            .unwrap();
+        assert!(matches!(
+            to_icon_png(&src),
+            Err(IconError::TooManyPixels {
+                width: 8193,
+                height: 1
+            })
+        ));
+        // Sides within the limit, but too many pixels in all.
+        assert!(check_canvas(4096, 4096).is_ok());
+        assert!(matches!(
+            check_canvas(4097, 4096),
+            Err(IconError::TooManyPixels { .. })
+        ));
+        assert!(check_canvas(8192, 2048).is_ok());
+        assert!(check_canvas(0, 10).is_err());
     }
 }
