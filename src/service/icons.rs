@@ -119,154 +119,60 @@ pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
 }
 
 /// IPv4 ranges that are not fetched from: (network, prefix length, name).
+#[rustfmt::skip]
 const BLOCKED_V4: &[(Ipv4Addr, u8, &str)] = &[
     (Ipv4Addr::new(0, 0, 0, 0), 8, "\"this network\" (RFC 791)"),
     (Ipv4Addr::new(10, 0, 0, 0), 8, "private-use (RFC 1918)"),
-    (
-        Ipv4Addr::new(100, 64, 0, 0),
-        10,
-        "shared address space (RFC 6598)",
-    ),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, "shared address space (RFC 6598)"),
     (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback (RFC 1122)"),
     (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local (RFC 3927)"),
     (Ipv4Addr::new(172, 16, 0, 0), 12, "private-use (RFC 1918)"),
     // The whole /24, including the PCP and TURN anycast addresses 192.0.0.9 and
     // 192.0.0.10 that the registry marks globally reachable.
-    (
-        Ipv4Addr::new(192, 0, 0, 0),
-        24,
-        "IETF protocol assignments (RFC 6890)",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 2, 0),
-        24,
-        "documentation TEST-NET-1 (RFC 5737)",
-    ),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments (RFC 6890)"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation TEST-NET-1 (RFC 5737)"),
     // Registry: globally reachable; blocked (see blocked_range).
     (Ipv4Addr::new(192, 31, 196, 0), 24, "AS112-v4 (RFC 7535)"),
     // Registry: globally reachable; blocked (see blocked_range).
     (Ipv4Addr::new(192, 52, 193, 0), 24, "AMT (RFC 7450)"),
-    (
-        Ipv4Addr::new(192, 88, 99, 0),
-        24,
-        "6to4 relay anycast, deprecated (RFC 7526)",
-    ),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, "6to4 relay anycast, deprecated (RFC 7526)"),
     (Ipv4Addr::new(192, 168, 0, 0), 16, "private-use (RFC 1918)"),
     // Registry: globally reachable; blocked (see blocked_range).
-    (
-        Ipv4Addr::new(192, 175, 48, 0),
-        24,
-        "AS112 direct delegation (RFC 7534)",
-    ),
+    (Ipv4Addr::new(192, 175, 48, 0), 24, "AS112 direct delegation (RFC 7534)"),
     (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking (RFC 2544)"),
-    (
-        Ipv4Addr::new(198, 51, 100, 0),
-        24,
-        "documentation TEST-NET-2 (RFC 5737)",
-    ),
-    (
-        Ipv4Addr::new(203, 0, 113, 0),
-        24,
-        "documentation TEST-NET-3 (RFC 5737)",
-    ),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation TEST-NET-2 (RFC 5737)"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation TEST-NET-3 (RFC 5737)"),
     (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast (RFC 5771)"),
     (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved (RFC 1112)"),
-    (
-        Ipv4Addr::new(255, 255, 255, 255),
-        32,
-        "limited broadcast (RFC 919)",
-    ),
+    (Ipv4Addr::new(255, 255, 255, 255), 32, "limited broadcast (RFC 919)"),
 ];
 
 /// IPv6 ranges that are not fetched from: (network, prefix length, name). The
 /// prefixes that embed an IPv4 address are handled in [`blocked_v6`] before this
 /// table is consulted.
+#[rustfmt::skip]
 const BLOCKED_V6: &[(Ipv6Addr, u8, &str)] = &[
-    (
-        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
-        128,
-        "unspecified (RFC 4291)",
-    ),
-    (
-        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1),
-        128,
-        "loopback (RFC 4291)",
-    ),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 128, "unspecified (RFC 4291)"),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1), 128, "loopback (RFC 4291)"),
     // Deprecated IPv4-compatible addresses (RFC 4291 2.5.5.1), covering the two above.
-    (
-        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
-        96,
-        "IPv4-compatible, deprecated (RFC 4291)",
-    ),
-    (
-        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
-        48,
-        "local-use IPv4/IPv6 translation (RFC 8215)",
-    ),
-    (
-        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
-        64,
-        "discard-only (RFC 6666)",
-    ),
-    (
-        Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0),
-        64,
-        "dummy prefix (RFC 9780)",
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
-        32,
-        "Teredo (RFC 4380)",
-    ),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96, "IPv4-compatible, deprecated (RFC 4291)"),
+    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, "local-use IPv4/IPv6 translation (RFC 8215)"),
+    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64, "discard-only (RFC 6666)"),
+    (Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0), 64, "dummy prefix (RFC 9780)"),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32, "Teredo (RFC 4380)"),
     // The whole /23, including what the registry marks globally reachable inside it:
     // PCP/TURN/DNS-SD anycast 2001:1::1-3, AMT 2001:3::/32, AS112-v6 2001:4:112::/48,
     // ORCHIDv2 2001:20::/28 and DETs 2001:30::/28.
-    (
-        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
-        23,
-        "IETF protocol assignments (RFC 2928)",
-    ),
-    (
-        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
-        32,
-        "documentation (RFC 3849)",
-    ),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23, "IETF protocol assignments (RFC 2928)"),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation (RFC 3849)"),
     // Registry: globally reachable; blocked (see blocked_range).
-    (
-        Ipv6Addr::new(0x2620, 0x4f, 0x8000, 0, 0, 0, 0, 0),
-        48,
-        "AS112 direct delegation (RFC 7534)",
-    ),
-    (
-        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
-        20,
-        "documentation (RFC 9637)",
-    ),
-    (
-        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
-        16,
-        "SRv6 SIDs (RFC 9602)",
-    ),
-    (
-        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
-        7,
-        "unique local (RFC 4193)",
-    ),
-    (
-        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
-        10,
-        "link-local (RFC 4291)",
-    ),
-    (
-        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
-        10,
-        "site-local, deprecated (RFC 3879)",
-    ),
-    (
-        Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0),
-        8,
-        "multicast (RFC 4291)",
-    ),
+    (Ipv6Addr::new(0x2620, 0x4f, 0x8000, 0, 0, 0, 0, 0), 48, "AS112 direct delegation (RFC 7534)"),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, "documentation (RFC 9637)"),
+    (Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0), 16, "SRv6 SIDs (RFC 9602)"),
+    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, "unique local (RFC 4193)"),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local (RFC 4291)"),
+    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local, deprecated (RFC 3879)"),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast (RFC 4291)"),
 ];
 
 fn v4_in(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
