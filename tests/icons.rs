@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use common::{spawn_app, spawn_app_with};
+use common::{TestApp, groupd_ok, spawn_app, spawn_app_with};
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +16,39 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 struct IconServer {
     base: String,
     hits: Arc<AtomicUsize>,
+}
+
+/// The `icon_url` the REST API gives for a group.
+async fn icon_url(app: &TestApp, id: i64) -> String {
+    let (s, g) = app.rest("GET", &format!("/api/v1/groups/{id}"), None).await;
+    assert_eq!(s, 200, "{g}");
+    g["icon_url"].as_str().expect("icon_url").to_string()
+}
+
+/// GET without any key.
+async fn get_keyless(app: &TestApp, path: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn is_token_path(path: &str) -> bool {
+    path.strip_prefix("/icons/")
+        .and_then(|f| f.strip_suffix(".png"))
+        .is_some_and(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn square_png(color: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(50, 50, image::Rgb(color));
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
 }
 
 fn wide_png() -> Vec<u8> {
@@ -78,6 +111,15 @@ async fn start_icon_server() -> IconServer {
             "/wide.png",
             get(|| async { ([(header::CONTENT_TYPE, "image/png")], wide_png()) }),
         )
+        .route(
+            "/green.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    square_png([0, 255, 0]),
+                )
+            }),
+        )
         .route("/text", get(|| async { "this is not an image" }))
         .route(
             "/lying.png",
@@ -135,14 +177,16 @@ async fn an_icon_is_fetched_cropped_to_200_square_and_served() {
         .create_group(&[("group_name", "Pictured"), ("group_icon_url", &url)])
         .await;
     assert_eq!(app.show_group(&id.to_string())["has_icon"], true);
-    let r = app
-        .client
-        .get(app.url(&format!("/groups/{id}/icon")))
-        .send()
-        .await
-        .unwrap();
+    let path = icon_url(&app, id).await;
+    assert!(is_token_path(&path), "{path}");
+    // The URL the API gives works without a key, and may be cached for good.
+    let r = get_keyless(&app, &path).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     let bytes = r.bytes().await.unwrap();
     let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
     assert_eq!(img.dimensions(), (200, 200));
@@ -177,12 +221,9 @@ async fn failed_fetches_never_fail_the_creation() {
             .create_group(&[("group_name", path), ("group_icon_url", &url)])
             .await;
         assert_eq!(app.show_group(&id.to_string())["has_icon"], false, "{path}");
-        let r = app
-            .client
-            .get(app.url(&format!("/groups/{id}/icon")))
-            .send()
-            .await
-            .unwrap();
+        let url = icon_url(&app, id).await;
+        assert_eq!(url, "/icons/default.svg");
+        let r = get_keyless(&app, &url).await;
         assert_eq!(r.headers()["content-type"], "image/svg+xml");
         assert!(r.text().await.unwrap().starts_with("<svg"));
     }
@@ -263,16 +304,150 @@ async fn update_sets_and_clears_the_icon() {
 }
 
 #[tokio::test]
-async fn icon_route_for_unknown_groups_is_404() {
+async fn strangers_cannot_fetch_icons_by_group_id() {
+    let icons = start_icon_server().await;
     let app = spawn_app().await;
-    for path in ["/groups/999/icon", "/groups/abc/icon"] {
-        let r = app.client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 404);
+    let url = format!("{}/wide.png", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Private"), ("group_icon_url", &url)])
+        .await;
+    let public = icon_url(&app, id).await;
+    // Without a key (or with a wrong one) every id gets the same answer, so nothing
+    // tells which groups exist.
+    let unauthorized =
+        r#"{"error":{"key":"invalid_api_secret_key","message":"Invalid API Secret Key"}}"#;
+    for path in [
+        format!("/groups/{id}/icon"),
+        "/groups/1/icon".to_string(),
+        "/groups/999/icon".to_string(),
+        "/groups/abc/icon".to_string(),
+    ] {
+        let r = get_keyless(&app, &path).await;
+        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(r.text().await.unwrap(), unauthorized, "{path}");
+        let r = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth("gd_nope_0000000000000000000000000000")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    // Another workspace's key does not find the group either.
+    let other = groupd_ok(&app.dir, &["workspace", "create", "other"])
+        .trim()
+        .to_string();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect
+        .get(app.url(&format!("/groups/{id}/icon")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"error":{"key":"group_not_found","message":"Group Not Found"}}"#
+    );
+    // The group's own workspace is sent on to the public URL.
+    let r = no_redirect
+        .get(app.url(&format!("/groups/{id}/icon")))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(r.headers()["location"], public.as_str());
+    let plain = app.create_group(&[("group_name", "Plain")]).await;
+    let r = no_redirect
+        .get(app.url(&format!("/groups/{plain}/icon")))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/icons/default.svg");
+}
+
+#[tokio::test]
+async fn the_icon_url_changes_when_the_icon_does() {
+    let icons = start_icon_server().await;
+    let app = spawn_app().await;
+    let wide = format!("{}/wide.png", icons.base);
+    let id = app
+        .create_group(&[("group_name", "Changing"), ("group_icon_url", &wide)])
+        .await;
+    let first = icon_url(&app, id).await;
+    // An update without the field keeps the URL.
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id.to_string()),
+        ("group_name", "Renamed"),
+    ])
+    .await;
+    assert_eq!(icon_url(&app, id).await, first);
+    // A new icon, a new URL; the old one is gone.
+    let green = format!("{}/green.png", icons.base);
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id.to_string()),
+        ("group_icon_url", &green),
+    ])
+    .await;
+    let second = icon_url(&app, id).await;
+    assert!(is_token_path(&second), "{second}");
+    assert_ne!(second, first);
+    assert_eq!(get_keyless(&app, &first).await.status(), 404);
+    let r = get_keyless(&app, &second).await;
+    assert_eq!(r.status(), 200);
+    let img = image::load_from_memory(&r.bytes().await.unwrap())
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(img.get_pixel(100, 100).0, [0, 255, 0, 255]);
+    // Even the same image again gets a new URL (each fetch is a new icon).
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id.to_string()),
+        ("group_icon_url", &green),
+    ])
+    .await;
+    let third = icon_url(&app, id).await;
+    assert_ne!(third, second);
+    // Cleared: the default icon, and the last URL is gone.
+    app.grupo(&[
+        ("update", "groups"),
+        ("group", &id.to_string()),
+        ("group_icon_url", ""),
+    ])
+    .await;
+    assert_eq!(icon_url(&app, id).await, "/icons/default.svg");
+    assert_eq!(get_keyless(&app, &third).await.status(), 404);
+}
+
+#[tokio::test]
+async fn unknown_icon_urls_are_404() {
+    let app = spawn_app().await;
+    for path in [
+        "/icons/0123456789abcdef0123456789abcdef.png",
+        "/icons/0123456789ABCDEF0123456789ABCDEF.png",
+        "/icons/4.png",
+        "/icons/4",
+        "/icons/0123456789abcdef0123456789abcdef",
+    ] {
+        let r = get_keyless(&app, path).await;
+        assert_eq!(r.status(), 404, "{path}");
         assert_eq!(
             r.text().await.unwrap(),
-            r#"{"error":{"key":"group_not_found","message":"Group Not Found"}}"#
+            r#"{"error":{"key":"not_found","message":"No such icon"}}"#,
+            "{path}"
         );
     }
+    let r = get_keyless(&app, "/icons/default.svg").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
 }
 
 #[tokio::test]

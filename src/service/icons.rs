@@ -351,8 +351,20 @@ impl IconFetcher {
         Ok(IconImage {
             content_type: "image/png".to_string(),
             data,
+            token: new_icon_token(),
         })
     }
+}
+
+/// A fresh icon token: 128 bits from the thread's CSPRNG, as lowercase hex. Every
+/// new icon gets one, so an icon's URL changes whenever the icon does.
+pub fn new_icon_token() -> String {
+    use std::fmt::Write;
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The error and its causes on one line (reqwest hides the interesting part).

@@ -110,4 +110,17 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (workspace_id, key)
 );
 "#,
+    // 2: icons are served under an unguessable token, not the group id. Every write
+    // sets one; existing icons get one here (gen_random_uuid draws from the strong
+    // random source).
+    r#"
+ALTER TABLE group_icons ADD COLUMN token TEXT;
+UPDATE group_icons SET token = replace(gen_random_uuid()::text, '-', '');
+CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
+"#,
 ];
+
+/// Gives every icon without a token one (for imports of exports made before icons
+/// had tokens).
+pub const FILL_ICON_TOKENS: &str =
+    "UPDATE group_icons SET token = replace(gen_random_uuid()::text, '-', '') WHERE token IS NULL;";
