@@ -69,8 +69,20 @@ fn wide_png() -> Vec<u8> {
 /// A decompression bomb: a ~200 KB PNG whose header declares 10000x10000 16-bit grey
 /// pixels (200 MB decoded), every one of them zero.
 fn bomb_png() -> Vec<u8> {
+    zeros_png(10_000, 10_000, 0, 16)
+}
+
+/// A PNG of `width` x `height` zero pixels of a colour type and bit depth, written by
+/// hand so that any size can be declared cheaply.
+fn zeros_png(width: u32, height: u32, color_type: u8, bit_depth: u8) -> Vec<u8> {
     use std::io::Write;
-    const SIDE: u32 = 10_000;
+    let channels = match color_type {
+        0 => 1,
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        other => panic!("colour type {other}"),
+    };
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         out.extend_from_slice(kind);
@@ -81,14 +93,14 @@ fn bomb_png() -> Vec<u8> {
         out.extend_from_slice(&crc.finalize().to_be_bytes());
     }
     let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&SIDE.to_be_bytes());
-    ihdr.extend_from_slice(&SIDE.to_be_bytes());
-    // 16 bits per sample, greyscale, deflate, adaptive filtering, no interlace.
-    ihdr.extend_from_slice(&[16, 0, 0, 0, 0]);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    // Deflate, adaptive filtering, no interlace.
+    ihdr.extend_from_slice(&[bit_depth, color_type, 0, 0, 0]);
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    // Each row: filter type 0, then 2 bytes per pixel.
-    let row = vec![0u8; 1 + 2 * SIDE as usize];
-    for _ in 0..SIDE {
+    // Each row: filter type 0, then the samples.
+    let row = vec![0u8; 1 + (width as usize * channels * bit_depth as usize).div_ceil(8)];
+    for _ in 0..height {
         z.write_all(&row).unwrap();
     }
     let idat = z.finish().unwrap();
@@ -102,7 +114,13 @@ fn bomb_png() -> Vec<u8> {
 async fn start_icon_server() -> IconServer {
     let hits = Arc::new(AtomicUsize::new(0));
     let bomb = bytes::Bytes::from(bomb_png());
+    // The largest canvas accepted (16 Mi pixels, 8-bit RGBA: 64 MiB decoded).
+    let largest = bytes::Bytes::from(zeros_png(4096, 4096, 6, 8));
     let app = Router::new()
+        .route(
+            "/largest.png",
+            get(move || async move { ([(header::CONTENT_TYPE, "image/png")], largest.clone()) }),
+        )
         .route(
             "/bomb.png",
             get(move || async move { ([(header::CONTENT_TYPE, "image/png")], bomb.clone()) }),
@@ -475,6 +493,38 @@ async fn decompression_bombs_are_refused_from_their_header() {
     // group is made, with the default icon.
     for id in ids {
         assert_eq!(app.show_group(&id.to_string())["has_icon"], false);
+    }
+    assert!(
+        peak < 150 * 1024,
+        "peak RSS reached {peak} KiB (idle {idle} KiB)"
+    );
+}
+
+#[tokio::test]
+async fn the_largest_icons_accepted_are_decoded_one_at_a_time() {
+    let icons = start_icon_server().await;
+    // Unoptimised test builds take seconds per decode; the waiting ones must not
+    // give up before their turn.
+    let app = spawn_app_with(&["--icon-allow-private", "--icon-timeout-secs", "60"]).await;
+    let url = format!("{}/wide.png", icons.base);
+    app.create_group(&[("group_name", "Warm"), ("group_icon_url", &url)])
+        .await;
+    let idle = app.peak_rss_kib();
+    let url = format!("{}/largest.png", icons.base);
+    // Four at once would take over 300 MB if they were decoded together.
+    let creates = (0..4).map(|i| {
+        let name = format!("Large {i}");
+        let (app, url) = (&app, &url);
+        async move {
+            app.create_group(&[("group_name", &name), ("group_icon_url", url)])
+                .await
+        }
+    });
+    let ids = futures_util::future::join_all(creates).await;
+    let peak = app.peak_rss_kib();
+    eprintln!("peak RSS: {idle} KiB idle, {peak} KiB after four 4096x4096 icons at once");
+    for id in ids {
+        assert_eq!(app.show_group(&id.to_string())["has_icon"], true);
     }
     assert!(
         peak < 150 * 1024,

@@ -28,9 +28,12 @@ pub const MAX_SOURCE_SIDE: u32 = 8_192;
 pub const MAX_SOURCE_PIXELS: u64 = 16 * 1024 * 1024;
 /// The most memory a decoder may allocate for one image.
 pub const MAX_DECODE_ALLOC: u64 = 64 * 1024 * 1024;
-/// How many icons are decoded at once; the others wait. With [`MAX_DECODE_ALLOC`] this
-/// bounds the memory icons can take however many arrive together.
-pub const MAX_CONCURRENT_DECODES: usize = 2;
+/// How many icons are decoded at once; the others wait (at most the fetch time limit,
+/// then the group gets the default icon). With [`MAX_DECODE_ALLOC`] this bounds the
+/// memory icons can take however many arrive together: the largest icon accepted
+/// takes about 80 MB while it is decoded and scaled. Icons are rare and a decode
+/// takes a fraction of a second, so one at a time costs little.
+pub const MAX_CONCURRENT_DECODES: usize = 1;
 
 /// The shape of the default icon, served for groups without one.
 pub const DEFAULT_ICON_SVG: &str = concat!(
@@ -73,6 +76,8 @@ pub enum IconError {
     Status(u16),
     #[error("the image is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("no decoding slot came free within the time limit")]
+    Busy,
     #[error("not an image: {0}")]
     NotAnImage(String),
     #[error(
@@ -336,12 +341,11 @@ impl IconFetcher {
         }
         // The permit moves into the blocking task, so it is held until the decode
         // really ends, even when this future is dropped (the client went away).
-        let permit = self
-            .decodes
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| IconError::NotAnImage(format!("image task failed: {e}")))?;
+        let permit =
+            tokio::time::timeout(self.policy.timeout, self.decodes.clone().acquire_owned())
+                .await
+                .map_err(|_| IconError::Busy)?
+                .map_err(|e| IconError::NotAnImage(format!("image task failed: {e}")))?;
         let data = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             to_icon_png(&body)
