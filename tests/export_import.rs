@@ -66,6 +66,8 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
         .await;
     assert_eq!(s, 201, "{g}");
     assert_eq!(g["has_icon"], true);
+    let icon_path = g["icon_url"].as_str().unwrap().to_string();
+    assert!(icon_path.starts_with("/icons/"), "{icon_path}");
     for name in ["ada", "bob"] {
         let (s, _) = app
             .rest("POST", "/api/v1/users", Some(json!({"full_name": name, "username": name, "email": format!("{name}@x.org"), "password": "secret-pw"})))
@@ -82,7 +84,7 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
     assert_eq!(s, 201);
     let icon = app
         .client
-        .get(app.url("/groups/4/icon"))
+        .get(app.url(&icon_path))
         .send()
         .await
         .unwrap()
@@ -150,9 +152,11 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
         ),
         (200, Some("Backend"), Some(1))
     );
+    // The icon keeps its URL.
+    assert_eq!(g["icon_url"], icon_path.as_str());
     let copied = app
         .client
-        .get(app.url("/groups/4/icon"))
+        .get(app.url(&icon_path))
         .send()
         .await
         .unwrap()
@@ -188,4 +192,35 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty database"));
+    drop(app);
+
+    // An export made before icons had tokens: the import gives the icon one.
+    let token = icon_path
+        .strip_prefix("/icons/")
+        .and_then(|f| f.strip_suffix(".png"))
+        .unwrap();
+    let old = ta.replace(&format!(",\"token\":\"{token}\""), "");
+    assert_ne!(old, ta, "the export carries the icon token");
+    let d = work.path().join("old.jsonl");
+    std::fs::write(&d, old).unwrap();
+    let url = fresh_pg_database().await;
+    cli(&["--database-url", &url, "import", p(&d)]);
+    let fourth = tempfile::tempdir().unwrap();
+    cli(&["--data-dir", p(fourth.path()), "import", p(&d)]);
+    for args in [
+        vec!["--database-url", url.as_str()],
+        vec!["--data-dir", p(fourth.path())],
+    ] {
+        let mut all = args.clone();
+        all.extend(["export"]);
+        let out = cli(&all);
+        let line = out
+            .lines()
+            .find(|l| l.contains("\"table\":\"group_icons\""))
+            .unwrap();
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let new_token = row["row"]["token"].as_str().unwrap();
+        assert_eq!(new_token.len(), 32, "{line}");
+        assert_ne!(new_token, token);
+    }
 }

@@ -14,6 +14,28 @@ pub const NAME_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 5000;
 pub const PASSWORD_MAX_BYTES: usize = 1024;
 pub const ICON_URL_MAX: usize = 2048;
+/// Where the default icon is served, for groups without one. The same for every
+/// group, so it tells nobody anything.
+pub const DEFAULT_ICON_PATH: &str = "/icons/default.svg";
+/// Hex digits in an icon token (128 random bits).
+pub const ICON_TOKEN_LEN: usize = 32;
+
+/// Whether `s` has the shape of an icon token: 32 lowercase hex digits.
+pub fn is_icon_token(s: &str) -> bool {
+    s.len() == ICON_TOKEN_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The token in the file name of an icon URL (`<token>.png`), if it is one.
+pub fn icon_token_of_file(file: &str) -> Option<&str> {
+    file.strip_suffix(".png").filter(|t| is_icon_token(t))
+}
+
+/// Where the icon with this token is served. Icons are served by an unguessable
+/// token, never by group id, so nobody can count or fetch other workspaces' icons;
+/// the token changes whenever the icon does, so the URL can be cached for good.
+pub fn icon_path(token: &str) -> String {
+    format!("/icons/{token}.png")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId(pub i64);
@@ -32,7 +54,8 @@ pub struct Group {
     pub pinned: bool,
     /// The argon2id PHC string of the group password, when the group has one.
     pub password_hash: Option<String>,
-    pub has_icon: bool,
+    /// The token the group's icon is served under; `None` when it has no icon.
+    pub icon_token: Option<String>,
     pub custom_fields: BTreeMap<i64, String>,
     /// Permissions and limits.
     pub policy: GroupPolicy,
@@ -46,6 +69,18 @@ pub struct Group {
 impl Group {
     pub fn password_protected(&self) -> bool {
         self.password_hash.is_some()
+    }
+
+    pub fn has_icon(&self) -> bool {
+        self.icon_token.is_some()
+    }
+
+    /// Where the group's icon (or the default icon) is served; needs no key.
+    pub fn icon_path(&self) -> String {
+        match &self.icon_token {
+            Some(token) => icon_path(token),
+            None => DEFAULT_ICON_PATH.to_string(),
+        }
     }
 
     /// The administrators' group: members manage the workspace's content.
@@ -368,6 +403,26 @@ mod tests {
             kind: FieldKind::Number,
             options: vec![],
         }]
+    }
+
+    #[test]
+    fn icon_tokens_have_one_shape() {
+        let t = "0123456789abcdef0123456789abcdef";
+        assert!(is_icon_token(t));
+        assert_eq!(icon_token_of_file(&format!("{t}.png")), Some(t));
+        assert_eq!(icon_path(t), format!("/icons/{t}.png"));
+        for bad in [
+            "0123456789ABCDEF0123456789ABCDEF.png",
+            "0123456789abcdef0123456789abcde.png",
+            "0123456789abcdef0123456789abcdef0.png",
+            "0123456789abcdef0123456789abcdeg.png",
+            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef.svg",
+            "default.svg",
+            "4",
+        ] {
+            assert_eq!(icon_token_of_file(bad), None, "{bad}");
+        }
     }
 
     #[test]

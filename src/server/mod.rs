@@ -7,7 +7,8 @@ mod conn;
 
 use crate::config::Settings;
 use crate::dialects;
-use crate::domain::group::GroupId;
+use crate::dialects::rest::bearer;
+use crate::domain::group::{DEFAULT_ICON_PATH, icon_token_of_file};
 use crate::service::icons::DEFAULT_ICON_SVG;
 use crate::service::{IconFetcher, Service, ServiceError};
 use crate::store::StoreError;
@@ -15,9 +16,10 @@ use crate::store::sqlite::SqliteStore;
 use crate::wire::body::{self, BodyLimits};
 use axum::Router;
 use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::io::Write;
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub fn router(service: Service) -> Router {
         .merge(dialects::grupo::routes())
         .merge(dialects::activecampaign::routes())
         .merge(dialects::rest::routes(service.clone()))
+        .route(DEFAULT_ICON_PATH, get(default_icon))
+        .route("/icons/{file}", get(icon))
         .route("/groups/{id}/icon", get(group_icon))
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)
@@ -98,39 +102,81 @@ async fn not_found() -> Response {
     json_error(StatusCode::NOT_FOUND, "not_found", "No such route")
 }
 
-/// `GET /groups/{id}/icon`: the group's 200x200 PNG, or the default icon (SVG).
-async fn group_icon(State(service): State<Service>, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return json_error(StatusCode::NOT_FOUND, "group_not_found", "Group Not Found");
+fn unavailable(e: ServiceError) -> Response {
+    tracing::warn!(error = %e, "icon request failed");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "something_went_wrong",
+        "Something Went Wrong",
+    )
+}
+
+/// `GET /icons/default.svg`: the icon of groups without one.
+async fn default_icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        DEFAULT_ICON_SVG,
+    )
+        .into_response()
+}
+
+/// `GET /icons/{token}.png`: a group's 200x200 PNG, by the unguessable token the
+/// group's `icon_url` carries. No key, so pages can use it in `<img>`; the token
+/// changes whenever the icon does, so it may be cached for good.
+async fn icon(State(service): State<Service>, Path(file): Path<String>) -> Response {
+    let no_icon = || json_error(StatusCode::NOT_FOUND, "not_found", "No such icon");
+    let Some(token) = icon_token_of_file(&file) else {
+        return no_icon();
     };
-    match service.group_icon(GroupId(id)).await {
+    match service.icon_by_token(token).await {
         Ok(Some(icon)) => (
             [
                 (header::CONTENT_TYPE, icon.content_type),
-                (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+                (
+                    header::CACHE_CONTROL,
+                    "public, max-age=31536000, immutable".to_string(),
+                ),
             ],
             icon.data,
         )
             .into_response(),
-        Ok(None) => (
-            [
-                (header::CONTENT_TYPE, "image/svg+xml"),
-                (header::CACHE_CONTROL, "public, max-age=300"),
-            ],
-            DEFAULT_ICON_SVG,
-        )
-            .into_response(),
-        Err(ServiceError::GroupNotFound) => {
+        Ok(None) => no_icon(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `GET /groups/{id}/icon` with `Authorization: Bearer <key>`: a redirect to where
+/// the group's icon is served. Group ids are sequential across workspaces, so this
+/// route needs a key of the group's own workspace; without one every id gets the
+/// same 401, and nothing says which groups exist.
+async fn group_icon(
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match service
+        .authenticate(bearer(headers.get(header::AUTHORIZATION)))
+        .await
+    {
+        Ok(caller) => caller,
+        Err(ServiceError::Unauthorized) => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_secret_key",
+                "Invalid API Secret Key",
+            );
+        }
+        Err(e) => return unavailable(e),
+    };
+    match service.get_group(caller, &id).await {
+        Ok(group) => Redirect::temporary(&group.icon_path()).into_response(),
+        Err(ServiceError::GroupNotFound | ServiceError::Invalid(_)) => {
             json_error(StatusCode::NOT_FOUND, "group_not_found", "Group Not Found")
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "icon request failed");
-            json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "something_went_wrong",
-                "Something Went Wrong",
-            )
-        }
+        Err(e) => unavailable(e),
     }
 }
 

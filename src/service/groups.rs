@@ -264,11 +264,12 @@ impl Service {
         })
     }
 
-    /// The stored icon of a group, `None` when it has none (the default icon applies).
-    pub async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, ServiceError> {
-        self.store.group_icon(id).await.map_err(|e| match e {
-            StoreError::NotFound(_) => ServiceError::GroupNotFound,
-            other => other.into(),
-        })
+    /// The icon served under `token` (the public icon route: no key, any workspace);
+    /// `None` when no icon has it. Anything not shaped like a token is not looked up.
+    pub async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, ServiceError> {
+        if !group::is_icon_token(token) {
+            return Ok(None);
+        }
+        Ok(self.store.icon_by_token(token).await?)
     }
 }

@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             slugs_are_unique_per_workspace,
             updates_change_only_what_they_carry,
             removing_a_group_removes_its_icon_and_values,
+            icons_are_found_by_token_only,
             unknown_references_write_nothing,
             workspaces_are_isolated,
             group_ids_are_never_reused,
@@ -54,6 +55,15 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
+}
+
+/// An icon with a token made from `n` (32 hex digits, as the service makes them).
+pub fn icon_image(n: u128, data: Vec<u8>) -> IconImage {
+    IconImage {
+        content_type: "image/png".into(),
+        data,
+        token: format!("{n:032x}"),
+    }
 }
 
 /// A plain group to insert: category 1, no flags, no custom fields.
@@ -324,10 +334,7 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let icon = IconImage {
-        content_type: "image/png".into(),
-        data: vec![0, 1, 2, 255],
-    };
+    let icon = icon_image(0x5eed, vec![0, 1, 2, 255]);
     let new = NewGroup {
         name: "Ünïcode & <friends>".into(),
         slug: Some(clean_slug("Mixed-Case").unwrap()),
@@ -374,7 +381,7 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
     assert_eq!(g.slug.as_deref(), Some("Mixed-Case"));
     assert_eq!(g.description, "line\nbreak");
     assert_eq!(g.category_id, 2);
-    assert!(g.secret && g.unleavable && g.pinned && g.has_icon);
+    assert!(g.secret && g.unleavable && g.pinned && g.has_icon());
     assert_eq!(
         g.password_hash.as_deref(),
         Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
@@ -420,16 +427,18 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
     assert_eq!(page.iter().find(|p| p.id == id), Some(&g));
     let listed = store.list_groups(ws.id, None, 50).await.unwrap();
     assert_eq!(listed.iter().find(|p| p.id == id), Some(&g));
-    assert_eq!(store.group_icon(id).await.unwrap(), Some(icon));
+    assert_eq!(g.icon_token.as_deref(), Some(icon.token.as_str()));
+    assert_eq!(store.icon_by_token(&icon.token).await.unwrap(), Some(icon));
     let plain = store
         .insert_group(ws.id, group("Plain", None))
         .await
         .unwrap();
-    assert_eq!(store.group_icon(plain).await.unwrap(), None);
-    assert!(matches!(
-        store.group_icon(GroupId(9_999)).await,
-        Err(StoreError::NotFound(_))
-    ));
+    let plain = store
+        .find_group(ws.id, &GroupRef::Id(plain))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.icon_token, None);
 }
 
 pub async fn slugs_are_unique_per_workspace(store: Arc<dyn Store>) {
@@ -486,10 +495,7 @@ pub async fn updates_change_only_what_they_carry(store: Arc<dyn Store>) {
     let mut g = group("Name", Some("slug"));
     g.password_hash = Some("hash".into());
     g.custom_fields = vec![(1, "v".into())];
-    g.icon = Some(IconImage {
-        content_type: "image/png".into(),
-        data: vec![1],
-    });
+    g.icon = Some(icon_image(1, vec![1]));
     let id = store.insert_group(ws.id, g).await.unwrap();
     let before = store
         .find_group(ws.id, &GroupRef::Id(id))
@@ -539,7 +545,7 @@ pub async fn updates_change_only_what_they_carry(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert_eq!(after.password_hash, None);
-    assert!(!after.has_icon);
+    assert!(!after.has_icon());
     assert!(after.custom_fields.is_empty());
     assert_eq!(after.description, "d");
     assert_eq!(after.name, "Name");
@@ -551,20 +557,17 @@ pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>)
     short_text_field(&store, &ws, 1).await;
     let mut g = group("Gone", Some("gone"));
     g.custom_fields = vec![(1, "v".into())];
-    g.icon = Some(IconImage {
-        content_type: "image/png".into(),
-        data: vec![1],
-    });
+    g.icon = Some(icon_image(1, vec![1]));
     let id = store.insert_group(ws.id, g).await.unwrap();
     store.delete_groups(ws.id, &[id], None).await.unwrap();
+    assert_eq!(
+        store.icon_by_token(&icon_image(1, vec![]).token).await,
+        Ok(None)
+    );
     assert_eq!(
         store.find_group(ws.id, &GroupRef::Id(id)).await.unwrap(),
         None
     );
-    assert!(matches!(
-        store.group_icon(id).await,
-        Err(StoreError::NotFound(_))
-    ));
     assert_eq!(
         store.delete_groups(ws.id, &[id], None).await,
         Err(StoreError::NotFound("group"))
@@ -1215,4 +1218,67 @@ pub async fn a_lapsed_claim_is_taken_over_once(store: Arc<dyn Store>) {
         }
         assert_eq!(won, 1, "round {round}");
     }
+}
+
+pub async fn icons_are_found_by_token_only(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    let first = icon_image(0xa1, vec![1, 1]);
+    let mut g = group("Pictured", None);
+    g.icon = Some(first.clone());
+    let id = store.insert_group(ws.id, g).await.unwrap();
+    // Another workspace's icon is found by its token as well: the route is global.
+    let theirs = icon_image(0xb2, vec![2, 2]);
+    let mut g = group("Theirs", None);
+    g.icon = Some(theirs.clone());
+    store.insert_group(other.id, g).await.unwrap();
+    assert_eq!(
+        store.icon_by_token(&first.token).await,
+        Ok(Some(first.clone()))
+    );
+    assert_eq!(store.icon_by_token(&theirs.token).await, Ok(Some(theirs)));
+    assert_eq!(
+        store.icon_by_token(&format!("{:032x}", 0xc3)).await,
+        Ok(None)
+    );
+    assert_eq!(store.icon_by_token("").await, Ok(None));
+    // A new icon comes with a new token; the old one finds nothing any more.
+    let second = icon_image(0xd4, vec![3, 3]);
+    store
+        .update_group(
+            ws.id,
+            id,
+            GroupUpdate {
+                icon: Some(Some(second.clone())),
+                now: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.icon_by_token(&first.token).await, Ok(None));
+    assert_eq!(
+        store.icon_by_token(&second.token).await,
+        Ok(Some(second.clone()))
+    );
+    let found = store
+        .find_group(ws.id, &GroupRef::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.icon_token, Some(second.token.clone()));
+    // Cleared: no token, nothing served.
+    store
+        .update_group(
+            ws.id,
+            id,
+            GroupUpdate {
+                icon: Some(None),
+                now: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.icon_by_token(&second.token).await, Ok(None));
 }

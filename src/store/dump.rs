@@ -129,7 +129,14 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "group_icons",
-        columns: &[("group_id", Int), ("content_type", Text), ("data", Bytes)],
+        // `token` may be missing from exports made before icons had one; the
+        // import then makes one.
+        columns: &[
+            ("group_id", Int),
+            ("content_type", Text),
+            ("data", Bytes),
+            ("token", OptText),
+        ],
         workspace_filter: "group_id IN (SELECT id FROM groups WHERE workspace_id = {ws})",
         order_by: "group_id",
     },

@@ -61,11 +61,13 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// An icon image as stored: already cropped and encoded.
+/// An icon image as stored: already cropped and encoded, with the unguessable token
+/// it is served under (made anew for every new icon, unique across workspaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IconImage {
     pub content_type: String,
     pub data: Vec<u8>,
+    pub token: String,
 }
 
 /// A key row, as the authenticator needs it.
@@ -115,7 +117,7 @@ impl NewGroup {
             unleavable: self.unleavable,
             pinned: self.pinned,
             password_hash: self.password_hash.clone(),
-            has_icon: self.icon.is_some(),
+            icon_token: self.icon.as_ref().map(|i| i.token.clone()),
             custom_fields: self.custom_fields.iter().cloned().collect(),
             policy: self.policy.clone(),
             builtin: None,
@@ -326,9 +328,9 @@ pub trait Store: Send + Sync + 'static {
         after: Option<GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, StoreError>;
-    /// The icon of a group by its global id, whatever its workspace (the public icon
-    /// route); `Ok(None)` when the group has none, `NotFound` when there is no group.
-    async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError>;
+    /// The icon served under `token`, whatever its workspace (the public icon route);
+    /// `Ok(None)` when no icon has this token. An indexed look-up.
+    async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, StoreError>;
     /// A page of groups (see [`GroupQuery`]).
     async fn query_groups(&self, ws: WorkspaceId, q: &GroupQuery)
     -> Result<Vec<Group>, StoreError>;

@@ -38,7 +38,7 @@ pub struct LimitJson {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": 4, "name": "Night Owls", "slug": "night-owls", "description": "", "category_id": 1,
     "secret": false, "unleavable": false, "pinned": true, "password_protected": false, "has_icon": false,
-    "icon_url": "/groups/4/icon", "custom_fields": {"10": "Backend"}, "member_count": 3, "builtin": null,
+    "icon_url": "/icons/default.svg", "custom_fields": {"10": "Backend"}, "member_count": 3, "builtin": null,
     "permissions": ["list_add"], "limits": {"user": {"amount": 12}}, "unsubscribe_link": false,
     "abuse_ratio": 4, "lists": [1], "send_methods": [], "created_at": 1795465401, "updated_at": 1795465401}))]
 pub struct GroupOut {
@@ -52,7 +52,9 @@ pub struct GroupOut {
     pub pinned: bool,
     pub password_protected: bool,
     pub has_icon: bool,
-    /// Where the icon (or the default icon) is served.
+    /// Where the icon is served, with no key needed: `/icons/{token}.png`, a token
+    /// that cannot be guessed and changes whenever the icon does, or
+    /// `/icons/default.svg` for a group without one.
     pub icon_url: String,
     /// Custom field values by field id.
     pub custom_fields: BTreeMap<String, String>,
@@ -82,8 +84,8 @@ impl From<&Group> for GroupOut {
             unleavable: g.unleavable,
             pinned: g.pinned,
             password_protected: g.password_protected(),
-            has_icon: g.has_icon,
-            icon_url: format!("/groups/{}/icon", g.id.0),
+            has_icon: g.has_icon(),
+            icon_url: g.icon_path(),
             custom_fields: g
                 .custom_fields
                 .iter()

@@ -147,6 +147,19 @@ CREATE TABLE names (
 ALTER TABLE idempotency_keys ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;
 "#,
+    // 4: icons are served under an unguessable token, not the group id. Every write
+    // sets one; existing icons get one here (gen_random_uuid draws from the strong
+    // random source).
+    r#"
+ALTER TABLE group_icons ADD COLUMN token TEXT;
+UPDATE group_icons SET token = replace(gen_random_uuid()::text, '-', '');
+CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
+"#,
 ];
 
 pub const NAMES_BACKFILL: &str = names_backfill!();
+
+/// Gives every icon without a token one (for imports of exports made before icons
+/// had tokens).
+pub const FILL_ICON_TOKENS: &str =
+    "UPDATE group_icons SET token = replace(gen_random_uuid()::text, '-', '') WHERE token IS NULL;";

@@ -83,7 +83,7 @@ macro_rules! group_columns {
     () => {
         "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
      g.member_count, \
      (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)"
     };
@@ -106,7 +106,7 @@ fn group_from_row(r: &Row) -> Result<Group, StoreError> {
         password_hash: r.get(9),
         created_at: r.get(10),
         updated_at: r.get(11),
-        has_icon: r.get(12),
+        icon_token: r.get(12),
         policy: parse_policy(&policy)?,
         builtin: builtin.as_deref().and_then(Builtin::parse),
         member_count: r.get(15),
@@ -323,9 +323,10 @@ async fn put_icon<C: GenericClient>(
     match icon {
         Some(i) => c
             .execute(
-                &c.cached("INSERT INTO group_icons (group_id, content_type, data) VALUES ($1, $2, $3) \
-                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data").await?,
-                &[&id, &i.content_type, &i.data],
+                &c.cached("INSERT INTO group_icons (group_id, content_type, data, token) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data, \
+                 token = EXCLUDED.token").await?,
+                &[&id, &i.content_type, &i.data, &i.token],
             )
             .await
             .map_err(pg_err)?,
@@ -1165,21 +1166,21 @@ impl Store for PostgresStore {
         rows.iter().map(group_from_row).collect()
     }
 
-    async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError> {
+    async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, StoreError> {
         let c = self.client().await?;
         let row = c
             .query_opt(
-                &c.cached("SELECT i.content_type, i.data FROM groups g LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = $1").await?,
-                &[&id.0],
+                &c.cached("SELECT content_type, data, token FROM group_icons WHERE token = $1")
+                    .await?,
+                &[&token],
             )
             .await
-            .map_err(pg_err)?
-            .ok_or(StoreError::NotFound("group"))?;
-        let ct: Option<String> = row.get(0);
-        let data: Option<Vec<u8>> = row.get(1);
-        Ok(ct
-            .zip(data)
-            .map(|(content_type, data)| IconImage { content_type, data }))
+            .map_err(pg_err)?;
+        Ok(row.map(|r| IconImage {
+            content_type: r.get(0),
+            data: r.get(1),
+            token: r.get(2),
+        }))
     }
 
     async fn query_groups(
@@ -1714,6 +1715,10 @@ impl Store for PostgresStore {
         }
         // The names slugs and usernames hold are derived, not exported.
         tx.batch_execute(migrations::NAMES_BACKFILL)
+            .await
+            .map_err(pg_err)?;
+        // Exports made before icons had tokens carry none.
+        tx.batch_execute(migrations::FILL_ICON_TOKENS)
             .await
             .map_err(pg_err)?;
         // Keep new ids above the imported ones.

@@ -166,6 +166,53 @@ CREATE TABLE names (
 ALTER TABLE idempotency_keys ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 8: icons are served under an unguessable token, not the group id. Every write
+    // sets one; existing icons get one here (randomblob is SQLite's CSPRNG).
+    r#"
+ALTER TABLE group_icons ADD COLUMN token TEXT;
+UPDATE group_icons SET token = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
+"#,
 ];
 
 pub const NAMES_BACKFILL: &str = names_backfill!();
+
+/// Gives every icon without a token one (for imports of exports made before icons
+/// had tokens).
+pub const FILL_ICON_TOKENS: &str =
+    "UPDATE group_icons SET token = lower(hex(randomblob(16))) WHERE token IS NULL;";
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn icons_stored_before_tokens_get_distinct_ones() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'default', 0);
+             INSERT INTO categories (workspace_id, id, name, created_at) VALUES (1, 1, 'U', 0);
+             INSERT INTO groups (id, workspace_id, name, category_id, created_at, updated_at)
+                 VALUES (4, 1, 'a', 1, 0, 0), (5, 1, 'b', 1, 0, 0);
+             INSERT INTO group_icons (group_id, content_type, data)
+                 VALUES (4, 'image/png', x'00'), (5, 'image/png', x'01');",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[7]).unwrap();
+        let tokens: Vec<String> = conn
+            .prepare("SELECT token FROM group_icons ORDER BY group_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tokens.len(), 2);
+        for t in &tokens {
+            assert!(crate::domain::group::is_icon_token(t), "{t}");
+        }
+        assert_ne!(tokens[0], tokens[1]);
+    }
+}

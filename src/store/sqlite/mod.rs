@@ -517,7 +517,7 @@ macro_rules! group_columns {
     () => {
         "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     EXISTS (SELECT 1 FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
      g.member_count, \
      (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)"
     };
@@ -546,7 +546,7 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
         password_hash: r.get(9)?,
         created_at: r.get(10)?,
         updated_at: r.get(11)?,
-        has_icon: r.get(12)?,
+        icon_token: r.get(12)?,
         custom_fields: custom_fields_from(r, 16)?,
     })
 }
@@ -578,10 +578,10 @@ fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
 fn put_icon(conn: &Connection, id: i64, icon: &Option<IconImage>) -> rusqlite::Result<()> {
     match icon {
         Some(icon) => conn.exec_cached(
-            "INSERT INTO group_icons (group_id, content_type, data) VALUES (?1, ?2, ?3) \
+            "INSERT INTO group_icons (group_id, content_type, data, token) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (group_id) DO UPDATE SET content_type = excluded.content_type, \
-             data = excluded.data",
-            params![id, icon.content_type, icon.data],
+             data = excluded.data, token = excluded.token",
+            params![id, icon.content_type, icon.data, icon.token],
         )?,
         None => conn.exec_cached("DELETE FROM group_icons WHERE group_id = ?1", [id])?,
     };
@@ -1219,24 +1219,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn group_icon(&self, id: GroupId) -> Result<Option<IconImage>, StoreError> {
-        let found = self
-            .read(move |conn| {
-                conn.prepare_cached(
-                    "SELECT i.content_type, i.data FROM groups g \
-                     LEFT JOIN group_icons i ON i.group_id = g.id WHERE g.id = ?1",
-                )?
-                .query_row([id.0], |r| {
-                    let ct: Option<String> = r.get(0)?;
-                    let data: Option<Vec<u8>> = r.get(1)?;
-                    Ok(ct
-                        .zip(data)
-                        .map(|(content_type, data)| IconImage { content_type, data }))
+    async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, StoreError> {
+        let token = token.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT content_type, data, token FROM group_icons WHERE token = ?1",
+            )?
+            .query_row([token], |r| {
+                Ok(IconImage {
+                    content_type: r.get(0)?,
+                    data: r.get(1)?,
+                    token: r.get(2)?,
                 })
-                .optional()
             })
-            .await?;
-        found.ok_or(StoreError::NotFound("group"))
+            .optional()
+        })
+        .await
     }
 
     async fn query_groups(
@@ -1758,6 +1756,9 @@ impl Store for SqliteStore {
                 }
                 // The names slugs and usernames hold are derived, not exported.
                 conn.execute_batch(migrations::NAMES_BACKFILL)
+                    .map_err(map_err)?;
+                // Exports made before icons had tokens carry none.
+                conn.execute_batch(migrations::FILL_ICON_TOKENS)
                     .map_err(map_err)?;
                 Ok(n)
             })
