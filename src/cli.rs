@@ -9,6 +9,15 @@ use crate::service::Service;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `println!` for command output that ends the command quietly when standard
+/// output is closed (`groupd group list | head -1`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(StartupError::output)?
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "groupd", version, about = "A self-hosted group service")]
 pub struct Cli {
@@ -271,8 +280,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     StartupError::Other(format!("cannot write {}: {e}", path.display()))
                 }),
                 None => {
-                    print!("{text}");
-                    Ok(())
+                    use std::io::Write as _;
+                    std::io::stdout()
+                        .write_all(text.as_bytes())
+                        .map_err(StartupError::output)
                 }
             };
         }
@@ -280,55 +291,58 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| StartupError::Other(format!("cannot read {}: {e}", file.display())))?;
             let rows = service.import(text).await.map_err(StartupError::Service)?;
-            println!("imported {rows} rows");
+            out!("imported {rows} rows");
             return Ok(());
         }
         _ => {}
     }
     // Administration on a new database makes the default workspace first, like serve.
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
-        println!(
+        out!(
             "Created workspace '{}' with its first API key:\n  {}",
-            key.workspace, key.secret
+            key.workspace,
+            key.secret
         );
     }
-    admin(&service, cli.command)
-        .await
-        .map_err(StartupError::Service)
+    admin(&service, cli.command).await
 }
 
-async fn admin(service: &Service, command: Command) -> Result<(), crate::service::ServiceError> {
+async fn admin(service: &Service, command: Command) -> Result<(), StartupError> {
     match command {
         Command::Serve(_) | Command::Export { .. } | Command::Import { .. } => {}
         Command::Key(KeyCommand::Create { ws, label }) => {
             let key = service.create_key(&ws.workspace, &label).await?;
-            println!("{}", key.secret);
+            out!("{}", key.secret);
             eprintln!(
                 "New key for workspace '{}' (prefix {}). It is shown only this once.",
                 key.workspace, key.prefix
             );
         }
         Command::Key(KeyCommand::List { workspace }) => {
-            println!("prefix\tworkspace\tstatus\tcreated_at\tlabel");
+            out!("prefix\tworkspace\tstatus\tcreated_at\tlabel");
             for k in service.list_keys(workspace.as_deref()).await? {
                 let status = if k.revoked_at.is_some() {
                     "revoked"
                 } else {
                     "active"
                 };
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}\t{}",
-                    k.prefix, k.workspace, status, k.created_at, k.label
+                    k.prefix,
+                    k.workspace,
+                    status,
+                    k.created_at,
+                    k.label
                 );
             }
         }
         Command::Key(KeyCommand::Revoke { prefix }) => {
             service.revoke_key(&prefix).await?;
-            println!("revoked");
+            out!("revoked");
         }
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let (ws, key) = service.create_workspace(&name).await?;
-            println!("{}", key.secret);
+            out!("{}", key.secret);
             eprintln!(
                 "Created workspace '{}' (id {}). Its first key is shown only this once.",
                 ws.name, ws.id.0
@@ -336,34 +350,34 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
         }
         Command::Workspace(WorkspaceCommand::List) => {
             for ws in service.list_workspaces().await? {
-                println!("{}\t{}", ws.id.0, ws.name);
+                out!("{}\t{}", ws.id.0, ws.name);
             }
         }
         Command::Category(CategoryCommand::Add { name, ws }) => {
             let c = service
                 .create_category(service.admin_caller(&ws.workspace).await?, &name)
                 .await?;
-            println!("{}\t{}", c.id, c.name);
+            out!("{}\t{}", c.id, c.name);
         }
         Command::Category(CategoryCommand::List { ws }) => {
             for c in service
                 .list_categories(service.admin_caller(&ws.workspace).await?)
                 .await?
             {
-                println!("{}\t{}", c.id, c.name);
+                out!("{}\t{}", c.id, c.name);
             }
         }
         Command::Category(CategoryCommand::Rename { id, name, ws }) => {
             service
                 .rename_category(service.admin_caller(&ws.workspace).await?, id, &name)
                 .await?;
-            println!("renamed");
+            out!("renamed");
         }
         Command::Category(CategoryCommand::Delete { id, ws }) => {
             let moved = service
                 .delete_category(service.admin_caller(&ws.workspace).await?, id)
                 .await?;
-            println!("deleted; {moved} group(s) moved to category 1");
+            out!("deleted; {moved} group(s) moved to category 1");
         }
         Command::Field(FieldCommand::Add {
             name,
@@ -388,21 +402,21 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
                     },
                 )
                 .await?;
-            println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
+            out!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
         }
         Command::Field(FieldCommand::List { ws }) => {
             for f in service
                 .list_fields(service.admin_caller(&ws.workspace).await?)
                 .await?
             {
-                println!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
+                out!("{}\t{}\t{}\t{}", f.id, f.name, f.kind, f.options.join("|"));
             }
         }
         Command::Field(FieldCommand::Delete { id, ws }) => {
             service
                 .delete_field(service.admin_caller(&ws.workspace).await?, id)
                 .await?;
-            println!("deleted");
+            out!("deleted");
         }
         Command::Group(GroupCommand::List { ws }) => {
             let caller = service.admin_caller(&ws.workspace).await?;
@@ -410,7 +424,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
             loop {
                 let page = service.list_groups(caller, after, 500).await?;
                 for g in &page {
-                    println!("{}", group_json(g));
+                    out!("{}", group_json(g));
                 }
                 match page.last() {
                     Some(g) if page.len() == 500 => after = Some(g.id),
@@ -421,7 +435,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), crate::service
         Command::Group(GroupCommand::Show { group, ws }) => {
             let caller = service.admin_caller(&ws.workspace).await?;
             let g = service.get_group(caller, &group).await?;
-            println!("{}", group_json(&g));
+            out!("{}", group_json(&g));
         }
     }
     Ok(())

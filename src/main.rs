@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 async fn run() -> ExitCode {
     groupd::logging::init();
     match groupd::cli::run(Cli::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(groupd::server::StartupError::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("groupd: {e}");
             ExitCode::FAILURE

@@ -291,6 +291,18 @@ async fn php_brackets_decode_like_php() {
         (view["lists"].as_str(), view["sendmethods"].as_str()),
         (Some("1,3,4,5"), Some("1,2"))
     );
+    // PHP cannot append past PHP_INT_MAX (`php -r 'parse_str(...)'` keeps only the
+    // first): the `[]` field is dropped, not written over the first.
+    let v = ac_json(
+        &app,
+        "api_action=group_add",
+        "title=C&lists[9223372036854775807]=1&lists[]=2",
+    )
+    .await;
+    assert_eq!(v["result_code"], 1, "{v}");
+    let id = v["group_id"].as_i64().unwrap();
+    let view = ac_json(&app, &format!("api_action=group_view&id={id}"), "").await;
+    assert_eq!(view["lists"].as_str(), Some("1"), "{view}");
     // Not ids: refused, naming the field.
     let v = ac_json(&app, "api_action=group_add", "title=B&lists[]=x").await;
     assert_eq!(
@@ -412,6 +424,14 @@ async fn group_list_answers_numeric_keys_in_the_order_asked() {
         (v["result_code"].as_i64(), v["result_message"].as_str()),
         (Some(0), Some("Failed: Nothing is returned"))
     );
+    // ids=all: every group of the workspace, in id order (3 built-in, A, B).
+    let v = ac_json(&app, "api_action=group_list&ids=all", "").await;
+    let titles: Vec<&str> = (0..5)
+        .map(|i| v[i.to_string()]["title"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(titles, ["Visitor", "User", "Admin", "A", "B"], "{v}");
+    assert!(v.get("5").is_none(), "{v}");
+    assert_eq!(v["result_code"], 1);
 }
 
 #[tokio::test]

@@ -278,3 +278,43 @@ async fn a_change_from_the_command_line_shows_at_once() {
     let (_, seen) = app.rest("GET", &path, None).await;
     assert_eq!(seen["custom_fields"], json!({}), "{seen}");
 }
+
+/// A command whose output pipe is closed (`groupd group list | head -1`) ends
+/// quietly: no panic, no error, success.
+#[tokio::test]
+async fn commands_end_quietly_when_their_output_closes() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let app = spawn_app().await;
+    for name in ["One", "Two", "Three"] {
+        app.create_group(&[("group_name", name)]).await;
+    }
+    for args in [
+        vec!["group", "list"],
+        vec!["export"],
+        vec!["key", "list"],
+        vec!["category", "list"],
+    ] {
+        // A pipe whose reading end is closed before the command starts, so its
+        // first write fails with EPIPE whatever the timing.
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two new descriptors into the array we pass.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors are new and owned here alone.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let out = std::process::Command::new(common::BIN)
+            .arg("--data-dir")
+            .arg(&app.dir)
+            .args(common::config_args(&app.dir))
+            .args(&args)
+            .env("GROUPD_LOG", "warn")
+            .env_remove("GROUPD_CONFIG")
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run groupd");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?} wrote to stderr: {stderr}");
+    }
+}

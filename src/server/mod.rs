@@ -45,9 +45,23 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Service(ServiceError),
+    Service(#[from] ServiceError),
+    /// Standard output was closed (`groupd group list | head -1`): end quietly.
+    #[error("standard output is closed")]
+    OutputClosed,
     #[error("{0}")]
     Other(String),
+}
+
+impl StartupError {
+    /// A failed write to standard output: closed (quiet end) or another fault.
+    pub fn output(e: std::io::Error) -> StartupError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            StartupError::OutputClosed
+        } else {
+            StartupError::Other(format!("cannot write to standard output: {e}"))
+        }
+    }
 }
 
 /// Opens the store (PostgreSQL when a database URL is set, else the SQLite file)
@@ -185,12 +199,15 @@ async fn group_icon(
 pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     let service = build_service(&settings).await?;
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
-        println!(
-            "Created workspace '{}' with its first API key:",
-            key.workspace
+        // A closed standard output must not stop the server: these lines are a
+        // courtesy, the key can be made again with `groupd key create`.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "Created workspace '{}' with its first API key:\n  {}\n\
+             Keep it safe: it is shown only this once. Make more with `groupd key create`.",
+            key.workspace, key.secret
         );
-        println!("  {}", key.secret);
-        println!("Keep it safe: it is shown only this once. Make more with `groupd key create`.");
     }
     let max_connections = connection_cap(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -206,7 +223,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
         Some(_) => "PostgreSQL".to_string(),
         None => settings.database_path().display().to_string(),
     };
-    println!("groupd listening on http://{addr} (database {database})");
+    let _ = writeln!(
+        std::io::stdout(),
+        "groupd listening on http://{addr} (database {database})"
+    );
     let _ = std::io::stdout().flush();
     let http = settings.http;
     let bodies = BodyLimits::new(http.body_memory_bytes, http.body_timeout, LARGEST_BODY);

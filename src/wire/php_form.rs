@@ -5,9 +5,10 @@
 //! reproduces its quirks: names are percent-decoded first (so `lists%5B1%5D` is
 //! `lists[1]`); in the part before the first `[`, spaces and dots become `_`; a `[`
 //! with no `]` at the first level becomes `_` and the name is plain; trailing text
-//! after the last `]` is ignored; `[]` appends at the next integer index; keys that
-//! are canonical decimal integers are integer keys; a later field replaces an
-//! earlier one of the same name, in place.
+//! after the last `]` is ignored; `[]` appends at the next integer index (and is
+//! dropped when that would pass `i64::MAX`, as PHP drops it); keys that are
+//! canonical decimal integers within the 64-bit range are integer keys, longer ones
+//! string keys; a later field replaces an earlier one of the same name, in place.
 
 use super::form::FormFields;
 use super::value::Key;
@@ -49,15 +50,20 @@ fn php_key(index: &str) -> Key {
     }
 }
 
-fn next_index(items: &[(Key, PhpVar)]) -> i64 {
-    items
+/// The index `[]` appends at; `None` when the largest integer key is already
+/// `i64::MAX`, where PHP cannot append and drops the field.
+fn next_index(items: &[(Key, PhpVar)]) -> Option<i64> {
+    let largest = items
         .iter()
         .filter_map(|(k, _)| match k {
             Key::Int(n) => Some(*n),
             Key::Str(_) => None,
         })
-        .max()
-        .map_or(0, |n| n.saturating_add(1).max(0))
+        .max();
+    match largest {
+        None => Some(0),
+        Some(n) => n.checked_add(1).map(|next| next.max(0)),
+    }
 }
 
 /// Sets `path` under `slot` to `value`, turning strings into arrays on the way.
@@ -73,7 +79,10 @@ fn assign(slot: &mut PhpVar, path: &[Option<String>], value: String) {
         return;
     };
     let key = match first {
-        None => Key::Int(next_index(items)),
+        None => match next_index(items) {
+            Some(n) => Key::Int(n),
+            None => return,
+        },
         Some(idx) => php_key(idx),
     };
     let pos = match items.iter().position(|(k, _)| *k == key) {
@@ -226,6 +235,35 @@ mod tests {
         assert_eq!(
             v.get("k"),
             Some(&arr(vec![(Key::Int(2), s("a")), (Key::Int(3), s("b"))]))
+        );
+    }
+
+    #[test]
+    fn integer_keys_at_the_end_of_the_range() {
+        // PHP cannot append past PHP_INT_MAX: the `[]` field is dropped, the
+        // first one kept.
+        let v = vars("lists[9223372036854775807]=1&lists[]=2");
+        assert_eq!(
+            v.get("lists"),
+            Some(&arr(vec![(Key::Int(i64::MAX), s("1"))]))
+        );
+        let v = vars("a[9223372036854775807][]=1&a[]=2&a[x]=3");
+        assert_eq!(
+            v.get("a"),
+            Some(&arr(vec![
+                (Key::Int(i64::MAX), arr(vec![(Key::Int(0), s("1"))])),
+                ("x".into(), s("3")),
+            ]))
+        );
+        // Past the range a numeric key is a string key, and appending starts at 0.
+        let v = vars("lists[9223372036854775808]=1&lists[]=2&lists[-9223372036854775809]=3");
+        assert_eq!(
+            v.get("lists"),
+            Some(&arr(vec![
+                ("9223372036854775808".into(), s("1")),
+                (Key::Int(0), s("2")),
+                ("-9223372036854775809".into(), s("3")),
+            ]))
         );
     }
 }

@@ -18,7 +18,7 @@ pub fn on_postgres() -> bool {
 }
 
 /// `--config FILE` for a data directory that has one.
-fn config_args(dir: &Path) -> Vec<std::ffi::OsString> {
+pub fn config_args(dir: &Path) -> Vec<std::ffi::OsString> {
     let file = dir.join(CONFIG);
     if file.exists() {
         vec!["--config".into(), file.into_os_string()]
