@@ -72,9 +72,13 @@ def stall_bodies(addr, n, size):
 
 
 def is_open(s):
+    """Whether the server still holds the connection (an answer it sent and then
+    closed counts as closed)."""
     s.setblocking(False)
     try:
-        return s.recv(4096) != b""
+        while True:
+            if s.recv(65536) == b"":
+                return False
     except BlockingIOError:
         return True
     except OSError:
@@ -87,13 +91,18 @@ def bodies():
     socks = stall_bodies(addr, 300, 1024 * 1024)
     time.sleep(1)
     peak = mem(p, "VmHWM")
+    held = mem(p, "VmRSS")
     for s in socks:
         s.close()
-    time.sleep(5)
-    after = mem(p, "VmRSS")
+    after = []
+    for _ in range(30):
+        time.sleep(1)
+        after.append(mem(p, "VmRSS"))
+    peak_all = mem(p, "VmHWM")
     p.kill()
-    print(f"bodies: idle RSS {idle} MB, peak with 300 stalled 1 MiB bodies {peak} MB, "
-          f"5 s after they closed {after} MB")
+    print(f"bodies: idle RSS {idle} MB; 300 stalled 1 MiB bodies held: RSS {held} MB "
+          f"(peak {peak} MB); peak over the whole run {peak_all} MB; RSS each second "
+          f"for 30 s after they closed: {after} MB")
 
 
 def held():

@@ -160,13 +160,15 @@ pub fn limit(body: axum::body::Body, limits: &BodyLimits) -> axum::body::Body {
 /// refuse it.
 pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, BodyError> {
     let mut stream = body.into_data_stream();
-    let mut kept = Vec::new();
+    // The chunks as they came, joined once at the end: growing one buffer would
+    // allocate it over and over, and leave the heap fragmented under many bodies.
+    let mut kept: Vec<Bytes> = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(classify)?;
         seen += chunk.len();
         if seen <= max {
-            kept.extend_from_slice(&chunk);
+            kept.push(chunk);
         } else {
             kept = Vec::new();
             if seen > DRAIN_LIMIT {
@@ -175,10 +177,19 @@ pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, Body
         }
     }
     if seen > max {
-        Err(BodyError::TooLarge(max))
-    } else {
-        Ok(Bytes::from(kept))
+        return Err(BodyError::TooLarge(max));
     }
+    Ok(match kept.len() {
+        0 => Bytes::new(),
+        1 => kept.swap_remove(0),
+        _ => {
+            let mut joined = Vec::with_capacity(seen);
+            for chunk in &kept {
+                joined.extend_from_slice(chunk);
+            }
+            Bytes::from(joined)
+        }
+    })
 }
 
 /// Our own stops travel wrapped (once per body layer); look through the causes.
