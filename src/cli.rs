@@ -18,6 +18,18 @@ macro_rules! out {
     }};
 }
 
+/// Prints a new secret (a key shown only once). Unlike [`out!`], a closed output
+/// is an error: the key exists but nobody saw it, so the command must say so.
+fn show_secret(secret: &str, prefix: &str) -> Result<(), StartupError> {
+    use std::io::Write as _;
+    writeln!(std::io::stdout(), "{secret}").map_err(|e| {
+        StartupError::Other(format!(
+            "the new key (prefix {prefix}) was made but could not be shown ({e}); \
+             revoke it with `groupd key revoke {prefix}` and make another"
+        ))
+    })
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "groupd", version, about = "A self-hosted group service")]
 pub struct Cli {
@@ -299,10 +311,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
     // Administration on a new database makes the default workspace first, like serve.
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
         out!(
-            "Created workspace '{}' with its first API key:\n  {}",
-            key.workspace,
-            key.secret
+            "Created workspace '{}' with its first API key:",
+            key.workspace
         );
+        show_secret(&format!("  {}", key.secret), &key.prefix)?;
     }
     admin(&service, cli.command).await
 }
@@ -312,7 +324,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), StartupError> 
         Command::Serve(_) | Command::Export { .. } | Command::Import { .. } => {}
         Command::Key(KeyCommand::Create { ws, label }) => {
             let key = service.create_key(&ws.workspace, &label).await?;
-            out!("{}", key.secret);
+            show_secret(&key.secret, &key.prefix)?;
             eprintln!(
                 "New key for workspace '{}' (prefix {}). It is shown only this once.",
                 key.workspace, key.prefix
@@ -342,7 +354,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), StartupError> 
         }
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let (ws, key) = service.create_workspace(&name).await?;
-            out!("{}", key.secret);
+            show_secret(&key.secret, &key.prefix)?;
             eprintln!(
                 "Created workspace '{}' (id {}). Its first key is shown only this once.",
                 ws.name, ws.id.0

@@ -201,6 +201,23 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
         .unwrap();
     let old = ta.replace(&format!(",\"token\":\"{token}\""), "");
     assert_ne!(old, ta, "the export carries the icon token");
+    // A token of another shape (it would become part of a public URL) is replaced.
+    let forged = ta.replace(token, "../../admin?x=");
+    let e = work.path().join("forged.jsonl");
+    std::fs::write(&e, forged).unwrap();
+    let fifth = tempfile::tempdir().unwrap();
+    cli(&["--data-dir", p(fifth.path()), "import", p(&e)]);
+    let out = cli(&["--data-dir", p(fifth.path()), "export"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"table\":\"group_icons\""))
+        .unwrap();
+    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+    let replaced = row["row"]["token"].as_str().unwrap();
+    assert!(
+        replaced.len() == 32 && replaced.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line}"
+    );
     let d = work.path().join("old.jsonl");
     std::fs::write(&d, old).unwrap();
     let url = fresh_pg_database().await;

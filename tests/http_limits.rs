@@ -116,6 +116,17 @@ async fn past_the_connection_cap_idle_connections_make_room() {
     for _ in 0..60 {
         silent.push(connect(&app).await);
     }
+    // Past the cap, while every connection is new (its request may be on its
+    // way), the newcomer is refused in the dialects' error shape.
+    let refused = raw(
+        &app,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("\"key\":\"server_busy\""), "{refused}");
+    // Once they have been idle a while, the newcomer closes the oldest.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     for _ in 0..5 {
         let answer = raw(
             &app,
@@ -160,6 +171,8 @@ async fn a_low_descriptor_limit_still_answers() {
             Err(_) => break,
         }
     }
+    // Connections become evictable once idle for a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
         raw(
@@ -330,4 +343,43 @@ async fn keys_outside_the_body_are_checked_before_it_is_read() {
             "{answer}"
         );
     }
+}
+
+#[tokio::test]
+async fn bodies_sent_a_byte_at_a_time_hold_only_their_bytes() {
+    // Each byte arrives as its own chunk of the connection's read buffer; a body
+    // must not keep those buffers alive (8 KiB each) beyond the bytes it counts.
+    let app = spawn_app_with(&[]).await;
+    let before = app.memory_kib("VmRSS");
+    let mut held = Vec::new();
+    let mut writers = Vec::new();
+    for _ in 0..20 {
+        let mut s = connect(&app).await;
+        s.set_nodelay(true).unwrap();
+        s.write_all(
+            b"POST /api_request/ HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4001\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..4000 {
+                s.write_all(b"a").await.unwrap();
+                s.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            s
+        }));
+    }
+    for w in writers {
+        held.push(w.await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = app.memory_kib("VmRSS");
+    eprintln!("RSS {before} KiB before, {during} KiB with 20 bodies of 4000 one-byte writes");
+    assert!(
+        during < before + 48 * 1024,
+        "80 KB of bodies sent a byte at a time took RSS from {before} to {during} KiB"
+    );
+    drop(held);
 }

@@ -8,13 +8,16 @@
 //!   must follow within `header_timeout` (slowloris);
 //! - **connection cap**: at most `max_connections` are open. A connection arriving
 //!   at the cap closes the one that has been idle longest, so silent connections
-//!   cannot lock out real clients; when none is idle it is answered 503 and closed.
+//!   cannot lock out real clients (a connection counts as idle once its last
+//!   answer is written and a second has passed); when none is idle the new one is
+//!   answered 503 and closed.
 //!
 //! The body's own deadline and the memory budget of bodies in flight are applied per
 //! request (see `wire::body`). hyper reads into a buffer of at most
 //! [`MAX_READ_BUFFER`] per connection, which also bounds a request's head.
 
 use axum::Router;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
@@ -23,13 +26,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 /// Largest read buffer of one connection; a request head must fit in it.
-pub const MAX_READ_BUFFER: usize = 64 * 1024;
+pub const MAX_READ_BUFFER: usize = 16 * 1024;
+
+/// A connection must have been idle this long before one arriving at the cap may
+/// close it (its client may have sent a request that is still on its way).
+const EVICTABLE_AFTER_MS: u64 = 1000;
 
 /// How long a shutdown waits for running requests before it closes their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -197,7 +204,11 @@ impl Registry {
         };
         let oldest = m
             .iter()
-            .filter(|(_, s)| s.is_idle())
+            .filter(|(_, s)| {
+                s.is_idle()
+                    && s.now().saturating_sub(s.idle_since.load(Ordering::Acquire))
+                        >= EVICTABLE_AFTER_MS
+            })
             .min_by_key(|(_, s)| s.idle_since.load(Ordering::Acquire))
             .map(|(id, _)| *id);
         match oldest.and_then(|id| m.remove(&id)) {
@@ -237,7 +248,9 @@ pub async fn serve(
                     tracing::warn!(error = %e, "cannot accept a connection (logged at most every 10 s)");
                     last_warning = Some(Instant::now());
                 }
-                if !registry.evict_idle() {
+                let out_of_descriptors =
+                    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE));
+                if !(out_of_descriptors && registry.evict_idle()) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 continue;
@@ -271,11 +284,21 @@ pub async fn serve(
     .await;
 }
 
-/// Answers 503 to a connection over the cap and closes it.
+/// Answers 503 to a connection over the cap and closes it, reading (and dropping)
+/// a little of what the client sent first so that it sees the answer rather than
+/// a reset.
 async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = stream.write_all(BUSY_ANSWER).await;
         let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let mut read = 0;
+        while read < 64 * 1024 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
     })
     .await;
 }
@@ -298,8 +321,16 @@ async fn serve_one(
         async move {
             let answer =
                 tower_service::Service::call(&mut router, req.map(axum::body::Body::new)).await;
-            drop(running);
-            answer
+            // The request runs until its answer is written: the guard goes with
+            // the response body, which hyper drops once it has sent it.
+            answer.map(|response| {
+                response.map(|body| {
+                    axum::body::Body::new(body.map_frame(move |frame| {
+                        let _running = &running;
+                        frame
+                    }))
+                })
+            })
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

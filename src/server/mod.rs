@@ -249,6 +249,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
 /// The largest body any dialect keeps (each refuses more with its own error).
 const LARGEST_BODY: usize = 1024 * 1024;
 
+/// The default connection cap where descriptors allow more: with a read buffer of
+/// at most 16 KiB each, their heads can hold at most 160 MB.
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// File descriptors kept free beside the connections: the database, icon fetches,
 /// the log, and a connection accepted at the cap before an idle one is closed.
 const SPARE_DESCRIPTORS: usize = 64;
@@ -281,7 +285,7 @@ fn connection_cap(settings: &Settings) -> Result<usize, StartupError> {
             "the file descriptor limit leaves room for only {room} connections.\n\
              Raise it (ulimit -n, or LimitNOFILE= in a systemd unit)."
         ))),
-        None => Ok(room),
+        None => Ok(room.min(DEFAULT_MAX_CONNECTIONS)),
     }
 }
 

@@ -284,6 +284,18 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
                         .map_err(|e| bad(n, format!("{col}: {e}")))?,
                 ),
             };
+            // An icon token becomes part of a public URL: one of any other shape
+            // is dropped, and the import makes a new one.
+            let cell = match cell {
+                Cell::Text(t)
+                    if table.name == "group_icons"
+                        && *col == "token"
+                        && !crate::domain::group::is_icon_token(&t) =>
+                {
+                    Cell::Null
+                }
+                other => other,
+            };
             cells.push(cell);
         }
         match out.last_mut() {

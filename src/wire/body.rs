@@ -160,15 +160,16 @@ pub fn limit(body: axum::body::Body, limits: &BodyLimits) -> axum::body::Body {
 /// refuse it.
 pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, BodyError> {
     let mut stream = body.into_data_stream();
-    // The chunks as they came, joined once at the end: growing one buffer would
-    // allocate it over and over, and leave the heap fragmented under many bodies.
-    let mut kept: Vec<Bytes> = Vec::new();
+    // Each chunk is copied out and dropped at once: a chunk shares the allocation
+    // of the connection's read buffer, so keeping many small ones (a body sent a
+    // byte at a time) would hold far more than the budget counts.
+    let mut kept: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(classify)?;
         seen += chunk.len();
         if seen <= max {
-            kept.push(chunk);
+            kept.extend_from_slice(&chunk);
         } else {
             kept = Vec::new();
             if seen > DRAIN_LIMIT {
@@ -177,22 +178,12 @@ pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, Body
         }
     }
     if seen > max {
-        return Err(BodyError::TooLarge(max));
+        Err(BodyError::TooLarge(max))
+    } else {
+        Ok(Bytes::from(kept))
     }
-    Ok(match kept.len() {
-        0 => Bytes::new(),
-        1 => kept.swap_remove(0),
-        _ => {
-            let mut joined = Vec::with_capacity(seen);
-            for chunk in &kept {
-                joined.extend_from_slice(chunk);
-            }
-            Bytes::from(joined)
-        }
-    })
 }
 
-/// Our own stops travel wrapped (once per body layer); look through the causes.
 fn classify(e: axum::Error) -> BodyError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(c) = cause {
