@@ -75,6 +75,7 @@ async fn the_names_table_is_filled_from_older_databases() {
         .batch_execute(
             "DROP TABLE names; UPDATE groupd_schema SET version = 1;
              ALTER TABLE idempotency_keys DROP COLUMN claim_token, DROP COLUMN lease_until_ms;
+             ALTER TABLE group_icons DROP COLUMN token;
              INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
                  password_hash, created_at, updated_at)
                  VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);

@@ -98,6 +98,7 @@ async fn the_names_table_is_filled_from_older_databases() {
         "DROP TABLE names; PRAGMA user_version = 5;
          ALTER TABLE idempotency_keys DROP COLUMN claim_token;
          ALTER TABLE idempotency_keys DROP COLUMN lease_until_ms;
+         DROP INDEX group_icons_token; ALTER TABLE group_icons DROP COLUMN token;
          INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
              password_hash, created_at, updated_at)
              VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);
