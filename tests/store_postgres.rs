@@ -104,3 +104,75 @@ async fn the_names_table_is_filled_from_older_databases() {
         Err(groupd::store::StoreError::SlugTaken)
     );
 }
+
+/// Keys stored before identifiers were normalised (the plain lower case) become the
+/// domain's at the next start, once; rows that then collide keep their old key, are
+/// logged by id, and do not stop the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_stored_before_normalisation_are_rekeyed_once() {
+    use groupd::store::conformance::{
+        LogCapture, old_key_holders, old_key_rows, old_keys_are_rekeyed, rekey_collisions_logged,
+    };
+    use tracing::instrument::WithSubscriber;
+    let url = common::fresh_pg_database().await;
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 2).await.unwrap());
+    let holders = old_key_holders(&store).await;
+    drop(store);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(&old_key_rows()).await.unwrap();
+    client
+        .batch_execute("UPDATE groupd_schema SET version = 4")
+        .await
+        .unwrap();
+    let log = LogCapture::default();
+    let store = PostgresStore::connect(&url, 2)
+        .with_subscriber(log.dispatch())
+        .await
+        .expect("the start must not fail over collisions");
+    rekey_collisions_logged(&log.text(), holders.2, holders.0);
+    let store: Arc<dyn Store> = Arc::new(store);
+    old_keys_are_rekeyed(&store, holders).await;
+    let version: i32 = client
+        .query_one("SELECT version FROM groupd_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 5);
+    let again = LogCapture::default();
+    drop(
+        PostgresStore::connect(&url, 2)
+            .with_subscriber(again.dispatch())
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !again.text().contains("re-key"),
+        "ran twice: {}",
+        again.text()
+    );
+}
+
+/// An export carries keys as they were stored; an import gives rows the domain's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_keys_are_recomputed() {
+    use groupd::store::conformance::{old_key_holders, old_key_rows, old_keys_are_rekeyed};
+    let url = common::fresh_pg_database().await;
+    let old: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 2).await.unwrap());
+    let holders = old_key_holders(&old).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(&old_key_rows()).await.unwrap();
+    let text = old.export(None).await.unwrap().join("\n");
+    assert!(
+        text.contains("\u{ff42}\u{ff4f}\u{ff42}"),
+        "old keys are exported"
+    );
+    let new = fresh_postgres().await;
+    new.import(text).await.expect("import despite collisions");
+    old_keys_are_rekeyed(&new, holders).await;
+}

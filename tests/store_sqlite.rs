@@ -130,3 +130,63 @@ async fn the_names_table_is_filled_from_older_databases() {
         Err(groupd::store::StoreError::SlugTaken)
     );
 }
+
+/// Keys stored before identifiers were normalised (the plain lower case) become the
+/// domain's at the next start, once; rows that then collide keep their old key, are
+/// logged by id, and do not stop the start.
+#[tokio::test]
+async fn keys_stored_before_normalisation_are_rekeyed_once() {
+    use groupd::store::conformance::{
+        LogCapture, old_key_holders, old_key_rows, old_keys_are_rekeyed, rekey_collisions_logged,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groupd.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let holders = old_key_holders(&store).await;
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&old_key_rows()).unwrap();
+    conn.execute_batch("PRAGMA user_version = 8").unwrap();
+    drop(conn);
+    let log = LogCapture::default();
+    let store = tracing::dispatcher::with_default(&log.dispatch(), || SqliteStore::open(&path))
+        .expect("the start must not fail over collisions");
+    rekey_collisions_logged(&log.text(), holders.2, holders.0);
+    let store: Arc<dyn Store> = Arc::new(store);
+    old_keys_are_rekeyed(&store, holders).await;
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 9);
+    drop(conn);
+    let again = LogCapture::default();
+    drop(
+        tracing::dispatcher::with_default(&again.dispatch(), || SqliteStore::open(&path)).unwrap(),
+    );
+    assert!(
+        !again.text().contains("re-key"),
+        "ran twice: {}",
+        again.text()
+    );
+}
+
+/// An export carries keys as they were stored; an import gives rows the domain's.
+#[tokio::test]
+async fn imported_keys_are_recomputed() {
+    use groupd::store::conformance::{old_key_holders, old_key_rows, old_keys_are_rekeyed};
+    let old = fresh_sqlite().await;
+    let holders = old_key_holders(&old).await;
+    let conn = rusqlite::Connection::open(old._dir.path().join("groupd.db")).unwrap();
+    conn.execute_batch(&old_key_rows()).unwrap();
+    drop(conn);
+    let text = old.export(None).await.unwrap().join("\n");
+    assert!(
+        text.contains("\u{ff42}\u{ff4f}\u{ff42}"),
+        "old keys are exported"
+    );
+    let new = fresh_sqlite().await;
+    new.import(text).await.expect("import despite collisions");
+    old_keys_are_rekeyed(&new, holders).await;
+}

@@ -104,7 +104,7 @@ pub struct UserDraft {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPlan {
     pub full_name: Option<String>,
-    /// (as written, lower-case key)
+    /// (as written, key: [`username_key`], [`email_key`])
     pub username: Option<(String, String)>,
     pub email: Option<(String, String)>,
     pub password: Option<String>,
@@ -134,7 +134,7 @@ pub fn check_username(raw: &str) -> Result<(String, String), String> {
     if u.bytes().all(|b| b.is_ascii_digit()) {
         return Err("must not be only digits".to_string());
     }
-    let key = u.to_ascii_lowercase();
+    let key = username_key(u);
     check_reserved(u, &key)?;
     Ok((u.to_string(), key))
 }
@@ -190,7 +190,20 @@ pub fn check_email(raw: &str) -> Result<(String, String), String> {
             ));
         }
     }
-    Ok((e.to_string(), identifier::fold(e)))
+    Ok((e.to_string(), email_key(e)))
+}
+
+/// The uniqueness and look-up key of a username: NFKC with full case folding
+/// ([`identifier::fold`]); for the ASCII usernames [`check_username`] accepts, their
+/// lower case.
+pub fn username_key(username: &str) -> String {
+    identifier::fold(username)
+}
+
+/// The uniqueness and look-up key of an email address: NFKC with full case folding
+/// ([`identifier::fold`]), as [`UserRef::parse`] computes it for a look-up.
+pub fn email_key(email: &str) -> String {
+    identifier::fold(email)
 }
 
 /// Checks a user draft. On create every field is required.

@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod dump;
 pub mod postgres;
+pub mod rekey;
 pub mod sqlite;
 pub mod token_cache;
 

@@ -1,7 +1,8 @@
-//! PostgreSQL schema migrations, applied in order at start under a row lock on
-//! `groupd_schema`, so instances starting together migrate once. Never edit a
-//! released migration: add a new one. The SQL keeps to what PostgreSQL-compatible
-//! distributed engines also accept (no advisory locks, no LOCK TABLE, no triggers).
+//! PostgreSQL schema migrations, applied in order at start under a transaction-scoped
+//! advisory lock, so instances starting together migrate once. Never edit a
+//! released migration: add a new one. The migration SQL itself keeps to what
+//! PostgreSQL-compatible distributed engines also accept (no LOCK TABLE, no
+//! triggers).
 
 /// Fills `names` from the users and groups stored (at migration 2, and after an
 /// import, which loads groups and users but not this derived table).
@@ -16,6 +17,10 @@ INSERT INTO names (workspace_id, name_key, group_id)
 "#
     };
 }
+
+use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope, warn_collision};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Error, Transaction};
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: everything up to users, memberships and idempotency keys (the SQLite
@@ -155,7 +160,117 @@ ALTER TABLE group_icons ADD COLUMN token TEXT;
 UPDATE group_icons SET token = replace(gen_random_uuid()::text, '-', '');
 CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
 "#,
+    // 5: identifier keys (groups.slug_key, users.username_key, users.email_key,
+    // names.name_key) become the domain's (NFKC with full case folding) for rows
+    // stored when they were the plain lower case. The work is [`rekey`], run in this
+    // migration's transaction (see `REKEY_VERSION`); the SQL part is only a marker.
+    "-- identifier keys recomputed by store::rekey",
 ];
+
+/// The version whose migration runs [`rekey`] over rows with non-ASCII values.
+pub const REKEY_VERSION: usize = 5;
+
+/// Gives rows the domain's key for their slug, username and email address (see
+/// [`crate::store::rekey`]). A row whose new key another row holds keeps its old
+/// key and is logged. Each update runs under a savepoint, so a row another
+/// instance writes meanwhile (one still on the old version, which takes no part in
+/// the migration lock) is a logged collision, not a failed start.
+pub async fn rekey(tx: &mut Transaction<'_>, scope: Scope) -> Result<Outcome, Error> {
+    let mut out = Outcome::default();
+    for kind in KeyKind::ALL {
+        let rows: Vec<Candidate> = tx
+            .query(&kind.candidates_sql(scope), &[])
+            .await?
+            .iter()
+            .map(|r| Candidate {
+                id: r.get(0),
+                workspace: r.get(1),
+                value: r.get(2),
+                key: r.get(3),
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let (table, key_column) = (kind.table(), kind.key_column());
+        let held_in_table = tx
+            .prepare(&format!(
+                "SELECT id FROM {table} WHERE workspace_id = $1 AND {key_column} = $2 \
+                 AND id <> $3 LIMIT 1"
+            ))
+            .await?;
+        let held_in_names = match kind.names_column() {
+            Some(column) => Some((
+                column,
+                tx.prepare(&format!(
+                    "SELECT group_id, user_id FROM names WHERE workspace_id = $1 \
+                     AND name_key = $2 AND {column} IS DISTINCT FROM $3 LIMIT 1"
+                ))
+                .await?,
+            )),
+            None => None,
+        };
+        let update = tx
+            .prepare(&format!(
+                "UPDATE {table} SET {key_column} = $1 WHERE id = $2"
+            ))
+            .await?;
+        for row in rows {
+            let Some(key) = row.new_key(kind) else {
+                continue;
+            };
+            let mut holder = tx
+                .query_opt(&held_in_table, &[&row.workspace, &key, &row.id])
+                .await?
+                .map(|r| kind.holder(r.get(0)));
+            if let (None, Some((_, names))) = (holder, &held_in_names) {
+                holder = tx
+                    .query_opt(names, &[&row.workspace, &key, &row.id])
+                    .await?
+                    .map(|r| names_holder(r.get(0), r.get(1)));
+            }
+            if holder.is_none() {
+                let sp = tx.savepoint("rekey").await?;
+                let written = async {
+                    sp.execute(&update, &[&key, &row.id]).await?;
+                    if let Some((column, _)) = held_in_names {
+                        sp.execute(
+                            &format!("UPDATE names SET name_key = $1 WHERE {column} = $2"),
+                            &[&key, &row.id],
+                        )
+                        .await?;
+                    }
+                    Ok::<(), Error>(())
+                }
+                .await;
+                match written {
+                    Ok(()) => sp.commit().await?,
+                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                        sp.rollback().await?;
+                        holder = Some(Holder::Unknown);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match holder {
+                Some(holder) => {
+                    warn_collision(kind, &row, holder);
+                    out.collisions += 1;
+                }
+                None => out.rekeyed += 1,
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn names_holder(group: Option<i64>, user: Option<i64>) -> Holder {
+    match (group, user) {
+        (Some(id), _) => Holder::Group(id),
+        (None, Some(id)) => Holder::User(id),
+        (None, None) => Holder::Unknown,
+    }
+}
 
 pub const NAMES_BACKFILL: &str = names_backfill!();
 

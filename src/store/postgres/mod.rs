@@ -18,6 +18,7 @@ use crate::domain::key::ApiKey;
 use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
+use crate::store::rekey::Scope;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
@@ -513,7 +514,7 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
+        let mut tx = c.transaction().await.map_err(pg_err)?;
         // Instances starting together queue on one advisory lock (held until this
         // transaction ends), so exactly one creates the version table and migrates.
         // `CREATE TABLE IF NOT EXISTS` alone is not safe against a concurrent
@@ -541,8 +542,18 @@ impl PostgresStore {
                 supported: i64::from(supported),
             });
         }
-        for sql in migrations::MIGRATIONS.iter().skip(version as usize) {
+        for (i, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(version as usize)
+        {
             tx.batch_execute(sql).await.map_err(pg_err)?;
+            if i + 1 == migrations::REKEY_VERSION {
+                migrations::rekey(&mut tx, Scope::NonAscii)
+                    .await
+                    .map_err(pg_err)?
+                    .log(Scope::NonAscii);
+            }
         }
         tx.execute(
             &tx.cached("UPDATE groupd_schema SET version = $1 WHERE id = 1")
@@ -1666,7 +1677,7 @@ impl Store for PostgresStore {
         use tokio_postgres::types::ToSql;
         let batches = parse(&text)?;
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
+        let mut tx = c.transaction().await.map_err(pg_err)?;
         let existing: i64 = tx
             .query_one(&tx.cached("SELECT COUNT(*) FROM workspaces").await?, &[])
             .await
@@ -1721,6 +1732,11 @@ impl Store for PostgresStore {
         tx.batch_execute(migrations::FILL_ICON_TOKENS)
             .await
             .map_err(pg_err)?;
+        // Keys come from the file, perhaps from before they were normalised.
+        migrations::rekey(&mut tx, Scope::All)
+            .await
+            .map_err(pg_err)?
+            .log(Scope::All);
         // Keep new ids above the imported ones.
         for t in ["workspaces", "groups", "users"] {
             tx.execute(

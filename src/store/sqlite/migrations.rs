@@ -15,6 +15,9 @@ INSERT INTO names (workspace_id, name_key, group_id)
     };
 }
 
+use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope, warn_collision};
+use rusqlite::{Connection, OptionalExtension, params};
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: workspaces, keys, categories, custom fields, groups, icons.
     r#"
@@ -173,7 +176,15 @@ ALTER TABLE group_icons ADD COLUMN token TEXT;
 UPDATE group_icons SET token = lower(hex(randomblob(16)));
 CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
 "#,
+    // 9: identifier keys (groups.slug_key, users.username_key, users.email_key,
+    // names.name_key) become the domain's (NFKC with full case folding) for rows
+    // stored when they were the plain lower case. The work is [`rekey`], run in this
+    // migration's transaction (see `REKEY_VERSION`); the SQL part is only a marker.
+    "-- identifier keys recomputed by store::rekey",
 ];
+
+/// The version whose migration runs [`rekey`] over rows with non-ASCII values.
+pub const REKEY_VERSION: usize = 9;
 
 pub const NAMES_BACKFILL: &str = names_backfill!();
 
@@ -181,6 +192,76 @@ pub const NAMES_BACKFILL: &str = names_backfill!();
 /// had tokens).
 pub const FILL_ICON_TOKENS: &str =
     "UPDATE group_icons SET token = lower(hex(randomblob(16))) WHERE token IS NULL;";
+
+/// Gives rows the domain's key for their slug, username and email address (see
+/// [`crate::store::rekey`]). A row whose new key another row holds keeps its old
+/// key and is logged. Run inside a write transaction.
+pub fn rekey(conn: &Connection, scope: Scope) -> rusqlite::Result<Outcome> {
+    let mut out = Outcome::default();
+    for kind in KeyKind::ALL {
+        let rows: Vec<Candidate> = conn
+            .prepare(&kind.candidates_sql(scope))?
+            .query_map([], |r| {
+                Ok(Candidate {
+                    id: r.get(0)?,
+                    workspace: r.get(1)?,
+                    value: r.get(2)?,
+                    key: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let (table, key_column) = (kind.table(), kind.key_column());
+        let mut held_in_table = conn.prepare(&format!(
+            "SELECT id FROM {table} WHERE workspace_id = ?1 AND {key_column} = ?2 AND id <> ?3"
+        ))?;
+        let mut update = conn.prepare(&format!(
+            "UPDATE {table} SET {key_column} = ?1 WHERE id = ?2"
+        ))?;
+        for row in rows {
+            let Some(key) = row.new_key(kind) else {
+                continue;
+            };
+            let mut holder = held_in_table
+                .query_row(params![row.workspace, key, row.id], |r| r.get(0))
+                .optional()?
+                .map(|id| kind.holder(id));
+            if let (None, Some(column)) = (holder, kind.names_column()) {
+                holder = conn
+                    .query_row(
+                        &format!(
+                            "SELECT group_id, user_id FROM names \
+                             WHERE workspace_id = ?1 AND name_key = ?2 AND {column} IS NOT ?3"
+                        ),
+                        params![row.workspace, key, row.id],
+                        |r| Ok(names_holder(r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+            }
+            if let Some(holder) = holder {
+                warn_collision(kind, &row, holder);
+                out.collisions += 1;
+                continue;
+            }
+            update.execute(params![key, row.id])?;
+            if let Some(column) = kind.names_column() {
+                conn.execute(
+                    &format!("UPDATE names SET name_key = ?1 WHERE {column} = ?2"),
+                    params![key, row.id],
+                )?;
+            }
+            out.rekeyed += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn names_holder(group: Option<i64>, user: Option<i64>) -> Holder {
+    match (group, user) {
+        (Some(id), _) => Holder::Group(id),
+        (None, Some(id)) => Holder::User(id),
+        (None, None) => Holder::Unknown,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -17,10 +17,11 @@ use crate::domain::key::ApiKey;
 use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
+use crate::store::rekey::Scope;
 use crate::store::token_cache::TokenCache;
 use async_trait::async_trait;
 use changes::ChangeMarker;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -216,8 +217,23 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         .enumerate()
         .skip(version as usize)
     {
-        let tx = conn.unchecked_transaction().map_err(map_err)?;
+        // The write lock from the start: the re-key reads before it writes, and
+        // another process (a second server, a command) may be opening the file too.
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(map_err)?;
+        if now > i as i64 {
+            // That process migrated this far while we waited for the lock.
+            continue;
+        }
         tx.execute_batch(sql).map_err(map_err)?;
+        if i + 1 == migrations::REKEY_VERSION {
+            migrations::rekey(&tx, Scope::NonAscii)
+                .map_err(map_err)?
+                .log(Scope::NonAscii);
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
@@ -1760,6 +1776,10 @@ impl Store for SqliteStore {
                 // Exports made before icons had tokens carry none.
                 conn.execute_batch(migrations::FILL_ICON_TOKENS)
                     .map_err(map_err)?;
+                // Keys come from the file, perhaps from before they were normalised.
+                migrations::rekey(conn, Scope::All)
+                    .map_err(map_err)?
+                    .log(Scope::All);
                 Ok(n)
             })
             .await
