@@ -1422,13 +1422,18 @@ impl LogCapture {
     /// A subscriber writing here, without colour codes, every level.
     pub fn dispatch(&self) -> tracing::Dispatch {
         let sink = self.clone();
-        tracing::Dispatch::new(
+        let dispatch = tracing::Dispatch::new(
             tracing_subscriber::fmt()
                 .with_writer(move || sink.clone())
                 .with_ansi(false)
                 .with_max_level(tracing::Level::TRACE)
                 .finish(),
-        )
+        );
+        // Tests run side by side, each with its own scoped subscriber; a callsite
+        // first hit on a thread without one may have cached "not interested".
+        // Ask every callsite again now that this subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
+        dispatch
     }
 
     pub fn text(&self) -> String {
