@@ -103,7 +103,7 @@ async fn sqlite_to_postgres_to_sqlite_loses_nothing() {
     cli(&["--database-url", &url, "export", "-o", p(&b)]);
     {
         // The names users and slugs hold are rebuilt on import (not exported).
-        use groupd::store::{Store, postgres::PostgresStore};
+        use groupd::store::{postgres::PostgresStore, prelude::*};
         let pg = PostgresStore::connect(&url, 1).await.unwrap();
         let ws = pg.find_workspace("default").await.unwrap().unwrap().id;
         for name in ["ada", "gruen"] {

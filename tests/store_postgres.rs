@@ -3,8 +3,8 @@
 
 mod common;
 
-use groupd::store::Store;
 use groupd::store::postgres::PostgresStore;
+use groupd::store::prelude::*;
 use std::sync::Arc;
 
 async fn fresh_postgres() -> Arc<dyn Store> {

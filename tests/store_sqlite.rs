@@ -1,6 +1,6 @@
 //! The store conformance suite on the SQLite engine, each case on a fresh file.
 
-use groupd::store::Store;
+use groupd::store::prelude::*;
 use groupd::store::sqlite::SqliteStore;
 use std::sync::Arc;
 

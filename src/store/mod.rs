@@ -252,16 +252,19 @@ pub struct NewClaim {
     pub lease_until_ms: i64,
 }
 
+/// Workspaces (tenants).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // Workspaces.
+pub trait WorkspaceStore: Send + Sync {
     /// Creates the default workspace when the store has none; returns it if created.
     async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError>;
     async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError>;
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError>;
+}
 
-    // API keys.
+/// API keys: stored hashes, look-up by prefix, revocation.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError>;
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError>;
@@ -270,8 +273,11 @@ pub trait Store: Send + Sync + 'static {
     /// without a database round trip. The service caches checked keys only while it
     /// stays the same. `None`: this engine cannot tell, so keys are not cached.
     fn key_revocations(&self) -> Option<u64>;
+}
 
-    // Categories.
+/// Group categories.
+#[async_trait]
+pub trait CategoryStore: Send + Sync {
     async fn create_category(
         &self,
         ws: WorkspaceId,
@@ -283,8 +289,11 @@ pub trait Store: Send + Sync + 'static {
     -> Result<(), StoreError>;
     /// Removes a category; its groups move to category 1. Returns how many moved.
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError>;
+}
 
-    // Group custom field definitions.
+/// Group custom field definitions.
+#[async_trait]
+pub trait FieldStore: Send + Sync {
     async fn create_field(
         &self,
         ws: WorkspaceId,
@@ -294,8 +303,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError>;
     /// Removes a definition and every value groups had for it.
     async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError>;
+}
 
-    // Groups.
+/// Groups, their icons, and the slug/username namespace.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
     async fn insert_group(&self, ws: WorkspaceId, group: NewGroup) -> Result<GroupId, StoreError>;
     async fn update_group(
         &self,
@@ -335,8 +347,11 @@ pub trait Store: Send + Sync + 'static {
     /// A page of groups (see [`GroupQuery`]).
     async fn query_groups(&self, ws: WorkspaceId, q: &GroupQuery)
     -> Result<Vec<Group>, StoreError>;
+}
 
-    // Users.
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     async fn insert_user(&self, ws: WorkspaceId, user: NewUser) -> Result<UserId, StoreError>;
     async fn update_user(
         &self,
@@ -353,8 +368,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError>;
+}
 
-    // Memberships.
+/// Memberships.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
     /// Adds users to a group in one transaction, all or none. The group's
     /// `limit_user` is never exceeded (`GroupFull`); unknown users are refused.
     /// Returns how many became members.
@@ -391,11 +409,14 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         groups: &[GroupId],
     ) -> Result<std::collections::BTreeMap<GroupId, GroupRole>, StoreError>;
+}
 
-    // Idempotency keys (REST POST). A key is claimed by one request at a time,
-    // under a lease its holder renews; a claim whose lease ran out (its holder is
-    // gone) is taken over by the next claim. Only the holder (`token`) renews,
-    // finishes or releases it.
+/// Idempotency keys (REST POST).
+/// A key is claimed by one request at a time, under a lease its holder renews;
+/// a claim whose lease ran out (its holder is gone) is taken over by the next
+/// claim. Only the holder (`token`) renews, finishes or releases it.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
     /// Claims `key`, or says why not, in one atomic step: of claims racing for a
     /// free or lapsed key exactly one gets `Claimed`.
     async fn claim_idempotency_key(
@@ -429,12 +450,54 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         token: i64,
     ) -> Result<(), StoreError>;
+}
 
-    // Export and import (see [`dump`]).
+/// Export and import (see [`dump`]).
+#[async_trait]
+pub trait DumpStore: Send + Sync {
     /// Every row of one workspace (or all), as JSON Lines, header first.
     async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError>;
     /// Loads an export into an empty database in one transaction, keeping ids.
     async fn import(&self, text: String) -> Result<u64, StoreError>;
+}
+
+/// Every store trait, for code that calls engines directly (tests, tools):
+/// `use groupd::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        CategoryStore, DumpStore, FieldStore, GroupStore, IdempotencyStore, KeyStore, MemberStore,
+        Store, UserStore, WorkspaceStore,
+    };
+}
+
+/// Every store operation: what the service holds. A caller that needs less asks
+/// for the smallest trait above.
+pub trait Store:
+    WorkspaceStore
+    + KeyStore
+    + CategoryStore
+    + FieldStore
+    + GroupStore
+    + UserStore
+    + MemberStore
+    + IdempotencyStore
+    + DumpStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: WorkspaceStore
+        + KeyStore
+        + CategoryStore
+        + FieldStore
+        + GroupStore
+        + UserStore
+        + MemberStore
+        + IdempotencyStore
+        + DumpStore
+        + 'static
+{
 }
 
 /// Both engines return a group's custom field values inside the group's own row, as

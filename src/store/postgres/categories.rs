@@ -1,0 +1,120 @@
+//! Group categories.
+
+use super::*;
+
+#[async_trait]
+impl CategoryStore for PostgresStore {
+    async fn create_category(
+        &self,
+        ws: WorkspaceId,
+        name: &str,
+        now: i64,
+    ) -> Result<Category, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let id: i64 = tx
+            .query_opt(
+                &tx.cached(
+                    "UPDATE workspaces SET next_category_id = next_category_id + 1 WHERE id = $1 \
+                 RETURNING next_category_id - 1",
+                )
+                .await?,
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("workspace"))?
+            .get(0);
+        tx.execute(
+            &tx.cached("INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)").await?,
+            &[&ws.0, &id, &name, &now],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(Category {
+            id,
+            name: name.to_string(),
+        })
+    }
+
+    async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &c.cached("SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id")
+                    .await?,
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Category {
+                id: r.get(0),
+                name: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn rename_category(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &c.cached("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2")
+                    .await?,
+                &[&ws.0, &id, &name],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            Err(StoreError::UnknownCategory(id))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
+        if id == DEFAULT_CATEGORY_ID {
+            return Err(StoreError::Refused(format!(
+                "category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists"
+            )));
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let found = tx
+            .query_opt(
+                &tx.cached(
+                    "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .await?,
+                &[&ws.0, &id],
+            )
+            .await
+            .map_err(pg_err)?;
+        if found.is_none() {
+            return Err(StoreError::UnknownCategory(id));
+        }
+        let moved = tx
+            .execute(
+                &tx.cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await?,
+                &[&ws.0, &id, &DEFAULT_CATEGORY_ID],
+            )
+            .await
+            .map_err(pg_err)?;
+        tx.execute(
+            &tx.cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
+                .await?,
+            &[&ws.0, &id],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(moved)
+    }
+}

@@ -1,0 +1,88 @@
+//! Group custom field definitions.
+
+use super::*;
+
+#[async_trait]
+impl FieldStore for PostgresStore {
+    async fn create_field(
+        &self,
+        ws: WorkspaceId,
+        def: NewFieldDef,
+        now: i64,
+    ) -> Result<FieldDef, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let next: i64 = tx
+            .query_opt(
+                &tx.cached("SELECT next_field_id FROM workspaces WHERE id = $1 FOR UPDATE")
+                    .await?,
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound("workspace"))?
+            .get(0);
+        let id = def.id.unwrap_or(next);
+        let exists = tx
+            .query_opt(
+                &tx.cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await?,
+                &[&ws.0, &id],
+            )
+            .await
+            .map_err(pg_err)?;
+        if exists.is_some() {
+            return Err(StoreError::AlreadyExists(format!("custom field {id}")));
+        }
+        tx.execute(
+            &tx.cached("UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1").await?,
+            &[&ws.0, &id],
+        )
+        .await
+        .map_err(pg_err)?;
+        let options =
+            serde_json::to_string(&def.options).map_err(|e| StoreError::Backend(e.to_string()))?;
+        tx.execute(
+            &tx.cached("INSERT INTO field_defs (workspace_id, id, name, kind, options, created_at) VALUES ($1, $2, $3, $4, $5, $6)").await?,
+            &[&ws.0, &id, &def.name, &def.kind.as_str(), &options, &now],
+        )
+        .await
+        .map_err(write_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(FieldDef {
+            id,
+            name: def.name,
+            kind: def.kind,
+            options: def.options,
+        })
+    }
+
+    async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &c.cached("SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id").await?,
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows.iter().map(field_from_row).collect()
+    }
+
+    async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &c.cached("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2")
+                    .await?,
+                &[&ws.0, &id],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            Err(StoreError::UnknownField(id))
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Users.
+
+use super::*;
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let row = tx
+            .query_one(
+                &tx.cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
+                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id").await?,
+                &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now],
+            )
+            .await
+            .map_err(write_err)?;
+        let id = UserId(row.get(0));
+        put_name(&tx, ws, NameHolder::User(id), Some(&u.username.1)).await?;
+        tx.commit().await.map_err(write_err)?;
+        Ok(id)
+    }
+
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        u: UserUpdate,
+    ) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let n = tx
+            .execute(
+                &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
+                 username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
+                 email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
+                 WHERE workspace_id = $1 AND id = $2").await?,
+                &[
+                    &ws.0,
+                    &id.0,
+                    &u.full_name,
+                    &u.username.as_ref().map(|x| x.0.clone()),
+                    &u.username.as_ref().map(|x| x.1.clone()),
+                    &u.email.as_ref().map(|x| x.0.clone()),
+                    &u.email.as_ref().map(|x| x.1.clone()),
+                    &u.password_hash,
+                    &u.now,
+                ],
+            )
+            .await
+            .map_err(write_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        if let Some((_, key)) = &u.username {
+            put_name(&tx, ws, NameHolder::User(id), Some(key)).await?;
+        }
+        tx.commit().await.map_err(write_err)
+    }
+
+    async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute(
+            &tx.cached(
+                "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
+             (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
+              WHERE m.user_id = $2 AND u.workspace_id = $1)",
+            )
+            .await?,
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        let n = tx
+            .execute(
+                &tx.cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+                    .await?,
+                &[&ws.0, &id.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
+        macro_rules! by_column {
+            ($column:literal) => {
+                concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users u WHERE u.workspace_id = $1 AND u.",
+                    $column,
+                    " = $2"
+                )
+            };
+        }
+        let (sql, key): (&str, &(dyn tokio_postgres::types::ToSql + Sync)) = match by {
+            UserRef::Id(id) => (by_column!("id"), &id.0),
+            UserRef::Username(k) => (by_column!("username_key"), k),
+            UserRef::Email(k) => (by_column!("email_key"), k),
+        };
+        let c = self.client().await?;
+        let row = c
+            .query_opt(&c.cached(sql).await?, &[&ws.0, key])
+            .await
+            .map_err(pg_err)?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn list_users(
+        &self,
+        ws: WorkspaceId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &c.cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users u WHERE u.workspace_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3"
+                ))
+                .await?,
+                &[&ws.0, &after.map_or(0, |u| u.0), &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+}

@@ -1,0 +1,67 @@
+//! Workspaces (tenants).
+
+use super::*;
+
+#[async_trait]
+impl WorkspaceStore for PostgresStore {
+    async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
+        let mut c = self.client().await?;
+        let any = c
+            .query_opt(&c.cached("SELECT id FROM workspaces LIMIT 1").await?, &[])
+            .await
+            .map_err(pg_err)?;
+        if any.is_some() {
+            return Ok(None);
+        }
+        let tx = c.transaction().await.map_err(pg_err)?;
+        // ON CONFLICT makes instances starting together create it once.
+        let ws = insert_workspace(&tx, DEFAULT_WORKSPACE, now).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(ws)
+    }
+
+    async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let ws = insert_workspace(&tx, name, now)
+            .await?
+            .ok_or_else(|| StoreError::AlreadyExists(format!("workspace '{name}'")))?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(ws)
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &c.cached("SELECT id, name FROM workspaces ORDER BY id")
+                    .await?,
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Workspace {
+                id: WorkspaceId(r.get(0)),
+                name: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                &c.cached("SELECT id, name FROM workspaces WHERE name = $1")
+                    .await?,
+                &[&name],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.map(|r| Workspace {
+            id: WorkspaceId(r.get(0)),
+            name: r.get(1),
+        }))
+    }
+}

@@ -1,0 +1,97 @@
+//! Export and import (see [`dump`]).
+
+use super::*;
+
+#[async_trait]
+impl DumpStore for SqliteStore {
+    async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError> {
+        use crate::store::dump::{Cell, ColType, TABLES, header_line, row_line};
+        self.read(move |conn| {
+            let mut out = vec![header_line()];
+            for table in TABLES {
+                let mut stmt = conn.prepare_cached(&table.select_sql(ws.map(|w| w.0)))?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let mut cells = Vec::with_capacity(table.columns.len());
+                    for (i, (_, ty)) in table.columns.iter().enumerate() {
+                        cells.push(match ty {
+                            ColType::Int => Cell::Int(r.get(i)?),
+                            ColType::Text => Cell::Text(r.get(i)?),
+                            ColType::Bool => Cell::Bool(r.get(i)?),
+                            ColType::Bytes => Cell::Bytes(r.get(i)?),
+                            ColType::OptInt => {
+                                r.get::<_, Option<i64>>(i)?.map_or(Cell::Null, Cell::Int)
+                            }
+                            ColType::OptText => r
+                                .get::<_, Option<String>>(i)?
+                                .map_or(Cell::Null, Cell::Text),
+                        });
+                    }
+                    out.push(row_line(table, &cells));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn import(&self, text: String) -> Result<u64, StoreError> {
+        use crate::store::dump::{Cell, parse};
+        let batches = parse(&text)?;
+        self.writer
+            .write(move |conn| {
+                let existing: i64 = conn
+                    .row_cached("SELECT COUNT(*) FROM workspaces", [], |r| r.get(0))
+                    .map_err(map_err)?;
+                if existing > 0 {
+                    return Err(StoreError::Refused(
+                        "import needs an empty database: this one already has workspaces".into(),
+                    ));
+                }
+                let mut n = 0u64;
+                for (table, rows) in &batches {
+                    let cols = table.column_names();
+                    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+                    let sql = format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        table.name,
+                        cols.join(", "),
+                        marks.join(", ")
+                    );
+                    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+                    for cells in rows {
+                        let values: Vec<rusqlite::types::Value> = cells
+                            .iter()
+                            .map(|c| match c {
+                                Cell::Null => rusqlite::types::Value::Null,
+                                Cell::Int(v) => rusqlite::types::Value::Integer(*v),
+                                Cell::Text(v) => rusqlite::types::Value::Text(v.clone()),
+                                Cell::Bool(v) => rusqlite::types::Value::Integer(i64::from(*v)),
+                                Cell::Bytes(v) => rusqlite::types::Value::Blob(v.clone()),
+                            })
+                            .collect();
+                        stmt.execute(rusqlite::params_from_iter(values))
+                            .map_err(|e| {
+                                StoreError::Refused(format!(
+                                    "a {} row cannot be loaded: {e}",
+                                    table.name
+                                ))
+                            })?;
+                        n += 1;
+                    }
+                }
+                // The names slugs and usernames hold are derived, not exported.
+                conn.execute_batch(migrations::NAMES_BACKFILL)
+                    .map_err(map_err)?;
+                // Exports made before icons had tokens carry none.
+                conn.execute_batch(migrations::FILL_ICON_TOKENS)
+                    .map_err(map_err)?;
+                // Keys come from the file, perhaps from before they were normalised.
+                migrations::rekey(conn, Scope::All)
+                    .map_err(map_err)?
+                    .log(Scope::All);
+                Ok(n)
+            })
+            .await
+    }
+}

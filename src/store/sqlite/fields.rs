@@ -1,0 +1,79 @@
+//! Group custom field definitions.
+
+use super::*;
+
+#[async_trait]
+impl FieldStore for SqliteStore {
+    async fn create_field(
+        &self,
+        ws: WorkspaceId,
+        def: NewFieldDef,
+        now: i64,
+    ) -> Result<FieldDef, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let next: i64 = conn
+                    .row_cached(
+                        "SELECT next_field_id FROM workspaces WHERE id = ?1",
+                        [ws.0],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .ok_or(StoreError::NotFound("workspace"))?;
+                let id = def.id.unwrap_or(next);
+                if field_exists(conn, ws, id).map_err(map_err)? {
+                    return Err(StoreError::AlreadyExists(format!("custom field {id}")));
+                }
+                conn.exec_cached(
+                    "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE \
+                         id = ?1",
+                    params![ws.0, id],
+                )
+                .map_err(map_err)?;
+                let options = serde_json::to_string(&def.options)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                conn.exec_cached(
+                    "INSERT INTO field_defs (workspace_id, id, name, kind, options, \
+                         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![ws.0, id, def.name, def.kind.as_str(), options, now],
+                )
+                .map_err(map_err)?;
+                Ok(FieldDef {
+                    id,
+                    name: def.name,
+                    kind: def.kind,
+                    options: def.options,
+                })
+            })
+            .await
+    }
+
+    async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, kind, options FROM field_defs WHERE workspace_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([ws.0], field_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "DELETE FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::UnknownField(id));
+                }
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,397 @@
+//! Groups, their icons, and the slug/username namespace.
+
+use super::*;
+
+#[async_trait]
+impl GroupStore for SqliteStore {
+    async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
+        self.writer
+            .write(move |conn| {
+                check_references(
+                    conn,
+                    ws,
+                    Some(g.category_id),
+                    g.custom_fields.iter().map(|(f, _)| *f),
+                )?;
+                let policy = policy_json(&g.policy)?;
+                conn.exec_cached(
+                    "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
+                         category_id, secret, unleavable, pinned, password_hash, created_at, \
+                         updated_at, policy, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                         ?9, ?10, ?11, ?11, ?12, ?13)",
+                    params![
+                        ws.0,
+                        g.name,
+                        g.slug.as_ref().map(|s| s.as_str()),
+                        g.slug.as_ref().map(|s| s.key()),
+                        g.description,
+                        g.category_id,
+                        g.secret,
+                        g.unleavable,
+                        g.pinned,
+                        g.password_hash,
+                        g.now,
+                        policy,
+                        g.name.to_lowercase(),
+                    ],
+                )
+                .map_err(slug_error)?;
+                let id = conn.last_insert_rowid();
+                if let Some(slug) = &g.slug {
+                    put_name(conn, ws, NameHolder::Group(GroupId(id)), Some(slug.key()))?;
+                }
+                for (field, value) in &g.custom_fields {
+                    put_field_value(conn, ws, id, *field, &Some(value.clone())).map_err(map_err)?;
+                }
+                if g.icon.is_some() {
+                    put_icon(conn, id, &g.icon).map_err(map_err)?;
+                }
+                Ok(GroupId(id))
+            })
+            .await
+    }
+
+    async fn update_group(
+        &self,
+        ws: WorkspaceId,
+        id: GroupId,
+        u: GroupUpdate,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let exists = conn
+                    .row_cached(
+                        "SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::NotFound("group"));
+                }
+                check_references(
+                    conn,
+                    ws,
+                    u.category_id,
+                    u.custom_fields.iter().map(|(f, _)| *f),
+                )?;
+                let policy = if u.policy.is_empty() {
+                    None
+                } else {
+                    let current: String = conn
+                        .row_cached("SELECT policy FROM groups WHERE id = ?1", [id.0], |r| {
+                            r.get(0)
+                        })
+                        .map_err(map_err)?;
+                    let mut policy: GroupPolicy = serde_json::from_str(&current).map_err(|e| {
+                        StoreError::Backend(format!("stored policy unreadable: {e}"))
+                    })?;
+                    policy.apply(&u.policy);
+                    Some(policy_json(&policy)?)
+                };
+                let (slug_set, slug, slug_key) = match &u.slug {
+                    None => (false, None, None),
+                    Some(s) => (
+                        true,
+                        s.as_ref().map(|s| s.as_str().to_string()),
+                        s.as_ref().map(|s| s.key().to_string()),
+                    ),
+                };
+                if let Some(slug) = &u.slug {
+                    let key = slug.as_ref().map(|s| s.key());
+                    put_name(conn, ws, NameHolder::Group(id), key)?;
+                }
+                let (pw_set, pw) = match &u.password_hash {
+                    None => (false, None),
+                    Some(p) => (true, p.clone()),
+                };
+                conn.exec_cached(
+                    "UPDATE groups SET \
+                       name = COALESCE(?3, name), \
+                       name_key = COALESCE(?16, name_key), \
+                       slug = CASE WHEN ?4 THEN ?5 ELSE slug END, \
+                       slug_key = CASE WHEN ?4 THEN ?6 ELSE slug_key END, \
+                       description = COALESCE(?7, description), \
+                       category_id = COALESCE(?8, category_id), \
+                       secret = COALESCE(?9, secret), \
+                       unleavable = COALESCE(?10, unleavable), \
+                       pinned = COALESCE(?11, pinned), \
+                       password_hash = CASE WHEN ?12 THEN ?13 ELSE password_hash END, \
+                       updated_at = ?14, \
+                       policy = COALESCE(?15, policy) \
+                     WHERE workspace_id = ?1 AND id = ?2",
+                    params![
+                        ws.0,
+                        id.0,
+                        u.name,
+                        slug_set,
+                        slug,
+                        slug_key,
+                        u.description,
+                        u.category_id,
+                        u.secret,
+                        u.unleavable,
+                        u.pinned,
+                        pw_set,
+                        pw,
+                        u.now,
+                        policy,
+                        u.name.as_ref().map(|n| n.to_lowercase()),
+                    ],
+                )
+                .map_err(slug_error)?;
+                for (field, value) in &u.custom_fields {
+                    put_field_value(conn, ws, id.0, *field, value).map_err(map_err)?;
+                }
+                if let Some(icon) = &u.icon {
+                    put_icon(conn, id.0, icon).map_err(map_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_groups(
+        &self,
+        ws: WorkspaceId,
+        ids: &[GroupId],
+        successor: Option<GroupId>,
+    ) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.writer
+            .write(move |conn| {
+                if let Some(alt) = successor {
+                    if ids.contains(&alt) {
+                        return Err(StoreError::Refused(format!(
+                            "group {} cannot take over from itself",
+                            alt.0
+                        )));
+                    }
+                    if group_builtin(conn, ws, alt)?.is_none() {
+                        return Err(StoreError::NotFound("group"));
+                    }
+                }
+                for id in &ids {
+                    match group_builtin(conn, ws, *id)? {
+                        None => return Err(StoreError::NotFound("group")),
+                        Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
+                        Some(None) => {}
+                    }
+                    if let Some(alt) = successor {
+                        let movers: Vec<i64> = conn
+                            .prepare_cached(
+                                "SELECT user_id FROM memberships WHERE group_id = ?1 AND user_id NOT IN \
+                                 (SELECT user_id FROM memberships WHERE group_id = ?2) ORDER BY user_id",
+                            )
+                            .and_then(|mut st| {
+                                st.query_map(params![id.0, alt.0], |r| r.get(0))?.collect()
+                            })
+                            .map_err(map_err)?;
+                        let users = movers.into_iter().map(UserId).collect();
+                        add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
+                    }
+                    conn.exec_cached(
+                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        params![ws.0, id.0],
+                    )
+                    .map_err(map_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_group(
+        &self,
+        ws: WorkspaceId,
+        by: &GroupRef,
+    ) -> Result<Option<Group>, StoreError> {
+        // A group read by id is kept until the next write from any process (see
+        // `changes`): a GET then skips SQLite's read lock, which cost as much as
+        // the look-up itself. Slugs go to the database every time.
+        let cached = match by {
+            GroupRef::Id(id) => self.changes.write_token().map(|t| (t, (ws, *id))),
+            GroupRef::Slug(_) => None,
+        };
+        if let Some((t, key)) = &cached {
+            if let Some(g) = self.groups.get(key, *t) {
+                return Ok(Some(Group::clone(&g)));
+            }
+        }
+        let (sql, value): (&str, rusqlite::types::Value) = match by {
+            GroupRef::Id(id) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+                ),
+                id.0.into(),
+            ),
+            GroupRef::Slug(key) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
+                ),
+                key.clone().into(),
+            ),
+        };
+        let found = self
+            .read(move |conn| {
+                conn.prepare_cached(sql)?
+                    .query_row(params![ws.0, value], group_from_row)
+                    .optional()
+            })
+            .await?;
+        if let (Some((t, key)), Some(g)) = (cached, &found) {
+            self.groups.put(key, &Arc::new(g.clone()), t);
+        }
+        Ok(found)
+    }
+
+    async fn name_taken(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+        except: Option<NameHolder>,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        let (group, user) = match except {
+            Some(NameHolder::Group(g)) => (Some(g.0), None),
+            Some(NameHolder::User(u)) => (None, Some(u.0)),
+            None => (None, None),
+        };
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT 1 FROM names WHERE workspace_id = ?1 AND name_key = ?2 \
+                 AND (?3 IS NULL OR group_id IS NOT ?3) AND (?4 IS NULL OR user_id IS NOT ?4)",
+            )?
+            .query_row(params![ws.0, key, group, user], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    async fn list_groups(
+        &self,
+        ws: WorkspaceId,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<Vec<Group>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT ",
+                group_columns!(),
+                " FROM groups g WHERE g.workspace_id = ?1 AND g.id > ?2 \
+                 ORDER BY g.id LIMIT ?3"
+            ))?;
+            stmt.query_map(
+                params![ws.0, after.map_or(0, |g| g.0), limit],
+                group_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Group>>>()
+        })
+        .await
+    }
+
+    async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, StoreError> {
+        let token = token.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT content_type, data, token FROM group_icons WHERE token = ?1",
+            )?
+            .query_row([token], |r| {
+                Ok(IconImage {
+                    content_type: r.get(0)?,
+                    data: r.get(1)?,
+                    token: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn query_groups(
+        &self,
+        ws: WorkspaceId,
+        q: &GroupQuery,
+    ) -> Result<Vec<Group>, StoreError> {
+        let q = q.clone();
+        // Pinned groups and the rest are two statements; one read transaction makes
+        // them one snapshot (and takes SQLite's locks once, not twice).
+        self.read(move |conn| {
+            in_snapshot(conn, |conn| {
+                let mut filters = String::new();
+                if q.category.is_some() {
+                    filters.push_str(" AND g.category_id = :category");
+                }
+                if q.name_prefix.is_some() {
+                    filters.push_str(" AND g.name_key >= :prefix AND g.name_key < :prefix_end");
+                }
+                if q.secret.is_some() {
+                    filters.push_str(" AND g.secret = :secret");
+                }
+                if q.visible_to.is_some() {
+                    filters.push_str(
+                        " AND (g.secret = 0 OR EXISTS (SELECT 1 FROM memberships m \
+                     WHERE m.group_id = g.id AND m.user_id = :viewer))",
+                    );
+                }
+                // Name the index: with ORDER BY id and a LIMIT, SQLite's planner may
+                // walk the whole table in id order hoping to meet 50 matches soon,
+                // and a part with no matches (no pinned groups) then reads all of
+                // it: 1M groups made a page take 100 ms. Each index below is one
+                // range in id order for its filter.
+                let index = if q.category.is_some() {
+                    "groups_list_category"
+                } else if q.secret.is_some() {
+                    "groups_list_secret"
+                } else {
+                    "groups_list"
+                };
+                let sql = format!(
+                    "SELECT {GROUP_COLUMNS} FROM groups g INDEXED BY {index} WHERE g.workspace_id = :ws \
+                 AND g.pinned = :pinned AND g.id > :after{filters} ORDER BY g.id LIMIT :limit"
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let prefix_end = q.name_prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+                let mut out = Vec::new();
+                for (pinned, after) in q.parts() {
+                    let want = i64::from(q.limit) - out.len() as i64;
+                    if want <= 0 {
+                        break;
+                    }
+                    let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+                        (":ws", &ws.0),
+                        (":pinned", &pinned),
+                        (":after", &after),
+                        (":limit", &want),
+                    ];
+                    if let Some(c) = &q.category {
+                        named.push((":category", c));
+                    }
+                    if let (Some(p), Some(e)) = (&q.name_prefix, &prefix_end) {
+                        named.push((":prefix", p));
+                        named.push((":prefix_end", e));
+                    }
+                    if let Some(sec) = &q.secret {
+                        named.push((":secret", sec));
+                    }
+                    if let Some(v) = &q.visible_to {
+                        named.push((":viewer", &v.0));
+                    }
+                    let rows = stmt.query_map(named.as_slice(), group_from_row)?;
+                    for g in rows {
+                        out.push(g?);
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,96 @@
+//! API keys: stored hashes, look-up by prefix, revocation.
+
+use super::*;
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                conn.exec_cached(
+                    "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key.prefix, ws.0, key.hash, key.label, key.now],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e, "api_keys.prefix") {
+                        StoreError::AlreadyExists("key prefix".into())
+                    } else {
+                        map_err(e)
+                    }
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let prefix = prefix.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = ?1",
+            )?
+            .query_row([&prefix], |r| {
+                Ok(ApiKeyRecord {
+                    workspace: WorkspaceId(r.get(0)?),
+                    hash: r.get(1)?,
+                    revoked: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at \
+                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
+                 WHERE ?1 IS NULL OR k.workspace_id = ?1 ORDER BY k.created_at, k.prefix",
+            )?;
+            let rows = stmt.query_map([ws.map(|w| w.0)], |r| {
+                Ok(ApiKey {
+                    prefix: r.get(0)?,
+                    workspace: r.get(1)?,
+                    label: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
+        let prefix = prefix.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = \
+                             ?1",
+                        params![prefix, now],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("key"));
+                }
+                Ok(())
+            })
+            .await?;
+        // Committed; now tell every process's key cache (see `changes`).
+        self.changes.mark_revocation().map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the key is revoked, but running servers may accept it for a few seconds: \
+                 cannot write {}: {e}",
+                self.changes.path().display()
+            ))
+        })
+    }
+
+    fn key_revocations(&self) -> Option<u64> {
+        self.changes.revocation_token()
+    }
+}
