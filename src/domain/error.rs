@@ -11,6 +11,17 @@ use std::fmt;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// What kind of problem, for dialects that name some with their own key.
+    pub problem: Problem,
+}
+
+/// The kind of a field's problem. Dialects map it, never the message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// Breaks a rule (the message says which).
+    Invalid,
+    /// Not an email address groupd accepts.
+    InvalidEmail,
 }
 
 /// Every field a request got wrong, in the order they were found.
@@ -24,13 +35,30 @@ impl ValidationErrors {
 
     /// Records a bad field. A field is named once: its first error is kept.
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.push_problem(field, Problem::Invalid, message);
+    }
+
+    /// Records a bad field with the kind of its problem.
+    pub fn push_problem(
+        &mut self,
+        field: impl Into<String>,
+        problem: Problem,
+        message: impl Into<String>,
+    ) {
         let field = field.into();
         if !self.0.iter().any(|e| e.field == field) {
             self.0.push(FieldError {
                 field,
                 message: message.into(),
+                problem,
             });
         }
+    }
+
+    /// Whether the only problem is this one (dialects answer some with a key of
+    /// their own, e.g. `invalid_email_address`).
+    pub fn is_only(&self, problem: Problem) -> bool {
+        matches!(self.0.as_slice(), [only] if only.problem == problem)
     }
 
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -49,7 +77,7 @@ impl ValidationErrors {
 
     pub fn extend(&mut self, other: ValidationErrors) {
         for e in other.0 {
-            self.push(e.field, e.message);
+            self.push_problem(e.field, e.problem, e.message);
         }
     }
 

@@ -6,6 +6,7 @@ pub mod field;
 pub mod group;
 pub mod identifier;
 pub mod key;
+pub mod listing;
 pub mod policy;
 pub mod slug;
 pub mod text;

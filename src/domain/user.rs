@@ -1,6 +1,6 @@
 //! Site users (people who belong to groups) and memberships.
 
-use super::error::ValidationErrors;
+use super::error::{Problem, ValidationErrors};
 use super::identifier;
 use super::slug::check_reserved;
 use super::text;
@@ -228,10 +228,11 @@ pub fn plan_user(draft: UserDraft, create: bool) -> Result<UserPlan, ValidationE
             .map_err(|m| errors.push("username", m))
             .ok()
     });
-    let email = draft
-        .email
-        .as_deref()
-        .and_then(|raw| check_email(raw).map_err(|m| errors.push("email", m)).ok());
+    let email = draft.email.as_deref().and_then(|raw| {
+        check_email(raw)
+            .map_err(|m| errors.push_problem("email", Problem::InvalidEmail, m))
+            .ok()
+    });
     let password = draft.password.and_then(|p| {
         if p.chars().count() < USER_PASSWORD_MIN {
             errors.push(

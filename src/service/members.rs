@@ -11,8 +11,9 @@
 use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
 use crate::domain::group::{Group, GroupId, GroupRef};
+use crate::domain::listing::GroupQuery;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
-use crate::store::{GroupQuery, OnExisting};
+use crate::store::OnExisting;
 
 /// The most users one bulk call may name.
 pub const BULK_MAX: usize = 1000;

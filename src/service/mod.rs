@@ -12,7 +12,7 @@ mod users;
 
 use crate::domain::ValidationErrors;
 use crate::domain::workspace::WorkspaceId;
-use crate::store::{Store, StoreError};
+use crate::store::{Entity, Store, StoreError};
 use std::sync::Arc;
 
 pub use icons::{IconFetcher, IconPolicy};
@@ -81,9 +81,11 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::SlugTaken => ServiceError::SlugTaken,
-            StoreError::NotFound("group") => ServiceError::GroupNotFound,
-            StoreError::NotFound("user") => ServiceError::AccountNotFound,
-            StoreError::NotFound(what) => ServiceError::Refused(format!("{what} not found")),
+            StoreError::NotFound(Entity::Group) => ServiceError::GroupNotFound,
+            StoreError::NotFound(Entity::User) => ServiceError::AccountNotFound,
+            StoreError::NotFound(what @ (Entity::Workspace | Entity::Key)) => {
+                ServiceError::Refused(format!("{what} not found"))
+            }
             StoreError::AlreadyExists(what) => {
                 ServiceError::Conflict(format!("{what} already exists"))
             }

@@ -4,7 +4,7 @@
 //! one `#[tokio::test]` per case below.
 
 use super::{
-    GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey, NewClaim,
+    Entity, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey, NewClaim,
     NewGroup, Store, StoreError,
 };
 use crate::domain::field::{FieldKind, NewFieldDef};
@@ -570,7 +570,7 @@ pub async fn removing_a_group_removes_its_icon_and_values(store: Arc<dyn Store>)
     );
     assert_eq!(
         store.delete_groups(ws.id, &[id], None).await,
-        Err(StoreError::NotFound("group"))
+        Err(StoreError::NotFound(Entity::Group))
     );
     // The field can be removed: no values of the removed group hold it.
     store.delete_field(ws.id, 1).await.unwrap();
@@ -635,11 +635,11 @@ pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
                 }
             )
             .await,
-        Err(StoreError::NotFound("group"))
+        Err(StoreError::NotFound(Entity::Group))
     );
     assert_eq!(
         store.delete_groups(other.id, &[id], None).await,
-        Err(StoreError::NotFound("group"))
+        Err(StoreError::NotFound(Entity::Group))
     );
     assert!(own_groups(&store, &other).await.is_empty());
     assert_eq!(own_groups(&store, &ws).await.len(), 1);
@@ -776,7 +776,7 @@ pub async fn removing_several_groups_is_all_or_nothing(store: Arc<dyn Store>) {
         .id;
     assert_eq!(
         store.delete_groups(ws.id, &[a, GroupId(9_999)], None).await,
-        Err(StoreError::NotFound("group"))
+        Err(StoreError::NotFound(Entity::Group))
     );
     assert_eq!(
         store.delete_groups(ws.id, &[a, admin], None).await,
@@ -784,7 +784,7 @@ pub async fn removing_several_groups_is_all_or_nothing(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.delete_groups(ws.id, &[a], Some(GroupId(9_999))).await,
-        Err(StoreError::NotFound("group"))
+        Err(StoreError::NotFound(Entity::Group))
     );
     assert!(matches!(
         store.delete_groups(ws.id, &[a, b], Some(b)).await,

@@ -16,6 +16,7 @@ use crate::domain::category::Category;
 use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
+use crate::domain::listing::GroupQuery;
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
@@ -28,7 +29,7 @@ pub enum StoreError {
     #[error("a group with this slug already exists in the workspace")]
     SlugTaken,
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Entity),
     #[error("{0} already exists")]
     AlreadyExists(String),
     #[error("category {0} does not exist")]
@@ -60,6 +61,26 @@ pub enum StoreError {
     NotAMember(i64),
     #[error("database error: {0}")]
     Backend(String),
+}
+
+/// What a [`StoreError::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Workspace,
+    Key,
+    Group,
+    User,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Workspace => "workspace",
+            Entity::Key => "API key",
+            Entity::Group => "group",
+            Entity::User => "user",
+        })
+    }
 }
 
 /// An icon image as stored: already cropped and encoded, with the unguessable token
@@ -173,39 +194,6 @@ pub enum OnExisting {
     Keep,
     /// Refuse with `AlreadyMember`.
     Fail,
-}
-
-/// Where a page of groups starts: after this (pinned, id) in list order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupCursor {
-    pub pinned: bool,
-    pub id: GroupId,
-}
-
-/// A page of groups in list order: pinned first, then by id.
-#[derive(Debug, Clone, Default)]
-pub struct GroupQuery {
-    pub category: Option<i64>,
-    /// Lower-case name prefix.
-    pub name_prefix: Option<String>,
-    pub secret: Option<bool>,
-    /// Leave out secret groups this user is not a member of.
-    pub visible_to: Option<UserId>,
-    pub after: Option<GroupCursor>,
-    pub limit: u32,
-}
-
-impl GroupQuery {
-    /// The parts a page is read in, in order, each `(pinned, after id)`: pinned
-    /// groups first, then the rest, starting where the cursor left off. Each part
-    /// is one range of one index in both engines.
-    pub fn parts(&self) -> Vec<(bool, i64)> {
-        match self.after {
-            Some(GroupCursor { pinned: true, id }) => vec![(true, id.0), (false, 0)],
-            Some(GroupCursor { pinned: false, id }) => vec![(false, id.0)],
-            None => vec![(true, 0), (false, 0)],
-        }
-    }
 }
 
 /// What holds a name of a workspace. Group slugs and usernames share one

@@ -1,6 +1,7 @@
 //! Grupo's answers and error format, and the mapping of service errors to its keys.
 
 use crate::domain::ValidationErrors;
+use crate::domain::error::Problem;
 use crate::service::ServiceError;
 use crate::wire::body::BodyError;
 use crate::wire::form::FormError;
@@ -193,17 +194,11 @@ impl From<ServiceError> for Reply {
                 "Invalid API Secret Key".into(),
                 vec![],
             ),
-            ServiceError::Invalid(errors)
-                if errors.fields().len() == 1
-                    && errors.fields()[0].field == "email"
-                    && errors.fields()[0].message.contains("valid email") =>
-            {
-                Reply::error(
-                    "invalid_email_address",
-                    "Invalid Email Address".into(),
-                    vec!["email_address".into()],
-                )
-            }
+            ServiceError::Invalid(errors) if errors.is_only(Problem::InvalidEmail) => Reply::error(
+                "invalid_email_address",
+                "Invalid Email Address".into(),
+                vec!["email_address".into()],
+            ),
             ServiceError::Invalid(errors) => Reply::validation(&errors),
             ServiceError::UsernameTaken => Reply::error(
                 "username_exists",

@@ -3,6 +3,7 @@
 //! with the same keys the other dialects use.
 
 use crate::domain::ValidationErrors;
+use crate::domain::error::Problem;
 use crate::service::ServiceError;
 use crate::wire::body::BodyError;
 use axum::Json;
@@ -81,9 +82,7 @@ impl ApiError {
                 message: e.message.clone(),
             })
             .collect();
-        let only_email = fields.len() == 1
-            && fields[0].name == "email"
-            && fields[0].message.contains("valid email");
+        let only_email = errors.is_only(Problem::InvalidEmail);
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             key: if only_email {

@@ -23,7 +23,7 @@ impl CategoryStore for PostgresStore {
             )
             .await
             .map_err(pg_err)?
-            .ok_or(StoreError::NotFound("workspace"))?
+            .ok_or(StoreError::NotFound(Entity::Workspace))?
             .get(0);
         tx.execute(
             &tx.cached("INSERT INTO categories (workspace_id, id, name, created_at) VALUES ($1, $2, $3, $4)").await?,

@@ -20,7 +20,7 @@ impl FieldStore for PostgresStore {
             )
             .await
             .map_err(pg_err)?
-            .ok_or(StoreError::NotFound("workspace"))?
+            .ok_or(StoreError::NotFound(Entity::Workspace))?
             .get(0);
         let id = def.id.unwrap_or(next);
         let exists = tx

@@ -70,7 +70,7 @@ impl GroupStore for PostgresStore {
             )
             .await
             .map_err(pg_err)?
-            .ok_or(StoreError::NotFound("group"))?;
+            .ok_or(StoreError::NotFound(Entity::Group))?;
         check_references(
             &tx,
             ws,
@@ -154,12 +154,12 @@ impl GroupStore for PostgresStore {
                 )));
             }
             if lock_group(&tx, ws, alt).await?.is_none() {
-                return Err(StoreError::NotFound("group"));
+                return Err(StoreError::NotFound(Entity::Group));
             }
         }
         for id in ids {
             match lock_group(&tx, ws, *id).await? {
-                None => return Err(StoreError::NotFound("group")),
+                None => return Err(StoreError::NotFound(Entity::Group)),
                 Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
                 Some(None) => {}
             }

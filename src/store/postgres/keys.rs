@@ -70,7 +70,7 @@ impl KeyStore for PostgresStore {
             .await
             .map_err(pg_err)?;
         if n == 0 {
-            return Err(StoreError::NotFound("key"));
+            return Err(StoreError::NotFound(Entity::Key));
         }
         // Delivered to every instance's listener when this transaction commits.
         tx.execute(

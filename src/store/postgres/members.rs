@@ -30,7 +30,7 @@ impl MemberStore for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         if lock_group(&tx, ws, group).await?.is_none() {
-            return Err(StoreError::NotFound("group"));
+            return Err(StoreError::NotFound(Entity::Group));
         }
         let mut removed = 0u64;
         for user in users {

@@ -8,9 +8,10 @@ mod migrations;
 mod revocations;
 
 use super::{
-    ApiKeyRecord, CategoryStore, DumpStore, FieldStore, GroupQuery, GroupStore, GroupUpdate,
-    IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder, NewApiKey,
-    NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate, WorkspaceStore,
+    ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
+    GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
+    NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate,
+    WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -375,7 +376,7 @@ async fn add_members_in<C: GenericClient>(
         .await
         .map_err(pg_err)?;
     let Some(row) = row else {
-        return Err(StoreError::NotFound("group"));
+        return Err(StoreError::NotFound(Entity::Group));
     };
     let policy = parse_policy(&row.get::<_, String>(0))?;
     let count: i64 = row.get(1);

@@ -50,7 +50,7 @@ impl UserStore for PostgresStore {
             .await
             .map_err(write_err)?;
         if n == 0 {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         if let Some((_, key)) = &u.username {
             put_name(&tx, ws, NameHolder::User(id), Some(key)).await?;
@@ -81,7 +81,7 @@ impl UserStore for PostgresStore {
             .await
             .map_err(pg_err)?;
         if n == 0 {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         tx.commit().await.map_err(pg_err)
     }

@@ -22,7 +22,7 @@ impl CategoryStore for SqliteStore {
                     )
                     .optional()
                     .map_err(map_err)?
-                    .ok_or(StoreError::NotFound("workspace"))?;
+                    .ok_or(StoreError::NotFound(Entity::Workspace))?;
                 conn.exec_cached(
                     "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, \
                          ?2, ?3, ?4)",

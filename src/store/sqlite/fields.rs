@@ -20,7 +20,7 @@ impl FieldStore for SqliteStore {
                     )
                     .optional()
                     .map_err(map_err)?
-                    .ok_or(StoreError::NotFound("workspace"))?;
+                    .ok_or(StoreError::NotFound(Entity::Workspace))?;
                 let id = def.id.unwrap_or(next);
                 if field_exists(conn, ws, id).map_err(map_err)? {
                     return Err(StoreError::AlreadyExists(format!("custom field {id}")));

@@ -69,7 +69,7 @@ impl GroupStore for SqliteStore {
                     .map_err(map_err)?
                     .is_some();
                 if !exists {
-                    return Err(StoreError::NotFound("group"));
+                    return Err(StoreError::NotFound(Entity::Group));
                 }
                 check_references(
                     conn,
@@ -170,12 +170,12 @@ impl GroupStore for SqliteStore {
                         )));
                     }
                     if group_builtin(conn, ws, alt)?.is_none() {
-                        return Err(StoreError::NotFound("group"));
+                        return Err(StoreError::NotFound(Entity::Group));
                     }
                 }
                 for id in &ids {
                     match group_builtin(conn, ws, *id)? {
-                        None => return Err(StoreError::NotFound("group")),
+                        None => return Err(StoreError::NotFound(Entity::Group)),
                         Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
                         Some(None) => {}
                     }

@@ -75,7 +75,7 @@ impl KeyStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if n == 0 {
-                    return Err(StoreError::NotFound("key"));
+                    return Err(StoreError::NotFound(Entity::Key));
                 }
                 Ok(())
             })

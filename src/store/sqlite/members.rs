@@ -28,7 +28,7 @@ impl MemberStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 if group_builtin(conn, ws, group)?.is_none() {
-                    return Err(StoreError::NotFound("group"));
+                    return Err(StoreError::NotFound(Entity::Group));
                 }
                 let mut removed = 0u64;
                 for user in users {

@@ -7,9 +7,10 @@ mod migrations;
 mod writer;
 
 use super::{
-    ApiKeyRecord, CategoryStore, DumpStore, FieldStore, GroupQuery, GroupStore, GroupUpdate,
-    IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder, NewApiKey,
-    NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate, WorkspaceStore,
+    ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
+    GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
+    NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate,
+    WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -458,7 +459,7 @@ fn add_members_in(
         .optional()
         .map_err(map_err)?;
     let Some((policy, count)) = row else {
-        return Err(StoreError::NotFound("group"));
+        return Err(StoreError::NotFound(Entity::Group));
     };
     let policy: GroupPolicy = serde_json::from_str(&policy)
         .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))?;

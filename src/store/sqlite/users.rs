@@ -60,7 +60,7 @@ impl UserStore for SqliteStore {
                     )
                     .map_err(user_error)?;
                 if n == 0 {
-                    return Err(StoreError::NotFound("user"));
+                    return Err(StoreError::NotFound(Entity::User));
                 }
                 if let Some((_, key)) = &u.username {
                     put_name(conn, ws, NameHolder::User(id), Some(key))?;
@@ -87,7 +87,7 @@ impl UserStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if n == 0 {
-                    return Err(StoreError::NotFound("user"));
+                    return Err(StoreError::NotFound(Entity::User));
                 }
                 Ok(())
             })
