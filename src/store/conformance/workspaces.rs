@@ -1,0 +1,72 @@
+//! Conformance: Workspaces.
+
+use super::*;
+
+pub async fn bootstrap_creates_the_default_workspace_once(store: Arc<dyn Store>) {
+    let first = store.bootstrap(1).await.unwrap();
+    assert_eq!(first.as_ref().map(|w| w.name.as_str()), Some("default"));
+    assert_eq!(store.bootstrap(2).await.unwrap(), None);
+    assert_eq!(store.list_workspaces().await.unwrap().len(), 1);
+}
+
+pub async fn workspaces_have_unique_names_and_category_one(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let acme = store.create_workspace("acme", 1).await.unwrap();
+    assert_ne!(acme.id, ws.id);
+    assert!(matches!(
+        store.create_workspace("acme", 1).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    for w in [ws.id, acme.id] {
+        let cats = store.list_categories(w).await.unwrap();
+        assert_eq!(cats.len(), 1);
+        assert_eq!((cats[0].id, cats[0].name.as_str()), (1, "Uncategorized"));
+    }
+    assert!(matches!(
+        store.delete_category(ws.id, 1).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.unwrap();
+    let id = store
+        .insert_group(ws.id, group("Mine", Some("mine")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_group(other.id, &GroupRef::Id(id)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_group(other.id, &by_slug("mine")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .update_group(
+                other.id,
+                id,
+                GroupUpdate {
+                    name: Some("x".into()),
+                    ..Default::default()
+                }
+            )
+            .await,
+        Err(StoreError::NotFound(Entity::Group))
+    );
+    assert_eq!(
+        store.delete_groups(other.id, &[id], None).await,
+        Err(StoreError::NotFound(Entity::Group))
+    );
+    assert!(own_groups(&store, &other).await.is_empty());
+    assert_eq!(own_groups(&store, &ws).await.len(), 1);
+    assert!(
+        store
+            .find_group(ws.id, &GroupRef::Id(id))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
