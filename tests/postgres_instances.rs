@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{CONFIG, TestApp, fresh_pg_database, race_username_against_slug, start};
+use common::{CONFIG, PgCluster, TestApp, fresh_pg_database, race_username_against_slug, start};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
 /// Two groupd processes on one database; the second uses the first's key.
@@ -119,124 +117,6 @@ async fn two_instances_are_one_service() {
     assert_eq!(g["member_count"], 3);
 }
 
-/// A private PostgreSQL cluster this test may stop and start.
-struct Cluster {
-    bin: String,
-    dir: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl Cluster {
-    fn pg(&self, tool: &str) -> Command {
-        let path = format!("{}/{tool}", self.bin);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", &path]);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn new() -> Cluster {
-        let bin =
-            std::env::var("GROUPD_TEST_PG_BIN").expect("GROUPD_TEST_PG_BIN (run scripts/test)");
-        let dir = std::env::temp_dir().join(format!("groupd-pg-restart-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout == b"0\n")
-            .unwrap_or(false);
-        if root {
-            Command::new("chown")
-                .args(["postgres"])
-                .arg(&dir)
-                .status()
-                .unwrap();
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let c = Cluster {
-            bin,
-            dir,
-            port,
-            as_postgres: root,
-        };
-        let st = c
-            .pg("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(c.dir.join("data"))
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-        c.start();
-        c
-    }
-
-    fn start(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let st = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .arg("-l")
-            .arg(self.dir.join("log"))
-            .args(["-w", "-o", &opts, "start"])
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    }
-
-    fn stop(&self) {
-        let st = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "fast", "-w", "stop"])
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn data_dir_with(url: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join(CONFIG), format!("database_url = \"{url}\"\n")).unwrap();
@@ -245,7 +125,7 @@ fn data_dir_with(url: &str) -> tempfile::TempDir {
 
 #[tokio::test]
 async fn the_server_reports_a_lost_database_and_recovers() {
-    let cluster = Cluster::new();
+    let cluster = PgCluster::new();
     let dir = data_dir_with(&cluster.url());
     let app = start(dir.path(), &[], None);
     let (s, _) = app

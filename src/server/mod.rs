@@ -37,6 +37,8 @@ pub enum StartupError {
         "cannot use the PostgreSQL database: {0}\nCheck --database-url (GROUPD_DATABASE_URL): is the server running, does the database exist, may this user connect?"
     )]
     Postgres(StoreError),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    PostgresConnect(crate::store::ConnectFailure),
     #[error(
         "cannot listen on {addr}: {source}\nPick another address with --listen (or GROUPD_LISTEN)."
     )]
@@ -71,7 +73,10 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
         Some(url) => Arc::new(
             crate::store::postgres::PostgresStore::connect(url, settings.database_pool_size)
                 .await
-                .map_err(StartupError::Postgres)?,
+                .map_err(|e| match e {
+                    StoreError::Connect(why) => StartupError::PostgresConnect(why),
+                    other => StartupError::Postgres(other),
+                })?,
         ),
         None => {
             Arc::new(SqliteStore::open(&settings.database_path()).map_err(StartupError::Store)?)

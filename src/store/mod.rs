@@ -61,6 +61,62 @@ pub enum StoreError {
     NotAMember(i64),
     #[error("database error: {0}")]
     Backend(String),
+    /// The first connection to the database failed; says why and what to do.
+    #[error("{0}")]
+    Connect(ConnectFailure),
+}
+
+/// Why groupd could not connect to its database at start, each with its fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectFailure {
+    #[error(
+        "the server refused the password of user '{user}' (SQLSTATE 28P01).\n\
+         Fix the password in --database-url (postgres://{user}:PASSWORD@HOST/DB; \
+         percent-encode special characters), or set it on the server: \
+         ALTER ROLE \"{user}\" PASSWORD '...';"
+    )]
+    WrongPassword { user: String },
+    #[error(
+        "the server asks user '{user}' for a password and the database URL has none.\n\
+         Put it in --database-url: postgres://{user}:PASSWORD@HOST/DB."
+    )]
+    PasswordMissing { user: String },
+    #[error(
+        "the server refused user '{user}': {reason} (SQLSTATE 28000).\n\
+         Peer and ident authentication only admit the operating-system user of the \
+         same name: connect over TCP with a password (postgres://{user}:PASSWORD@127.0.0.1/DB), \
+         or add a pg_hba.conf line for this user, database and address and reload \
+         PostgreSQL. If the role does not exist, create it: CREATE ROLE \"{user}\" LOGIN PASSWORD '...';"
+    )]
+    AuthRefused { user: String, reason: String },
+    #[error(
+        "database '{database}' does not exist on the server (SQLSTATE 3D000).\n\
+         Create it (createdb -O {user} {database}, or CREATE DATABASE \"{database}\" OWNER \"{user}\";) \
+         or name an existing one at the end of --database-url."
+    )]
+    NoDatabase { database: String, user: String },
+    #[error(
+        "nothing answers at {target} ({reason}).\n\
+         Is PostgreSQL running and listening there? Check the host and port in \
+         --database-url, `pg_isready -h HOST -p PORT`, and listen_addresses in postgresql.conf."
+    )]
+    ServerDown { target: String, reason: String },
+    #[error(
+        "no answer from {target} within 5 seconds.\n\
+         Check the host and port in --database-url and that no firewall drops the connection."
+    )]
+    Timeout { target: String },
+    #[error(
+        "the server at {target} has no connection slot left (SQLSTATE 53300).\n\
+         Lower --database-pool-size across instances or raise max_connections."
+    )]
+    TooManyConnections { target: String },
+    #[error(
+        "the server at {target} is starting up or shutting down (SQLSTATE 57P03); try again shortly."
+    )]
+    Starting { target: String },
+    #[error("{0}")]
+    Other(String),
 }
 
 /// What a [`StoreError::NotFound`] did not find.

@@ -493,3 +493,147 @@ pub async fn race_username_against_slug(
     }
     users
 }
+
+static NEXT_CLUSTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A private PostgreSQL cluster a test may stop, start and configure (its own
+/// authentication, say), on a free loopback port.
+pub struct PgCluster {
+    bin: String,
+    pub dir: PathBuf,
+    pub port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    fn pg(&self, tool: &str) -> Command {
+        let path = format!("{}/{tool}", self.bin);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &path]);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    /// A cluster that trusts every connection.
+    pub fn new() -> PgCluster {
+        PgCluster::with_auth(&["-A", "trust"])
+    }
+
+    /// A cluster whose superuser `postgres` has the password `password`: TCP
+    /// connections need it (scram-sha-256), socket connections use peer
+    /// authentication.
+    pub fn with_password(password: &str) -> PgCluster {
+        let file = std::env::temp_dir().join(format!("groupd-pw-{}", std::process::id()));
+        std::fs::write(&file, format!("{password}\n")).unwrap();
+        let _ = Command::new("chmod").arg("644").arg(&file).status();
+        let pw = format!("--pwfile={}", file.display());
+        let c = PgCluster::with_auth(&["--auth-host=scram-sha-256", "--auth-local=peer", &pw]);
+        let _ = std::fs::remove_file(&file);
+        c
+    }
+
+    fn with_auth(auth: &[&str]) -> PgCluster {
+        let bin =
+            std::env::var("GROUPD_TEST_PG_BIN").expect("GROUPD_TEST_PG_BIN (run scripts/test)");
+        let dir = std::env::temp_dir().join(format!(
+            "groupd-pg-{}-{}",
+            std::process::id(),
+            NEXT_CLUSTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        if root {
+            Command::new("chown")
+                .args(["postgres"])
+                .arg(&dir)
+                .status()
+                .unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = PgCluster {
+            bin,
+            dir,
+            port,
+            as_postgres: root,
+        };
+        let st = c
+            .pg("initdb")
+            .args(auth)
+            .args(["-U", "postgres", "--no-sync", "-D"])
+            .arg(c.dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        c.start();
+        c
+    }
+
+    pub fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let st = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(["-w", "-o", &opts, "start"])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    pub fn stop(&self) {
+        let st = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

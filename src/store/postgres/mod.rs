@@ -4,14 +4,15 @@
 //! can share one database. A lost connection is reported as `Unavailable` and
 //! replaced on the next use, so the server recovers when the database is back.
 
+mod connect;
 mod migrations;
 mod revocations;
 
 use super::{
-    ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
-    GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
-    NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate,
-    WorkspaceStore,
+    ApiKeyRecord, CategoryStore, ConnectFailure, DumpStore, Entity, FieldStore, GroupQuery,
+    GroupStore, GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore,
+    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore,
+    UserUpdate, WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -499,6 +500,23 @@ impl PostgresStore {
             }))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
+        // The first connection tells a wrong password, a missing database or a
+        // server that is down apart, so that start-up can say what to fix.
+        match pool.get().await {
+            Ok(first) => drop(first),
+            Err(deadpool_postgres::PoolError::Backend(e)) => {
+                return Err(StoreError::Connect(connect::classify(&config, &e)));
+            }
+            Err(deadpool_postgres::PoolError::Timeout(_)) => {
+                let target = format!("{:?} port {:?}", config.get_hosts(), config.get_ports());
+                return Err(StoreError::Connect(ConnectFailure::Timeout { target }));
+            }
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "no database connection: {e}"
+                )));
+            }
+        }
         let store = PostgresStore {
             pool,
             revocations: revocations::Revocations::new(config),

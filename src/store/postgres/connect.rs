@@ -1,0 +1,67 @@
+//! Why a first connection to PostgreSQL failed, told apart from tokio-postgres's
+//! error by its SQLSTATE or its I/O cause (never by its text), so that start-up can
+//! say what to fix.
+
+use crate::store::ConnectFailure;
+use tokio_postgres::Config;
+use tokio_postgres::config::Host;
+use tokio_postgres::error::SqlState;
+
+/// The user, database and address a configuration names, for messages.
+fn names(config: &Config) -> (String, String, String) {
+    let user = config.get_user().unwrap_or("(none)").to_string();
+    let database = config
+        .get_dbname()
+        .map(str::to_string)
+        .unwrap_or_else(|| user.clone());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let target = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => format!("{h}:{port}"),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => format!("{}/.s.PGSQL.{port}", p.display()),
+        None => format!("localhost:{port}"),
+    };
+    (user, database, target)
+}
+
+/// Classifies the error of a first connection made with `config`.
+pub fn classify(config: &Config, e: &tokio_postgres::Error) -> ConnectFailure {
+    let (user, database, target) = names(config);
+    if let Some(db) = e.as_db_error() {
+        let reason = db.message().to_string();
+        let code = db.code();
+        return if *code == SqlState::INVALID_PASSWORD {
+            ConnectFailure::WrongPassword { user }
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            ConnectFailure::AuthRefused { user, reason }
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            ConnectFailure::NoDatabase { database, user }
+        } else if *code == SqlState::TOO_MANY_CONNECTIONS {
+            ConnectFailure::TooManyConnections { target }
+        } else if *code == SqlState::CANNOT_CONNECT_NOW {
+            ConnectFailure::Starting { target }
+        } else {
+            ConnectFailure::Other(format!("{reason} (SQLSTATE {})", code.code()))
+        };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::TimedOut => ConnectFailure::Timeout { target },
+                _ => ConnectFailure::ServerDown {
+                    target,
+                    reason: io.to_string(),
+                },
+            };
+        }
+        cause = c.source();
+    }
+    // tokio-postgres has no typed kind for a password the server asked for and
+    // the configuration lacks; with no server error and no I/O cause, that is the
+    // one failure left before a connection is made.
+    if config.get_password().is_none() {
+        return ConnectFailure::PasswordMissing { user };
+    }
+    ConnectFailure::Other(e.to_string())
+}
