@@ -29,6 +29,10 @@ mod group_removal;
 pub use group_removal::*;
 mod members;
 pub use members::*;
+mod users;
+pub use users::*;
+mod dump;
+pub use dump::*;
 mod names;
 pub use names::*;
 mod idempotency;
@@ -37,7 +41,8 @@ mod rekey;
 pub use rekey::*;
 
 /// Expands to one test per conformance case, each on a fresh store from `$make`
-/// (an async fn returning `Arc<dyn Store>`, or a guard that derefs to one).
+/// (an async fn returning `Arc<dyn Store>`, or a guard that derefs to one); the
+/// `@pairs` cases get two fresh stores.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:path) => {
@@ -65,7 +70,23 @@ macro_rules! store_conformance_tests {
             a_username_and_a_slug_raced_share_one_namespace,
             idempotency_claims_end_or_lapse,
             a_lapsed_claim_is_taken_over_once,
+            workspaces_are_found_by_name_and_listed,
+            users_round_trip_update_delete_and_list_in_pages,
+            members_are_listed_in_pages_and_removed,
         );
+        $crate::store_conformance_tests!(@pairs $make;
+            exports_load_into_an_empty_store,
+        );
+    };
+    (@pairs $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make().await;
+                let fresh = $make().await;
+                $crate::store::conformance::$case(store.clone(), fresh.clone()).await;
+            }
+        )*
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
         $(
@@ -155,4 +176,58 @@ pub fn user(username: &str) -> crate::store::NewUser {
 
 fn by_slug(s: &str) -> GroupRef {
     GroupRef::Slug(s.to_lowercase())
+}
+
+#[cfg(test)]
+mod coverage {
+    /// Every operation of every store trait, as `src/store/mod.rs` declares them.
+    fn store_operations() -> Vec<String> {
+        let src = include_str!("../mod.rs");
+        let mut ops = Vec::new();
+        let mut in_trait = false;
+        for line in src.lines() {
+            if line.starts_with("pub trait ") && line.contains("Store: Send + Sync") {
+                in_trait = true;
+            } else if in_trait && line == "}" {
+                in_trait = false;
+            } else if in_trait {
+                let t = line.trim_start();
+                let rest = t
+                    .strip_prefix("async fn ")
+                    .or_else(|| t.strip_prefix("fn "));
+                if let Some(name) = rest.and_then(|r| r.split(['(', '<']).next()) {
+                    ops.push(name.to_string());
+                }
+            }
+        }
+        ops
+    }
+
+    /// The conformance cases' source, every file.
+    const CASES: &[&str] = &[
+        include_str!("workspaces.rs"),
+        include_str!("keys.rs"),
+        include_str!("categories.rs"),
+        include_str!("fields.rs"),
+        include_str!("groups.rs"),
+        include_str!("group_removal.rs"),
+        include_str!("members.rs"),
+        include_str!("users.rs"),
+        include_str!("names.rs"),
+        include_str!("idempotency.rs"),
+        include_str!("dump.rs"),
+    ];
+
+    /// A store operation that no conformance case calls fails here: add a case (in
+    /// the file of its aggregate, listed in `store_conformance_tests!`).
+    #[test]
+    fn every_store_operation_has_a_conformance_case() {
+        let ops = store_operations();
+        assert!(ops.len() > 30, "the trait parser found only {ops:?}");
+        let missing: Vec<&String> = ops
+            .iter()
+            .filter(|op| !CASES.iter().any(|src| src.contains(&format!(".{op}("))))
+            .collect();
+        assert!(missing.is_empty(), "no conformance case calls: {missing:?}");
+    }
 }

@@ -70,3 +70,19 @@ pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
             .is_some()
     );
 }
+
+pub async fn workspaces_are_found_by_name_and_listed(store: Arc<dyn Store>) {
+    store.bootstrap(1).await.expect("bootstrap");
+    let other = store.create_workspace("other", 2).await.expect("create");
+    let found = store.find_workspace("other").await.expect("find");
+    assert_eq!(found.map(|w| w.id), Some(other.id));
+    assert_eq!(store.find_workspace("nowhere").await.expect("find"), None);
+    let names: Vec<String> = store
+        .list_workspaces()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["default", "other"]);
+}

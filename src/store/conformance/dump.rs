@@ -1,0 +1,55 @@
+//! Conformance: dump.
+
+use super::*;
+
+/// An export of one store loads into another, empty one (`fresh`), and gives the
+/// same export back; a store that is not empty refuses an import.
+pub async fn exports_load_into_an_empty_store(store: Arc<dyn Store>, fresh: Arc<dyn Store>) {
+    use crate::domain::user::UserRef;
+    let ws = default_ws(&store).await.id;
+    let mut g = group("Pictured", Some("pictured"));
+    g.icon = Some(icon_image(7, vec![1, 2, 3]));
+    g.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+    let gid = store.insert_group(ws, g).await.expect("group");
+    let ada = store.insert_user(ws, user("ada")).await.expect("user");
+    store
+        .add_members(ws, gid, vec![ada], None, crate::store::OnExisting::Fail, 3)
+        .await
+        .expect("member");
+    let lines = store.export(None).await.expect("export");
+    assert!(lines.len() > 5, "{lines:?}");
+    let text = lines.join("\n") + "\n";
+    assert!(matches!(
+        store.import(text.clone()).await,
+        Err(StoreError::Refused(_))
+    ));
+    let rows = fresh.import(text).await.expect("import");
+    assert_eq!(
+        rows as usize,
+        lines.len() - 1,
+        "one row per line after the header"
+    );
+    assert_eq!(fresh.export(None).await.expect("export"), lines);
+    let copied = fresh
+        .find_group(ws, &GroupRef::Id(gid))
+        .await
+        .expect("find")
+        .expect("group");
+    assert_eq!(
+        (copied.slug.as_deref(), copied.member_count),
+        (Some("pictured"), 1)
+    );
+    assert!(
+        fresh
+            .find_user(ws, &UserRef::Username("ada".into()))
+            .await
+            .expect("find")
+            .is_some()
+    );
+    // New ids go on after the imported ones.
+    let next = fresh
+        .insert_group(ws, group("Next", None))
+        .await
+        .expect("group");
+    assert!(next.0 > gid.0);
+}

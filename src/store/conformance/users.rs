@@ -1,0 +1,125 @@
+//! Conformance: users.
+
+use super::*;
+use crate::domain::user::UserRef;
+use crate::store::UserUpdate;
+
+pub async fn users_round_trip_update_delete_and_list_in_pages(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.expect("workspace");
+    let mut ids = Vec::new();
+    for name in ["ada", "bob", "cy"] {
+        ids.push(store.insert_user(ws.id, user(name)).await.expect("insert"));
+    }
+    // Found by id, username key and email key; not from another workspace.
+    for by in [
+        UserRef::Id(ids[0]),
+        UserRef::Username("ada".into()),
+        UserRef::Email("ada@example.org".into()),
+    ] {
+        let u = store.find_user(ws.id, &by).await.expect("find");
+        assert_eq!(
+            u.map(|u| (u.id, u.username, u.email)),
+            Some((ids[0], "ada".into(), "ada@example.org".into())),
+            "{by:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .find_user(other.id, &UserRef::Id(ids[0]))
+            .await
+            .expect("find"),
+        None
+    );
+    // Taken usernames and emails are refused, and write nothing.
+    let mut twin = user("ada");
+    twin.email = ("other@example.org".into(), "other@example.org".into());
+    assert_eq!(
+        store.insert_user(ws.id, twin).await,
+        Err(StoreError::UsernameTaken)
+    );
+    let mut twin = user("ada2");
+    twin.email = user("ada").email;
+    assert_eq!(
+        store.insert_user(ws.id, twin).await,
+        Err(StoreError::EmailTaken)
+    );
+    // An update changes only what it carries.
+    let update = UserUpdate {
+        full_name: Some("Bobby".into()),
+        now: 5,
+        ..Default::default()
+    };
+    store
+        .update_user(ws.id, ids[1], update)
+        .await
+        .expect("update");
+    let bob = store
+        .find_user(ws.id, &UserRef::Id(ids[1]))
+        .await
+        .expect("find")
+        .expect("bob");
+    assert_eq!(
+        (
+            bob.full_name.as_str(),
+            bob.username.as_str(),
+            bob.updated_at
+        ),
+        ("Bobby", "bob", 5)
+    );
+    assert_eq!(
+        store
+            .update_user(other.id, ids[1], UserUpdate::default())
+            .await,
+        Err(StoreError::NotFound(Entity::User))
+    );
+    // Pages in id order.
+    let first = store.list_users(ws.id, None, 2).await.expect("page");
+    assert_eq!(first.iter().map(|u| u.id).collect::<Vec<_>>(), ids[..2]);
+    let rest = store
+        .list_users(ws.id, Some(ids[1]), 2)
+        .await
+        .expect("page");
+    assert_eq!(rest.iter().map(|u| u.id).collect::<Vec<_>>(), ids[2..]);
+    assert!(
+        store
+            .list_users(other.id, None, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+    // Removing a user leaves their groups with one member fewer.
+    let g = store
+        .insert_group(ws.id, group("Team", None))
+        .await
+        .expect("group");
+    store
+        .add_members(
+            ws.id,
+            g,
+            ids.clone(),
+            None,
+            crate::store::OnExisting::Fail,
+            1,
+        )
+        .await
+        .expect("members");
+    store.delete_user(ws.id, ids[0]).await.expect("delete");
+    assert_eq!(
+        store
+            .find_user(ws.id, &UserRef::Id(ids[0]))
+            .await
+            .expect("find"),
+        None
+    );
+    assert_eq!(
+        store.delete_user(ws.id, ids[0]).await,
+        Err(StoreError::NotFound(Entity::User))
+    );
+    let team = store
+        .find_group(ws.id, &GroupRef::Id(g))
+        .await
+        .expect("find")
+        .expect("team");
+    assert_eq!(team.member_count, 2);
+}
