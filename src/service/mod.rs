@@ -101,6 +101,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotAMember(_) => ServiceError::NotAMember,
             StoreError::Unavailable(msg) => ServiceError::Unavailable(msg),
             e @ StoreError::Connect(_) => ServiceError::Unavailable(e.to_string()),
+            e @ StoreError::ImportNotEmpty => ServiceError::Refused(e.to_string()),
             e @ StoreError::SchemaTooNew { .. } => ServiceError::Unavailable(e.to_string()),
             StoreError::Backend(msg) => ServiceError::Internal(msg),
         }

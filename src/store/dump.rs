@@ -305,3 +305,26 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
     }
     Ok(out)
 }
+
+/// An import loads only into a database without workspaces.
+pub fn refuse_unless_empty(workspaces: i64) -> Result<(), StoreError> {
+    if workspaces > 0 {
+        Err(StoreError::ImportNotEmpty)
+    } else {
+        Ok(())
+    }
+}
+
+/// The INSERT of one table's rows, with the engine's placeholders (`?1` / `$1`).
+pub fn insert_sql(table: &TableSpec, placeholder: char) -> String {
+    let cols = table.column_names();
+    let marks: Vec<String> = (1..=cols.len())
+        .map(|i| format!("{placeholder}{i}"))
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        table.name,
+        cols.join(", "),
+        marks.join(", ")
+    )
+}

@@ -61,6 +61,8 @@ pub enum StoreError {
     NotAMember(i64),
     #[error("database error: {0}")]
     Backend(String),
+    #[error("import needs an empty database: this one already has workspaces")]
+    ImportNotEmpty,
     /// The first connection to the database failed; says why and what to do.
     #[error("{0}")]
     Connect(ConnectFailure),
@@ -278,6 +280,21 @@ pub enum IdempotencyClaim {
         status: u16,
         body: String,
     },
+}
+
+impl IdempotencyClaim {
+    /// The state of a key that could not be claimed, from its row: answered when
+    /// it has a status and a body, else still being carried out.
+    pub fn of_row(request_hash: Vec<u8>, status: Option<u16>, body: Option<String>) -> Self {
+        match (status, body) {
+            (Some(status), Some(body)) => IdempotencyClaim::Done {
+                request_hash,
+                status,
+                body,
+            },
+            _ => IdempotencyClaim::InProgress { request_hash },
+        }
+    }
 }
 
 /// A request's claim on an idempotency key.

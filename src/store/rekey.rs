@@ -142,7 +142,7 @@ pub enum Holder {
 
 /// Logs one collision: workspace, tables and ids only (the values are names and
 /// email addresses, personal data).
-pub fn warn_collision(kind: KeyKind, candidate: &Candidate, holder: Holder) {
+fn warn_collision(kind: KeyKind, candidate: &Candidate, holder: Holder) {
     let (held_by_table, held_by_id) = match holder {
         Holder::Group(id) => ("groups", Some(id)),
         Holder::User(id) => ("users", Some(id)),
@@ -161,19 +161,39 @@ pub fn warn_collision(kind: KeyKind, candidate: &Candidate, holder: Holder) {
     );
 }
 
+/// One row that kept its old key because another holds the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collision {
+    pub workspace: i64,
+    pub kind: KeyKind,
+    pub id: i64,
+    pub holder: Holder,
+}
+
 /// What a re-key did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub rekeyed: u64,
-    pub collisions: u64,
+    pub collisions: Vec<Collision>,
 }
 
 impl Outcome {
-    pub fn log(self, scope: Scope) {
-        if self.rekeyed > 0 || self.collisions > 0 {
+    /// Records (and logs) a row that keeps its old key.
+    pub fn collide(&mut self, kind: KeyKind, row: &Candidate, holder: Holder) {
+        warn_collision(kind, row, holder);
+        self.collisions.push(Collision {
+            workspace: row.workspace,
+            kind,
+            id: row.id,
+            holder,
+        });
+    }
+
+    pub fn log(&self, scope: Scope) {
+        if self.rekeyed > 0 || !self.collisions.is_empty() {
             tracing::info!(
                 rekeyed = self.rekeyed,
-                collisions = self.collisions,
+                collisions = self.collisions.len(),
                 after_import = scope == Scope::All,
                 "identifier keys recomputed (NFKC with case folding)"
             );

@@ -19,10 +19,10 @@ pub async fn exports_load_into_an_empty_store(store: Arc<dyn Store>, fresh: Arc<
     let lines = store.export(None).await.expect("export");
     assert!(lines.len() > 5, "{lines:?}");
     let text = lines.join("\n") + "\n";
-    assert!(matches!(
+    assert_eq!(
         store.import(text.clone()).await,
-        Err(StoreError::Refused(_))
-    ));
+        Err(StoreError::ImportNotEmpty)
+    );
     let rows = fresh.import(text).await.expect("import");
     assert_eq!(
         rows as usize,

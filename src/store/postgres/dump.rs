@@ -55,21 +55,10 @@ impl DumpStore for PostgresStore {
             .await
             .map_err(pg_err)?
             .get(0);
-        if existing > 0 {
-            return Err(StoreError::Refused(
-                "import needs an empty database: this one already has workspaces".into(),
-            ));
-        }
+        crate::store::dump::refuse_unless_empty(existing)?;
         let mut n = 0u64;
         for (table, rows) in &batches {
-            let cols = table.column_names();
-            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                table.name,
-                cols.join(", "),
-                marks.join(", ")
-            );
+            let sql = crate::store::dump::insert_sql(table, '$');
             let stmt = tx.prepare(&sql).await.map_err(pg_err)?;
             for cells in rows {
                 let values: Vec<Box<dyn ToSql + Sync + Send>> = cells

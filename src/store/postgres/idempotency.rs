@@ -56,17 +56,8 @@ impl IdempotencyStore for PostgresStore {
                 continue;
             };
             let status: Option<i32> = r.get(1);
-            let body: Option<String> = r.get(2);
-            return Ok(match (status, body) {
-                (Some(s), Some(b)) => IdempotencyClaim::Done {
-                    request_hash: r.get(0),
-                    status: s as u16,
-                    body: b,
-                },
-                _ => IdempotencyClaim::InProgress {
-                    request_hash: r.get(0),
-                },
-            });
+            let status = status.and_then(|s| u16::try_from(s).ok());
+            return Ok(IdempotencyClaim::of_row(r.get(0), status, r.get(2)));
         }
         Err(StoreError::Unavailable(
             "the idempotency key keeps changing hands; try again".into(),

@@ -18,7 +18,7 @@ INSERT INTO names (workspace_id, name_key, group_id)
     };
 }
 
-use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope, warn_collision};
+use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Error, Transaction};
 
@@ -254,8 +254,7 @@ pub async fn rekey(tx: &mut Transaction<'_>, scope: Scope) -> Result<Outcome, Er
             }
             match holder {
                 Some(holder) => {
-                    warn_collision(kind, &row, holder);
-                    out.collisions += 1;
+                    out.collide(kind, &row, holder);
                 }
                 None => out.rekeyed += 1,
             }

@@ -31,6 +31,8 @@ use tokio_postgres::{NoTls, Row};
 pub struct PostgresStore {
     pool: Pool,
     revocations: revocations::Revocations,
+    /// What the identifier re-key did when this connect migrated (empty otherwise).
+    rekey_report: crate::store::rekey::Outcome,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -517,11 +519,12 @@ impl PostgresStore {
                 )));
             }
         }
-        let store = PostgresStore {
+        let mut store = PostgresStore {
             pool,
             revocations: revocations::Revocations::new(config),
+            rekey_report: Default::default(),
         };
-        store.migrate().await?;
+        store.rekey_report = store.migrate().await?;
         Ok(store)
     }
 
@@ -532,7 +535,13 @@ impl PostgresStore {
             .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    /// What the identifier re-key did at this connect (nothing unless it migrated).
+    pub fn rekey_report(&self) -> &crate::store::rekey::Outcome {
+        &self.rekey_report
+    }
+
+    async fn migrate(&self) -> Result<crate::store::rekey::Outcome, StoreError> {
+        let mut report = crate::store::rekey::Outcome::default();
         let mut c = self.client().await?;
         let mut tx = c.transaction().await.map_err(pg_err)?;
         // Instances starting together queue on one advisory lock (held until this
@@ -569,10 +578,10 @@ impl PostgresStore {
         {
             tx.batch_execute(sql).await.map_err(pg_err)?;
             if i + 1 == migrations::REKEY_VERSION {
-                migrations::rekey(&mut tx, Scope::NonAscii)
+                report = migrations::rekey(&mut tx, Scope::NonAscii)
                     .await
-                    .map_err(pg_err)?
-                    .log(Scope::NonAscii);
+                    .map_err(pg_err)?;
+                report.log(Scope::NonAscii);
             }
         }
         tx.execute(
@@ -582,7 +591,8 @@ impl PostgresStore {
         )
         .await
         .map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)
+        tx.commit().await.map_err(pg_err)?;
+        Ok(report)
     }
 }
 

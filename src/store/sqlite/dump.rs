@@ -43,21 +43,10 @@ impl DumpStore for SqliteStore {
                 let existing: i64 = conn
                     .row_cached("SELECT COUNT(*) FROM workspaces", [], |r| r.get(0))
                     .map_err(map_err)?;
-                if existing > 0 {
-                    return Err(StoreError::Refused(
-                        "import needs an empty database: this one already has workspaces".into(),
-                    ));
-                }
+                crate::store::dump::refuse_unless_empty(existing)?;
                 let mut n = 0u64;
                 for (table, rows) in &batches {
-                    let cols = table.column_names();
-                    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-                    let sql = format!(
-                        "INSERT INTO {} ({}) VALUES ({})",
-                        table.name,
-                        cols.join(", "),
-                        marks.join(", ")
-                    );
+                    let sql = crate::store::dump::insert_sql(table, '?');
                     let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
                     for cells in rows {
                         let values: Vec<rusqlite::types::Value> = cells

@@ -53,14 +53,8 @@ impl IdempotencyStore for SqliteStore {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .map_err(map_err)?;
-                Ok(match (status, body) {
-                    (Some(status), Some(body)) => IdempotencyClaim::Done {
-                        request_hash,
-                        status,
-                        body,
-                    },
-                    _ => IdempotencyClaim::InProgress { request_hash },
-                })
+                Ok(IdempotencyClaim::of_row(request_hash, status, body))
+
             })
             .await
     }

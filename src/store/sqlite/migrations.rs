@@ -15,7 +15,7 @@ INSERT INTO names (workspace_id, name_key, group_id)
     };
 }
 
-use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope, warn_collision};
+use crate::store::rekey::{Candidate, Holder, KeyKind, Outcome, Scope};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub const MIGRATIONS: &[&str] = &[
@@ -238,8 +238,7 @@ pub fn rekey(conn: &Connection, scope: Scope) -> rusqlite::Result<Outcome> {
                     .optional()?;
             }
             if let Some(holder) = holder {
-                warn_collision(kind, &row, holder);
-                out.collisions += 1;
+                out.collide(kind, &row, holder);
                 continue;
             }
             update.execute(params![key, row.id])?;

@@ -45,6 +45,8 @@ pub struct SqliteStore {
     changes: Arc<ChangeMarker>,
     /// Groups read by id, valid while the write token is unchanged.
     groups: TokenCache<(WorkspaceId, GroupId), Group>,
+    /// What the identifier re-key did when this open migrated (empty otherwise).
+    rekey_report: crate::store::rekey::Outcome,
 }
 
 struct ReadPool {
@@ -131,7 +133,7 @@ impl SqliteStore {
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .map_err(map_err)?;
         configure(&conn).map_err(map_err)?;
-        migrate(&conn)?;
+        let rekey_report = migrate(&conn)?;
         ensure_builtins(&conn)?;
         let changes = Arc::new(ChangeMarker::open(path).map_err(|e| {
             StoreError::Unavailable(format!(
@@ -142,6 +144,7 @@ impl SqliteStore {
         let writer = Writer::start(conn, MAX_BATCH, Arc::clone(&changes))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
+            rekey_report,
             writer,
             changes,
             groups: TokenCache::new(GROUP_CACHE_CAPACITY, GROUP_CACHE_MAX_AGE),
@@ -150,6 +153,11 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// What the identifier re-key did at this open (nothing unless it migrated).
+    pub fn rekey_report(&self) -> &crate::store::rekey::Outcome {
+        &self.rekey_report
     }
 
     /// Runs a read on the calling thread with a pooled read-only connection.
@@ -203,7 +211,8 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+fn migrate(conn: &Connection) -> Result<crate::store::rekey::Outcome, StoreError> {
+    let mut report = crate::store::rekey::Outcome::default();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(map_err)?;
@@ -232,15 +241,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         }
         tx.execute_batch(sql).map_err(map_err)?;
         if i + 1 == migrations::REKEY_VERSION {
-            migrations::rekey(&tx, Scope::NonAscii)
-                .map_err(map_err)?
-                .log(Scope::NonAscii);
+            report = migrations::rekey(&tx, Scope::NonAscii).map_err(map_err)?;
+            report.log(Scope::NonAscii);
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
     }
-    Ok(())
+    Ok(report)
 }
 
 fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
