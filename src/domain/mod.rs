@@ -7,6 +7,7 @@ pub mod group;
 pub mod identifier;
 pub mod key;
 pub mod listing;
+pub mod membership;
 pub mod policy;
 pub mod slug;
 pub mod text;

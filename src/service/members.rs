@@ -12,8 +12,8 @@ use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::listing::GroupQuery;
+use crate::domain::membership::OnExisting;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
-use crate::store::OnExisting;
 
 /// The most users one bulk call may name.
 pub const BULK_MAX: usize = 1000;

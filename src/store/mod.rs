@@ -17,6 +17,7 @@ use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::listing::GroupQuery;
+use crate::domain::membership::{MembershipError, OnExisting};
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
@@ -119,6 +120,18 @@ pub enum ConnectFailure {
     Starting { target: String },
     #[error("{0}")]
     Other(String),
+}
+
+/// A refused membership change, as the store has always answered it.
+impl From<MembershipError> for StoreError {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            MembershipError::UnknownUser(u) => StoreError::UnknownUser(u.0),
+            MembershipError::GroupFull { limit, room } => StoreError::GroupFull { limit, room },
+            MembershipError::AlreadyMember(u) => StoreError::AlreadyMember(u.0),
+            MembershipError::NotAMember(u) => StoreError::NotAMember(u.0),
+        }
+    }
 }
 
 /// What a [`StoreError::NotFound`] did not find.
@@ -243,15 +256,6 @@ pub struct UserUpdate {
     pub email: Option<(String, String)>,
     pub password_hash: Option<String>,
     pub now: i64,
-}
-
-/// What adding an existing member does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnExisting {
-    /// Leave them (their role changes when a role is given).
-    Keep,
-    /// Refuse with `AlreadyMember`.
-    Fail,
 }
 
 /// What holds a name of a workspace. Group slugs and usernames share one

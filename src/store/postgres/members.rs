@@ -1,6 +1,11 @@
-//! Memberships.
+//! Memberships: the engine reads the rows, [`crate::domain::membership`] decides,
+//! and the engine writes what it decided.
 
 use super::*;
+use crate::domain::membership::{
+    KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
+};
+use std::collections::BTreeSet;
 
 #[async_trait]
 impl MemberStore for PostgresStore {
@@ -29,35 +34,9 @@ impl MemberStore for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        if lock_group(&tx, ws, group).await?.is_none() {
-            return Err(StoreError::NotFound(Entity::Group));
-        }
-        let mut removed = 0u64;
-        for user in users {
-            let n = tx
-                .execute(
-                    &tx.cached("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2")
-                        .await?,
-                    &[&group.0, &user.0],
-                )
-                .await
-                .map_err(pg_err)?;
-            if n == 0 && require_member {
-                return Err(StoreError::NotAMember(user.0));
-            }
-            removed += n;
-        }
-        if removed > 0 {
-            tx.execute(
-                &tx.cached("UPDATE groups SET member_count = member_count - $2 WHERE id = $1")
-                    .await?,
-                &[&group.0, &(removed as i64)],
-            )
-            .await
-            .map_err(pg_err)?;
-        }
+        let n = remove_members_in(&tx, ws, group, users, require_member).await?;
         tx.commit().await.map_err(pg_err)?;
-        Ok(removed)
+        Ok(n)
     }
 
     async fn list_members(
@@ -80,7 +59,7 @@ impl MemberStore for PostgresStore {
             .iter()
             .map(|r| Membership {
                 user: user_from_row(r),
-                role: GroupRole::parse(&r.get::<_, String>(8)).unwrap_or(GroupRole::Member),
+                role: parse_role(&r.get::<_, String>(8)),
                 joined_at: r.get(9),
             })
             .collect())
@@ -108,9 +87,160 @@ impl MemberStore for PostgresStore {
         Ok(rows
             .iter()
             .map(|r| {
-                let role = GroupRole::parse(&r.get::<_, String>(1)).unwrap_or(GroupRole::Member);
+                let role = parse_role(&r.get::<_, String>(1));
                 (GroupId(r.get(0)), role)
             })
             .collect())
     }
+}
+
+fn parse_role(s: &str) -> GroupRole {
+    GroupRole::parse(s).unwrap_or(GroupRole::Member)
+}
+
+fn ids(users: &[UserId]) -> Vec<i64> {
+    users.iter().map(|u| u.0).collect()
+}
+
+/// Adds members inside the caller's transaction; see [`MemberStore::add_members`].
+/// Locks the group row (which serialises every membership change of the group, on
+/// every instance) reading its policy and count, reads which of the users exist and
+/// their roles in one query; the domain decides; at most three statements write.
+pub(super) async fn add_members_in<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    role: Option<GroupRole>,
+    on_existing: OnExisting,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let row = c
+        .query_opt(
+            &c.cached("SELECT policy, member_count FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE").await?,
+            &[&ws.0, &group.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound(Entity::Group));
+    };
+    let policy = parse_policy(&row.get::<_, String>(0))?;
+    let count: i64 = row.get(1);
+    let known = known_users(c, ws, group, &users).await?;
+    let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
+    write_adds(c, group, &plan, now).await?;
+    Ok(plan.joining.len() as u64)
+}
+
+/// Those of `users` who exist in the workspace, each with their role in `group`.
+async fn known_users<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: &[UserId],
+) -> Result<KnownUsers, StoreError> {
+    if users.is_empty() {
+        return Ok(KnownUsers::new());
+    }
+    let rows = c
+        .query(
+            &c.cached(
+                "SELECT u.id, m.role FROM users u \
+                 LEFT JOIN memberships m ON m.group_id = $2 AND m.user_id = u.id \
+                 WHERE u.workspace_id = $1 AND u.id = ANY($3)",
+            )
+            .await?,
+            &[&ws.0, &group.0, &ids(users)],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let role: Option<String> = r.get(1);
+            (UserId(r.get(0)), role.as_deref().map(parse_role))
+        })
+        .collect())
+}
+
+async fn write_adds<C: GenericClient>(
+    c: &C,
+    group: GroupId,
+    plan: &MemberAddPlan,
+    now: i64,
+) -> Result<(), StoreError> {
+    let role = plan.role.as_str();
+    if !plan.role_changes.is_empty() {
+        c.execute(
+            &c.cached("UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = ANY($2)")
+                .await?,
+            &[&group.0, &ids(&plan.role_changes), &role],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    if !plan.joining.is_empty() {
+        c.execute(
+            &c.cached(
+                "INSERT INTO memberships (group_id, user_id, role, joined_at) \
+                 SELECT $1::BIGINT, u, $3::TEXT, $4::BIGINT FROM unnest($2::BIGINT[]) AS u",
+            )
+            .await?,
+            &[&group.0, &ids(&plan.joining), &role, &now],
+        )
+        .await
+        .map_err(pg_err)?;
+        c.execute(
+            &c.cached("UPDATE groups SET member_count = $2 WHERE id = $1")
+                .await?,
+            &[&group.0, &plan.member_count],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+/// Removes members in the caller's transaction, with the group row locked. The
+/// delete is the read: the rows it returns are the users who were members, and
+/// when the domain refuses the removal the transaction rolls it back.
+async fn remove_members_in<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    require_member: bool,
+) -> Result<u64, StoreError> {
+    if lock_group(c, ws, group).await?.is_none() {
+        return Err(StoreError::NotFound(Entity::Group));
+    }
+    let were_members: BTreeSet<UserId> = if users.is_empty() {
+        BTreeSet::new()
+    } else {
+        c.query(
+            &c.cached(
+                "DELETE FROM memberships WHERE group_id = $1 AND user_id = ANY($2) \
+                 RETURNING user_id",
+            )
+            .await?,
+            &[&group.0, &ids(&users)],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| UserId(r.get(0)))
+        .collect()
+    };
+    let leaving = plan_member_removals(&users, &were_members, require_member)?;
+    if !leaving.is_empty() {
+        c.execute(
+            &c.cached("UPDATE groups SET member_count = member_count - $2 WHERE id = $1")
+                .await?,
+            &[&group.0, &(leaving.len() as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(leaving.len() as u64)
 }

@@ -11,13 +11,14 @@ mod revocations;
 use super::{
     ApiKeyRecord, CategoryStore, ConnectFailure, DumpStore, Entity, FieldStore, GroupQuery,
     GroupStore, GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore,
-    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore,
-    UserUpdate, WorkspaceStore,
+    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, StoreError, UserStore, UserUpdate,
+    WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
+use crate::domain::membership::OnExisting;
 use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
@@ -361,95 +362,6 @@ async fn lock_group<C: GenericClient>(
     Ok(row.map(|r| r.get(0)))
 }
 
-async fn add_members_in<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    group: GroupId,
-    users: Vec<UserId>,
-    role: Option<GroupRole>,
-    on_existing: OnExisting,
-    now: i64,
-) -> Result<u64, StoreError> {
-    // The row lock serialises every membership change of this group, on every instance.
-    let row = c
-        .query_opt(
-            &c.cached("SELECT policy, member_count FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE").await?,
-            &[&ws.0, &group.0],
-        )
-        .await
-        .map_err(pg_err)?;
-    let Some(row) = row else {
-        return Err(StoreError::NotFound(Entity::Group));
-    };
-    let policy = parse_policy(&row.get::<_, String>(0))?;
-    let count: i64 = row.get(1);
-    let mut fresh: Vec<UserId> = Vec::new();
-    for user in users {
-        let exists = c
-            .query_opt(
-                &c.cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2")
-                    .await?,
-                &[&ws.0, &user.0],
-            )
-            .await
-            .map_err(pg_err)?;
-        if exists.is_none() {
-            return Err(StoreError::UnknownUser(user.0));
-        }
-        let current = c
-            .query_opt(
-                &c.cached("SELECT role FROM memberships WHERE group_id = $1 AND user_id = $2")
-                    .await?,
-                &[&group.0, &user.0],
-            )
-            .await
-            .map_err(pg_err)?;
-        match (current, on_existing) {
-            (Some(_), OnExisting::Fail) => return Err(StoreError::AlreadyMember(user.0)),
-            (Some(_), OnExisting::Keep) => {
-                if let Some(role) = role {
-                    c.execute(
-                        &c.cached(
-                            "UPDATE memberships SET role = $3 WHERE group_id = $1 AND user_id = $2",
-                        )
-                        .await?,
-                        &[&group.0, &user.0, &role.as_str()],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                }
-            }
-            (None, _) => {
-                if !fresh.contains(&user) {
-                    fresh.push(user);
-                }
-            }
-        }
-    }
-    if let Err((limit, room)) = policy.room_for(count, fresh.len()) {
-        return Err(StoreError::GroupFull { limit, room });
-    }
-    let role = role.unwrap_or(GroupRole::Member);
-    for user in &fresh {
-        c.execute(
-            &c.cached("INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)").await?,
-            &[&group.0, &user.0, &role.as_str(), &now],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    if !fresh.is_empty() {
-        c.execute(
-            &c.cached("UPDATE groups SET member_count = member_count + $2 WHERE id = $1")
-                .await?,
-            &[&group.0, &(fresh.len() as i64)],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    Ok(fresh.len() as u64)
-}
-
 impl PostgresStore {
     /// Connects (with a pool of at most `pool_size` connections) and migrates.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
@@ -605,5 +517,6 @@ mod groups;
 mod idempotency;
 mod keys;
 mod members;
+use members::add_members_in;
 mod users;
 mod workspaces;

@@ -1,6 +1,11 @@
-//! Memberships.
+//! Memberships: the engine reads the rows, [`crate::domain::membership`] decides,
+//! and the engine writes what it decided.
 
 use super::*;
+use crate::domain::membership::{
+    KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
+};
+use std::collections::BTreeSet;
 
 #[async_trait]
 impl MemberStore for SqliteStore {
@@ -26,32 +31,7 @@ impl MemberStore for SqliteStore {
         require_member: bool,
     ) -> Result<u64, StoreError> {
         self.writer
-            .write(move |conn| {
-                if group_builtin(conn, ws, group)?.is_none() {
-                    return Err(StoreError::NotFound(Entity::Group));
-                }
-                let mut removed = 0u64;
-                for user in users {
-                    let n = conn
-                        .exec_cached(
-                            "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
-                            params![group.0, user.0],
-                        )
-                        .map_err(map_err)?;
-                    if n == 0 && require_member {
-                        return Err(StoreError::NotAMember(user.0));
-                    }
-                    removed += n as u64;
-                }
-                if removed > 0 {
-                    conn.exec_cached(
-                        "UPDATE groups SET member_count = member_count - ?2 WHERE id = ?1",
-                        params![group.0, removed as i64],
-                    )
-                    .map_err(map_err)?;
-                }
-                Ok(removed)
-            })
+            .write(move |conn| remove_members_in(conn, ws, group, users, require_member))
             .await
     }
 
@@ -108,4 +88,143 @@ impl MemberStore for SqliteStore {
         })
         .await
     }
+}
+
+pub(super) fn parse_role(s: &str) -> GroupRole {
+    GroupRole::parse(s).unwrap_or(GroupRole::Member)
+}
+
+/// User ids as one JSON array, read by `json_each`: one statement for any count.
+fn id_array(users: &[UserId]) -> Result<String, StoreError> {
+    serde_json::to_string(&users.iter().map(|u| u.0).collect::<Vec<_>>())
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Adds members inside the caller's transaction; see [`MemberStore::add_members`].
+/// Reads the group's policy and count, then which of the users exist and their
+/// roles (one statement); the domain decides; at most three statements write.
+pub(super) fn add_members_in(
+    conn: &Connection,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    role: Option<GroupRole>,
+    on_existing: OnExisting,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .row_cached(
+            "SELECT policy, member_count FROM groups WHERE workspace_id = ?1 AND id = ?2",
+            params![ws.0, group.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(map_err)?;
+    let Some((policy, count)) = row else {
+        return Err(StoreError::NotFound(Entity::Group));
+    };
+    let policy: GroupPolicy = serde_json::from_str(&policy)
+        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))?;
+    let known = known_users(conn, ws, group, &users)?;
+    let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
+    write_adds(conn, group, &plan, now)?;
+    Ok(plan.joining.len() as u64)
+}
+
+/// Those of `users` who exist in the workspace, each with their role in `group`.
+fn known_users(
+    conn: &Connection,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: &[UserId],
+) -> Result<KnownUsers, StoreError> {
+    if users.is_empty() {
+        return Ok(KnownUsers::new());
+    }
+    let ids = id_array(users)?;
+    conn.prepare_cached(
+        "SELECT u.id, m.role FROM users u \
+         LEFT JOIN memberships m ON m.group_id = ?2 AND m.user_id = u.id \
+         WHERE u.workspace_id = ?1 AND u.id IN (SELECT value FROM json_each(?3))",
+    )
+    .and_then(|mut st| {
+        st.query_map(params![ws.0, group.0, ids], |r| {
+            Ok((
+                UserId(r.get(0)?),
+                r.get::<_, Option<String>>(1)?.as_deref().map(parse_role),
+            ))
+        })?
+        .collect()
+    })
+    .map_err(map_err)
+}
+
+fn write_adds(
+    conn: &Connection,
+    group: GroupId,
+    plan: &MemberAddPlan,
+    now: i64,
+) -> Result<(), StoreError> {
+    let role = plan.role.as_str();
+    if !plan.role_changes.is_empty() {
+        conn.exec_cached(
+            "UPDATE memberships SET role = ?3 \
+             WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+            params![group.0, id_array(&plan.role_changes)?, role],
+        )
+        .map_err(map_err)?;
+    }
+    if !plan.joining.is_empty() {
+        conn.exec_cached(
+            "INSERT INTO memberships (group_id, user_id, role, joined_at) \
+             SELECT ?1, value, ?3, ?4 FROM json_each(?2)",
+            params![group.0, id_array(&plan.joining)?, role, now],
+        )
+        .map_err(map_err)?;
+        conn.exec_cached(
+            "UPDATE groups SET member_count = ?2 WHERE id = ?1",
+            params![group.0, plan.member_count],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Removes members in the writer's transaction. The delete is the read: the rows it
+/// returns are the users who were members, and when the domain refuses the
+/// removal the transaction rolls it back.
+fn remove_members_in(
+    conn: &Connection,
+    ws: WorkspaceId,
+    group: GroupId,
+    users: Vec<UserId>,
+    require_member: bool,
+) -> Result<u64, StoreError> {
+    if group_builtin(conn, ws, group)?.is_none() {
+        return Err(StoreError::NotFound(Entity::Group));
+    }
+    let were_members: BTreeSet<UserId> = if users.is_empty() {
+        BTreeSet::new()
+    } else {
+        let ids = id_array(&users)?;
+        conn.prepare_cached(
+            "DELETE FROM memberships \
+             WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?2)) \
+             RETURNING user_id",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![group.0, ids], |r| Ok(UserId(r.get(0)?)))?
+                .collect()
+        })
+        .map_err(map_err)?
+    };
+    let leaving = plan_member_removals(&users, &were_members, require_member)?;
+    if !leaving.is_empty() {
+        conn.exec_cached(
+            "UPDATE groups SET member_count = member_count - ?2 WHERE id = ?1",
+            params![group.0, leaving.len() as i64],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(leaving.len() as u64)
 }

@@ -9,13 +9,13 @@ mod writer;
 use super::{
     ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
     GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
-    NewApiKey, NewClaim, NewGroup, NewUser, OnExisting, StoreError, UserStore, UserUpdate,
-    WorkspaceStore,
+    NewApiKey, NewClaim, NewGroup, NewUser, StoreError, UserStore, UserUpdate, WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
+use crate::domain::membership::OnExisting;
 use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
@@ -444,93 +444,6 @@ fn user_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn parse_role(s: &str) -> GroupRole {
-    GroupRole::parse(s).unwrap_or(GroupRole::Member)
-}
-
-/// Adds members inside the caller's transaction; see [`Store::add_members`].
-fn add_members_in(
-    conn: &Connection,
-    ws: WorkspaceId,
-    group: GroupId,
-    users: Vec<UserId>,
-    role: Option<GroupRole>,
-    on_existing: OnExisting,
-    now: i64,
-) -> Result<u64, StoreError> {
-    let row: Option<(String, i64)> = conn
-        .row_cached(
-            "SELECT policy, member_count FROM groups WHERE workspace_id = ?1 AND id = ?2",
-            params![ws.0, group.0],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(map_err)?;
-    let Some((policy, count)) = row else {
-        return Err(StoreError::NotFound(Entity::Group));
-    };
-    let policy: GroupPolicy = serde_json::from_str(&policy)
-        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))?;
-    let mut fresh = Vec::new();
-    for user in users {
-        let exists = conn
-            .row_cached(
-                "SELECT 1 FROM users WHERE workspace_id = ?1 AND id = ?2",
-                params![ws.0, user.0],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(map_err)?;
-        if exists.is_none() {
-            return Err(StoreError::UnknownUser(user.0));
-        }
-        let current: Option<String> = conn
-            .row_cached(
-                "SELECT role FROM memberships WHERE group_id = ?1 AND user_id = ?2",
-                params![group.0, user.0],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(map_err)?;
-        match (current, on_existing) {
-            (Some(_), OnExisting::Fail) => return Err(StoreError::AlreadyMember(user.0)),
-            (Some(_), OnExisting::Keep) => {
-                if let Some(role) = role {
-                    conn.exec_cached(
-                        "UPDATE memberships SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
-                        params![group.0, user.0, role.as_str()],
-                    )
-                    .map_err(map_err)?;
-                }
-            }
-            (None, _) => {
-                if !fresh.contains(&user) {
-                    fresh.push(user);
-                }
-            }
-        }
-    }
-    if let Err((limit, room)) = policy.room_for(count, fresh.len()) {
-        return Err(StoreError::GroupFull { limit, room });
-    }
-    let role = role.unwrap_or(GroupRole::Member);
-    for user in &fresh {
-        conn.exec_cached(
-            "INSERT INTO memberships (group_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
-            params![group.0, user.0, role.as_str(), now],
-        )
-        .map_err(map_err)?;
-    }
-    if !fresh.is_empty() {
-        conn.exec_cached(
-            "UPDATE groups SET member_count = member_count + ?2 WHERE id = ?1",
-            params![group.0, fresh.len() as i64],
-        )
-        .map_err(map_err)?;
-    }
-    Ok(fresh.len() as u64)
-}
-
 fn slug_error(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e, "slug_key") {
         StoreError::SlugTaken
@@ -645,5 +558,6 @@ mod groups;
 mod idempotency;
 mod keys;
 mod members;
+use members::add_members_in;
 mod users;
 mod workspaces;
