@@ -8,6 +8,8 @@ pub mod identifier;
 pub mod key;
 pub mod listing;
 pub mod policy;
+pub mod references;
+pub mod removal;
 pub mod slug;
 pub mod text;
 pub mod user;
