@@ -133,6 +133,37 @@ pub fn validate_definition(def: NewFieldDef) -> Result<NewFieldDef, ValidationEr
     })
 }
 
+/// The identifier a new definition takes: the one asked for, else the
+/// workspace's next. Chosen before the engine looks whether it is free; the
+/// engine then moves the workspace's next identifier past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldIdChoice {
+    pub id: i64,
+}
+
+/// An identifier already held by another definition of the workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("custom field {0} already exists")]
+pub struct FieldIdTaken(pub i64);
+
+/// Chooses the identifier of a new definition, given the workspace's next one.
+pub fn choose_id(requested: Option<i64>, next: i64) -> FieldIdChoice {
+    FieldIdChoice {
+        id: requested.unwrap_or(next),
+    }
+}
+
+impl FieldIdChoice {
+    /// Claims the identifier, given whether a definition of the workspace has it.
+    pub fn claim(self, taken: bool) -> Result<i64, FieldIdTaken> {
+        if taken {
+            Err(FieldIdTaken(self.id))
+        } else {
+            Ok(self.id)
+        }
+    }
+}
+
 impl FieldDef {
     /// Checks a value sent for this field and returns the form to store. An empty
     /// (or all-blank) value returns `Ok(None)`: "no value".
@@ -277,5 +308,23 @@ mod tests {
         );
         assert!("short_text".parse::<FieldKind>().is_ok());
         assert!("blob".parse::<FieldKind>().is_err());
+    }
+
+    #[test]
+    fn a_new_field_takes_the_next_id_or_the_one_asked() {
+        assert_eq!(choose_id(None, 4), FieldIdChoice { id: 4 });
+        assert_eq!(choose_id(None, 4).claim(false), Ok(4));
+        assert_eq!(choose_id(Some(10), 4).claim(false), Ok(10));
+        assert_eq!(choose_id(Some(2), 4).claim(false), Ok(2));
+    }
+
+    #[test]
+    fn a_taken_id_is_refused() {
+        assert_eq!(choose_id(Some(10), 11).claim(true), Err(FieldIdTaken(10)));
+        assert_eq!(choose_id(None, 3).claim(true), Err(FieldIdTaken(3)));
+        assert_eq!(
+            FieldIdTaken(10).to_string(),
+            "custom field 10 already exists"
+        );
     }
 }

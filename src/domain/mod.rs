@@ -9,6 +9,8 @@ pub mod key;
 pub mod listing;
 pub mod membership;
 pub mod policy;
+pub mod references;
+pub mod removal;
 pub mod slug;
 pub mod text;
 pub mod user;

@@ -11,6 +11,7 @@ pub mod passwords;
 mod users;
 
 use crate::domain::ValidationErrors;
+use crate::domain::category::{DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::workspace::WorkspaceId;
 use crate::store::{Entity, Store, StoreError};
 use std::sync::Arc;
@@ -39,6 +40,10 @@ pub enum ServiceError {
     BuiltinGroup(i64),
     #[error("group {0}, named to take over the members, does not exist")]
     SuccessorNotFound(i64),
+    #[error("group {0} cannot take over from itself")]
+    SuccessorAmongRemoved(i64),
+    #[error("category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists")]
+    DefaultCategory,
     #[error("workspace '{0}' not found")]
     WorkspaceNotFound(String),
     #[error("category {0} not found")]
@@ -93,6 +98,8 @@ impl From<StoreError> for ServiceError {
             StoreError::UnknownField(id) => ServiceError::FieldNotFound(id),
             StoreError::Refused(msg) => ServiceError::Refused(msg),
             StoreError::BuiltinGroup(id) => ServiceError::BuiltinGroup(id),
+            StoreError::SuccessorAmongRemoved(id) => ServiceError::SuccessorAmongRemoved(id),
+            StoreError::DefaultCategory => ServiceError::DefaultCategory,
             StoreError::UsernameTaken => ServiceError::UsernameTaken,
             StoreError::EmailTaken => ServiceError::EmailTaken,
             StoreError::UnknownUser(_) => ServiceError::AccountNotFound,

@@ -12,13 +12,15 @@ pub mod rekey;
 pub mod sqlite;
 pub mod token_cache;
 
-use crate::domain::category::Category;
-use crate::domain::field::{FieldDef, NewFieldDef};
+use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
+use crate::domain::field::{FieldDef, FieldIdTaken, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::listing::GroupQuery;
 use crate::domain::membership::{MembershipError, OnExisting};
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
+use crate::domain::references::ReferenceError;
+use crate::domain::removal::RemovalError;
 use crate::domain::slug::Slug;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{Workspace, WorkspaceId};
@@ -41,6 +43,10 @@ pub enum StoreError {
     Refused(String),
     #[error("group {0} is built in and cannot be removed")]
     BuiltinGroup(i64),
+    #[error("group {0} cannot take over from itself")]
+    SuccessorAmongRemoved(i64),
+    #[error("category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists")]
+    DefaultCategory,
     #[error(
         "the database schema is at version {found}, newer than this groupd understands \
          ({supported}); run a groupd at least as new as the one that last used this database"
@@ -131,6 +137,35 @@ impl From<MembershipError> for StoreError {
             MembershipError::AlreadyMember(u) => StoreError::AlreadyMember(u.0),
             MembershipError::NotAMember(u) => StoreError::NotAMember(u.0),
         }
+    }
+}
+
+impl From<RemovalError> for StoreError {
+    fn from(e: RemovalError) -> Self {
+        match e {
+            RemovalError::UnknownGroup(_) | RemovalError::UnknownSuccessor(_) => {
+                StoreError::NotFound(Entity::Group)
+            }
+            RemovalError::BuiltinGroup(id) => StoreError::BuiltinGroup(id.0),
+            RemovalError::SuccessorAmongRemoved(id) => StoreError::SuccessorAmongRemoved(id.0),
+            RemovalError::DefaultCategory => StoreError::DefaultCategory,
+            RemovalError::UnknownCategory(id) => StoreError::UnknownCategory(id),
+        }
+    }
+}
+
+impl From<ReferenceError> for StoreError {
+    fn from(e: ReferenceError) -> Self {
+        match e {
+            ReferenceError::UnknownCategory(id) => StoreError::UnknownCategory(id),
+            ReferenceError::UnknownField(id) => StoreError::UnknownField(id),
+        }
+    }
+}
+
+impl From<FieldIdTaken> for StoreError {
+    fn from(e: FieldIdTaken) -> Self {
+        StoreError::AlreadyExists(format!("custom field {}", e.0))
     }
 }
 
@@ -352,7 +387,8 @@ pub trait CategoryStore: Send + Sync {
     async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError>;
     async fn rename_category(&self, ws: WorkspaceId, id: i64, name: &str)
     -> Result<(), StoreError>;
-    /// Removes a category; its groups move to category 1. Returns how many moved.
+    /// Removes a category; its groups move to category 1, which cannot be removed
+    /// (`DefaultCategory`). Returns how many moved.
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError>;
 }
 
@@ -381,8 +417,9 @@ pub trait GroupStore: Send + Sync {
         update: GroupUpdate,
     ) -> Result<(), StoreError>;
     /// Removes groups in one transaction: all or none. Built-in groups are refused
-    /// (`Refused`), as is a `successor` that is missing or among `ids`. The
-    /// successor is the group that takes over the removed groups' members.
+    /// (`BuiltinGroup`), as are a missing group or `successor` (`NotFound`) and a
+    /// `successor` among `ids` (`SuccessorAmongRemoved`). The successor takes over
+    /// the removed groups' members (see [`crate::domain::removal`]).
     async fn delete_groups(
         &self,
         ws: WorkspaceId,

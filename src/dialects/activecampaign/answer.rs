@@ -194,3 +194,31 @@ impl From<ServiceError> for Failure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed refusals answer exactly what their text did when the store
+    /// sent them as `Refused(String)`.
+    #[tokio::test]
+    async fn typed_refusals_answer_as_their_text_did() {
+        async fn body_of(e: ServiceError, output: Output) -> (u16, Vec<u8>) {
+            let response = Failure::from(e).into_response(output, "group_delete");
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, bytes.to_vec())
+        }
+        for output in [Output::Xml, Output::Json, Output::Serialize] {
+            for e in [
+                ServiceError::SuccessorAmongRemoved(4),
+                ServiceError::DefaultCategory,
+            ] {
+                let before = ServiceError::Refused(e.to_string());
+                assert_eq!(body_of(e, output).await, body_of(before, output).await);
+            }
+        }
+    }
+}

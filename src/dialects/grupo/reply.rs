@@ -266,6 +266,9 @@ impl From<ServiceError> for Reply {
                     vec!["group".into()],
                 )
             }
+            e @ (ServiceError::SuccessorAmongRemoved(_) | ServiceError::DefaultCategory) => {
+                Reply::error("permission_denied", e.to_string(), vec![])
+            }
             ServiceError::Conflict(msg) | ServiceError::Refused(msg) => {
                 Reply::error("permission_denied", msg, vec![])
             }
@@ -306,5 +309,18 @@ mod tests {
         assert_eq!(body_of(unavailable).await, (503, expected.to_string()));
         let internal = Reply::from(ServiceError::Internal("bug".into()));
         assert_eq!(body_of(internal).await, (500, expected.to_string()));
+    }
+
+    /// The typed refusals answer exactly what their text did when the store
+    /// sent them as `Refused(String)`.
+    #[tokio::test]
+    async fn typed_refusals_answer_as_their_text_did() {
+        for e in [
+            ServiceError::SuccessorAmongRemoved(4),
+            ServiceError::DefaultCategory,
+        ] {
+            let before = Reply::from(ServiceError::Refused(e.to_string()));
+            assert_eq!(body_of(Reply::from(e)).await, body_of(before).await);
+        }
     }
 }

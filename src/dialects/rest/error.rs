@@ -132,9 +132,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::WorkspaceNotFound(_) | ServiceError::KeyNotFound(_) => {
                 (S::NOT_FOUND, "not_found")
             }
-            ServiceError::BuiltinGroup(_) | ServiceError::Refused(_) => {
-                (S::FORBIDDEN, "permission_denied")
-            }
+            ServiceError::BuiltinGroup(_)
+            | ServiceError::SuccessorAmongRemoved(_)
+            | ServiceError::DefaultCategory
+            | ServiceError::Refused(_) => (S::FORBIDDEN, "permission_denied"),
             ServiceError::Conflict(_) => (S::CONFLICT, "already_exists"),
             ServiceError::GroupFull { .. } => (S::CONFLICT, "group_full"),
             ServiceError::AlreadyMember => (S::CONFLICT, "already_a_member"),
@@ -171,5 +172,40 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(e: ServiceError) -> (u16, String) {
+        let response = ApiError::from(e).into_response();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The typed refusals answer exactly what their text did when the store
+    /// sent them as `Refused(String)`.
+    #[tokio::test]
+    async fn typed_refusals_answer_as_their_text_did() {
+        assert_eq!(
+            body_of(ServiceError::DefaultCategory).await,
+            (
+                403,
+                r#"{"error":{"key":"permission_denied","message":"Category 1 (Uncategorized) always exists","fields":[]}}"#
+                    .to_string()
+            )
+        );
+        for e in [
+            ServiceError::SuccessorAmongRemoved(4),
+            ServiceError::DefaultCategory,
+        ] {
+            let before = ServiceError::Refused(e.to_string());
+            assert_eq!(body_of(e).await, body_of(before).await);
+        }
     }
 }

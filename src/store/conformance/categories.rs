@@ -24,6 +24,16 @@ pub async fn categories_count_per_workspace_and_removal_moves_groups(store: Arc<
         store.delete_category(ws.id, 3).await,
         Err(StoreError::UnknownCategory(3))
     ));
+    // Category 1 always exists; its groups stay.
+    assert_eq!(
+        store.delete_category(ws.id, 1).await,
+        Err(StoreError::DefaultCategory)
+    );
+    assert_eq!(store.list_categories(ws.id).await.unwrap()[0].id, 1);
+    assert_eq!(
+        store.delete_category(ws.id, 99).await,
+        Err(StoreError::UnknownCategory(99))
+    );
     // Ids are not reused after removal.
     assert_eq!(store.create_category(ws.id, "D", 1).await.unwrap().id, 4);
 }

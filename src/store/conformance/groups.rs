@@ -226,12 +226,42 @@ pub async fn unknown_references_write_nothing(store: Arc<dyn Store>) {
         store.update_group(ws.id, id, bad).await,
         Err(StoreError::UnknownCategory(42))
     );
+    // The category is named before any field; the first missing field in the
+    // order given is named.
+    short_text_field(&store, &ws, 3).await;
+    let bad = GroupUpdate {
+        name: Some("Changed".into()),
+        category_id: Some(42),
+        custom_fields: vec![(7, Some("x".into()))],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_group(ws.id, id, bad).await,
+        Err(StoreError::UnknownCategory(42))
+    );
+    let bad = GroupUpdate {
+        name: Some("Changed".into()),
+        custom_fields: vec![(3, Some("x".into())), (8, None), (7, Some("y".into()))],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.update_group(ws.id, id, bad).await,
+        Err(StoreError::UnknownField(8))
+    );
+    let mut g = group("Bad fields", None);
+    g.custom_fields = vec![(3, "x".into()), (9, "y".into())];
+    assert_eq!(
+        store.insert_group(ws.id, g).await,
+        Err(StoreError::UnknownField(9))
+    );
     let g = store
         .find_group(ws.id, &GroupRef::Id(id))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(g.name, "Ok");
+    assert!(g.custom_fields.is_empty());
+    assert_eq!(own_groups(&store, &ws).await.len(), 1);
 }
 
 pub async fn group_ids_are_never_reused(store: Arc<dyn Store>) {

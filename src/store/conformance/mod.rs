@@ -5,7 +5,7 @@
 
 use super::{
     Entity, GroupQuery, GroupUpdate, IconImage, IdempotencyClaim, NameHolder, NewApiKey, NewClaim,
-    NewGroup, Store, StoreError,
+    NewGroup, OnExisting, Store, StoreError,
 };
 use crate::domain::field::{FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, GroupId, GroupRef};
@@ -64,6 +64,8 @@ macro_rules! store_conformance_tests {
             groups_list_in_pages,
             every_workspace_has_locked_builtin_groups,
             removing_several_groups_is_all_or_nothing,
+            removed_groups_hand_their_members_to_the_successor,
+            a_full_successor_refuses_the_removal,
             policy_patches_apply_inside_the_write,
             member_roles_come_for_a_whole_page,
             adding_members_is_all_or_nothing_under_every_rule,

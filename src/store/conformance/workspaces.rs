@@ -22,10 +22,10 @@ pub async fn workspaces_have_unique_names_and_category_one(store: Arc<dyn Store>
         assert_eq!(cats.len(), 1);
         assert_eq!((cats[0].id, cats[0].name.as_str()), (1, "Uncategorized"));
     }
-    assert!(matches!(
+    assert_eq!(
         store.delete_category(ws.id, 1).await,
-        Err(StoreError::Refused(_))
-    ));
+        Err(StoreError::DefaultCategory)
+    );
 }
 
 pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {

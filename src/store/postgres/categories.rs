@@ -1,6 +1,7 @@
 //! Group categories.
 
 use super::*;
+use crate::domain::removal;
 
 #[async_trait]
 impl CategoryStore for PostgresStore {
@@ -80,11 +81,7 @@ impl CategoryStore for PostgresStore {
     }
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
-        if id == DEFAULT_CATEGORY_ID {
-            return Err(StoreError::Refused(format!(
-                "category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists"
-            )));
-        }
+        removal::may_remove_category(id)?;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let found = tx
@@ -97,20 +94,18 @@ impl CategoryStore for PostgresStore {
             )
             .await
             .map_err(pg_err)?;
-        if found.is_none() {
-            return Err(StoreError::UnknownCategory(id));
-        }
+        let plan = removal::plan_category_removal(id, found.is_some())?;
         let moved = tx
             .execute(
                 &tx.cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await?,
-                &[&ws.0, &id, &DEFAULT_CATEGORY_ID],
+                &[&ws.0, &plan.category, &plan.heir],
             )
             .await
             .map_err(pg_err)?;
         tx.execute(
             &tx.cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
                 .await?,
-            &[&ws.0, &id],
+            &[&ws.0, &plan.category],
         )
         .await
         .map_err(pg_err)?;

@@ -1,6 +1,18 @@
 //! Group custom field definitions.
 
 use super::*;
+use crate::domain::field;
+
+fn field_from_row(r: &Row) -> Result<FieldDef, StoreError> {
+    let kind: String = r.get(2);
+    let options: String = r.get(3);
+    Ok(FieldDef {
+        id: r.get(0),
+        name: r.get(1),
+        kind: kind.parse::<FieldKind>().map_err(StoreError::Backend)?,
+        options: serde_json::from_str(&options).map_err(|e| StoreError::Backend(e.to_string()))?,
+    })
+}
 
 #[async_trait]
 impl FieldStore for PostgresStore {
@@ -22,18 +34,17 @@ impl FieldStore for PostgresStore {
             .map_err(pg_err)?
             .ok_or(StoreError::NotFound(Entity::Workspace))?
             .get(0);
-        let id = def.id.unwrap_or(next);
-        let exists = tx
+        let choice = field::choose_id(def.id, next);
+        let taken = tx
             .query_opt(
                 &tx.cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
                     .await?,
-                &[&ws.0, &id],
+                &[&ws.0, &choice.id],
             )
             .await
-            .map_err(pg_err)?;
-        if exists.is_some() {
-            return Err(StoreError::AlreadyExists(format!("custom field {id}")));
-        }
+            .map_err(pg_err)?
+            .is_some();
+        let id = choice.claim(taken)?;
         tx.execute(
             &tx.cached("UPDATE workspaces SET next_field_id = GREATEST(next_field_id, $2::BIGINT + 1) WHERE id = $1").await?,
             &[&ws.0, &id],

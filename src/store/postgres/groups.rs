@@ -1,19 +1,96 @@
-//! Groups, their icons, and the slug/username namespace.
+//! Groups, their icons, and the slug/username namespace: the trait's operations
+//! and the row mapping. Removal is in `group_removal.rs`, what a write puts
+//! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
+use super::group_values::{policy_json, put_field_value, put_icon};
 use super::*;
+use crate::domain::references::References;
+
+macro_rules! group_columns {
+    () => {
+        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
+     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     g.member_count, \
+     (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)"
+    };
+}
+const GROUP_COLUMNS: &str = group_columns!();
+
+pub(super) fn group_from_row(r: &Row) -> Result<Group, StoreError> {
+    let policy: String = r.get(13);
+    let builtin: Option<String> = r.get(14);
+    Ok(Group {
+        id: GroupId(r.get(0)),
+        workspace: WorkspaceId(r.get(1)),
+        name: r.get(2),
+        slug: r.get(3),
+        description: r.get(4),
+        category_id: r.get(5),
+        secret: r.get(6),
+        unleavable: r.get(7),
+        pinned: r.get(8),
+        password_hash: r.get(9),
+        created_at: r.get(10),
+        updated_at: r.get(11),
+        icon_token: r.get(12),
+        policy: parse_policy(&policy)?,
+        builtin: builtin.as_deref().and_then(Builtin::parse),
+        member_count: r.get(15),
+        custom_fields: crate::store::custom_fields_from_json(r.get::<_, Option<&str>>(16))
+            .map_err(StoreError::Backend)?,
+    })
+}
+
+/// `None` when the group is not in the workspace; else its built-in kind. Locks the row.
+pub(super) async fn lock_group<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Option<String>>, StoreError> {
+    let row = c
+        .query_opt(
+            &c.cached("SELECT builtin FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE")
+                .await?,
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Reads in one statement whether what a group write names exists, and asks the
+/// domain whether the write may go on. Nothing named, nothing read.
+async fn check_references<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    refs: &References,
+) -> Result<(), StoreError> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let row = c
+        .query_one(
+            &c.cached(
+                "SELECT EXISTS (SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2), \
+                 ARRAY(SELECT id FROM field_defs WHERE workspace_id = $1 AND id = ANY($3))",
+            )
+            .await?,
+            &[&ws.0, &refs.category, &refs.fields],
+        )
+        .await
+        .map_err(pg_err)?;
+    let fields_found: Vec<i64> = row.get(1);
+    Ok(refs.check(row.get(0), &fields_found)?)
+}
 
 #[async_trait]
 impl GroupStore for PostgresStore {
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        check_references(
-            &tx,
-            ws,
-            Some(g.category_id),
-            g.custom_fields.iter().map(|(f, _)| *f),
-        )
-        .await?;
+        let refs = References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
+        check_references(&tx, ws, &refs).await?;
         let policy = policy_json(&g.policy)?;
         let row = tx
             .query_one(
@@ -71,13 +148,8 @@ impl GroupStore for PostgresStore {
             .await
             .map_err(pg_err)?
             .ok_or(StoreError::NotFound(Entity::Group))?;
-        check_references(
-            &tx,
-            ws,
-            u.category_id,
-            u.custom_fields.iter().map(|(f, _)| *f),
-        )
-        .await?;
+        let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
+        check_references(&tx, ws, &refs).await?;
         let policy = if u.policy.is_empty() {
             None
         } else {
@@ -146,45 +218,7 @@ impl GroupStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        if let Some(alt) = successor {
-            if ids.contains(&alt) {
-                return Err(StoreError::Refused(format!(
-                    "group {} cannot take over from itself",
-                    alt.0
-                )));
-            }
-            if lock_group(&tx, ws, alt).await?.is_none() {
-                return Err(StoreError::NotFound(Entity::Group));
-            }
-        }
-        for id in ids {
-            match lock_group(&tx, ws, *id).await? {
-                None => return Err(StoreError::NotFound(Entity::Group)),
-                Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
-                Some(None) => {}
-            }
-            if let Some(alt) = successor {
-                let movers: Vec<UserId> = tx
-                    .query(
-                        &tx.cached("SELECT user_id FROM memberships WHERE group_id = $1 AND user_id NOT IN \
-                         (SELECT user_id FROM memberships WHERE group_id = $2) ORDER BY user_id").await?,
-                        &[&id.0, &alt.0],
-                    )
-                    .await
-                    .map_err(pg_err)?
-                    .iter()
-                    .map(|r| UserId(r.get(0)))
-                    .collect();
-                add_members_in(&tx, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
-            }
-            tx.execute(
-                &tx.cached("DELETE FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE")
-                    .await?,
-                &[&ws.0, &id.0],
-            )
-            .await
-            .map_err(pg_err)?;
-        }
+        group_removal::delete_groups_in(&tx, ws, ids, successor).await?;
         tx.commit().await.map_err(pg_err)
     }
 

@@ -28,6 +28,10 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
+// Group row helpers other aggregates' files use too (names for users, the row
+// lock for members, the built-ins for a new workspace).
+use group_values::{insert_builtins, put_name};
+use groups::lock_group;
 
 pub struct PostgresStore {
     pool: Pool,
@@ -77,49 +81,9 @@ fn write_err(e: tokio_postgres::Error) -> StoreError {
     pg_err(e)
 }
 
-fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
-    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
 fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
     serde_json::from_str(s)
         .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
-}
-
-macro_rules! group_columns {
-    () => {
-        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
-     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
-     g.member_count, \
-     (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v WHERE v.group_id = g.id)"
-    };
-}
-const GROUP_COLUMNS: &str = group_columns!();
-
-fn group_from_row(r: &Row) -> Result<Group, StoreError> {
-    let policy: String = r.get(13);
-    let builtin: Option<String> = r.get(14);
-    Ok(Group {
-        id: GroupId(r.get(0)),
-        workspace: WorkspaceId(r.get(1)),
-        name: r.get(2),
-        slug: r.get(3),
-        description: r.get(4),
-        category_id: r.get(5),
-        secret: r.get(6),
-        unleavable: r.get(7),
-        pinned: r.get(8),
-        password_hash: r.get(9),
-        created_at: r.get(10),
-        updated_at: r.get(11),
-        icon_token: r.get(12),
-        policy: parse_policy(&policy)?,
-        builtin: builtin.as_deref().and_then(Builtin::parse),
-        member_count: r.get(15),
-        custom_fields: super::custom_fields_from_json(r.get::<_, Option<&str>>(16))
-            .map_err(StoreError::Backend)?,
-    })
 }
 
 macro_rules! user_columns {
@@ -142,37 +106,11 @@ fn user_from_row(r: &Row) -> User {
     }
 }
 
-fn field_from_row(r: &Row) -> Result<FieldDef, StoreError> {
-    let kind: String = r.get(2);
-    let options: String = r.get(3);
-    Ok(FieldDef {
-        id: r.get(0),
-        name: r.get(1),
-        kind: kind.parse::<FieldKind>().map_err(StoreError::Backend)?,
-        options: serde_json::from_str(&options).map_err(|e| StoreError::Backend(e.to_string()))?,
-    })
-}
-
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-async fn insert_builtins<C: GenericClient>(c: &C, ws: i64, now: i64) -> Result<(), StoreError> {
-    for b in Builtin::ALL {
-        let policy = policy_json(&b.policy())?;
-        c.execute(
-            &c.cached("INSERT INTO groups (workspace_id, name, name_key, description, category_id, secret, \
-             policy, builtin, created_at, updated_at) VALUES ($1, $2, lower($2), $3, $4, TRUE, $5, $6, $7, $7) \
-             ON CONFLICT (workspace_id, builtin) DO NOTHING").await?,
-            &[&ws, &b.name(), &b.description(), &DEFAULT_CATEGORY_ID, &policy, &b.as_str(), &now],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    Ok(())
 }
 
 async fn insert_workspace<C: GenericClient>(
@@ -207,41 +145,6 @@ async fn insert_workspace<C: GenericClient>(
     }))
 }
 
-async fn check_references<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    category: Option<i64>,
-    fields: impl Iterator<Item = i64>,
-) -> Result<(), StoreError> {
-    if let Some(cat) = category {
-        let found = c
-            .query_opt(
-                &c.cached("SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2")
-                    .await?,
-                &[&ws.0, &cat],
-            )
-            .await
-            .map_err(pg_err)?;
-        if found.is_none() {
-            return Err(StoreError::UnknownCategory(cat));
-        }
-    }
-    for f in fields {
-        let found = c
-            .query_opt(
-                &c.cached("SELECT 1 FROM field_defs WHERE workspace_id = $1 AND id = $2")
-                    .await?,
-                &[&ws.0, &f],
-            )
-            .await
-            .map_err(pg_err)?;
-        if found.is_none() {
-            return Err(StoreError::UnknownField(f));
-        }
-    }
-    Ok(())
-}
-
 /// Every statement runs prepared, from the connection's statement cache: given as
 /// text, tokio-postgres would Parse and Describe it again (a round trip) each run.
 trait Cached {
@@ -255,111 +158,6 @@ impl<T: GenericClient> Cached for T {
     async fn cached(&self, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
         self.prepare_cached(sql).await.map_err(pg_err)
     }
-}
-
-/// Writes the `names` row of a group (its slug key) or a user (their username
-/// key), or removes a group's when `key` is `None`. A name another holder has is
-/// refused with `taken` (see [`super::NameHolder`]).
-async fn put_name<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    holder: NameHolder,
-    key: Option<&str>,
-) -> Result<(), StoreError> {
-    let (id, taken, upsert, delete) = match holder {
-        NameHolder::Group(g) => (
-            g.0,
-            StoreError::SlugTaken,
-            "INSERT INTO names (workspace_id, name_key, group_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (group_id) DO UPDATE SET name_key = excluded.name_key",
-            "DELETE FROM names WHERE group_id = $1",
-        ),
-        NameHolder::User(u) => (
-            u.0,
-            StoreError::UsernameTaken,
-            "INSERT INTO names (workspace_id, name_key, user_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET name_key = excluded.name_key",
-            "DELETE FROM names WHERE user_id = $1",
-        ),
-    };
-    let done = match key {
-        Some(key) => {
-            c.execute(&c.cached(upsert).await?, &[&ws.0, &key, &id])
-                .await
-        }
-        None => c.execute(&c.cached(delete).await?, &[&id]).await,
-    };
-    done.map(|_| ()).map_err(|e| {
-        if constraint(&e, &SqlState::UNIQUE_VIOLATION).as_deref() == Some("names_pkey") {
-            taken
-        } else {
-            write_err(e)
-        }
-    })
-}
-
-async fn put_field_value<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    group: i64,
-    field: i64,
-    value: &Option<String>,
-) -> Result<(), StoreError> {
-    match value {
-        Some(v) => c
-            .execute(
-                &c.cached("INSERT INTO group_field_values (group_id, workspace_id, field_id, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (group_id, field_id) DO UPDATE SET value = EXCLUDED.value").await?,
-                &[&group, &ws.0, &field, v],
-            )
-            .await
-            .map_err(write_err)?,
-        None => c
-            .execute(&c.cached("DELETE FROM group_field_values WHERE group_id = $1 AND field_id = $2").await?, &[&group, &field])
-            .await
-            .map_err(pg_err)?,
-    };
-    Ok(())
-}
-
-async fn put_icon<C: GenericClient>(
-    c: &C,
-    id: i64,
-    icon: &Option<IconImage>,
-) -> Result<(), StoreError> {
-    match icon {
-        Some(i) => c
-            .execute(
-                &c.cached("INSERT INTO group_icons (group_id, content_type, data, token) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (group_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data, \
-                 token = EXCLUDED.token").await?,
-                &[&id, &i.content_type, &i.data, &i.token],
-            )
-            .await
-            .map_err(pg_err)?,
-        None => c
-            .execute(&c.cached("DELETE FROM group_icons WHERE group_id = $1").await?, &[&id])
-            .await
-            .map_err(pg_err)?,
-    };
-    Ok(())
-}
-
-/// `None` when the group is not in the workspace; else its built-in kind. Locks the row.
-async fn lock_group<C: GenericClient>(
-    c: &C,
-    ws: WorkspaceId,
-    id: GroupId,
-) -> Result<Option<Option<String>>, StoreError> {
-    let row = c
-        .query_opt(
-            &c.cached("SELECT builtin FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE")
-                .await?,
-            &[&ws.0, &id.0],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(row.map(|r| r.get(0)))
 }
 
 impl PostgresStore {
@@ -513,6 +311,8 @@ impl PostgresStore {
 mod categories;
 mod dump;
 mod fields;
+mod group_removal;
+mod group_values;
 mod groups;
 mod idempotency;
 mod keys;

@@ -1,6 +1,17 @@
 //! Group categories.
 
 use super::*;
+use crate::domain::removal;
+
+fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+    conn.row_cached(
+        "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
 
 #[async_trait]
 impl CategoryStore for SqliteStore {
@@ -74,26 +85,21 @@ impl CategoryStore for SqliteStore {
     }
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
-        if id == DEFAULT_CATEGORY_ID {
-            return Err(StoreError::Refused(format!(
-                "category {DEFAULT_CATEGORY_ID} ({DEFAULT_CATEGORY_NAME}) always exists"
-            )));
-        }
+        removal::may_remove_category(id)?;
         self.writer
             .write(move |conn| {
-                if !category_exists(conn, ws, id).map_err(map_err)? {
-                    return Err(StoreError::UnknownCategory(id));
-                }
+                let exists = category_exists(conn, ws, id).map_err(map_err)?;
+                let plan = removal::plan_category_removal(id, exists)?;
                 let moved = conn
                     .exec_cached(
                         "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND \
                              category_id = ?2",
-                        params![ws.0, id, DEFAULT_CATEGORY_ID],
+                        params![ws.0, plan.category, plan.heir],
                     )
                     .map_err(map_err)?;
                 conn.exec_cached(
                     "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
-                    params![ws.0, id],
+                    params![ws.0, plan.category],
                 )
                 .map_err(map_err)?;
                 Ok(moved as u64)

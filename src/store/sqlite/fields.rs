@@ -1,6 +1,31 @@
 //! Group custom field definitions.
 
 use super::*;
+use crate::domain::field;
+
+fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+    conn.row_cached(
+        "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
+    let kind: String = r.get(2)?;
+    let options: String = r.get(3)?;
+    let bad = |msg: String| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, msg.into())
+    };
+    Ok(FieldDef {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: kind.parse::<FieldKind>().map_err(bad)?,
+        options: serde_json::from_str(&options).map_err(|e| bad(e.to_string()))?,
+    })
+}
 
 #[async_trait]
 impl FieldStore for SqliteStore {
@@ -21,10 +46,8 @@ impl FieldStore for SqliteStore {
                     .optional()
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound(Entity::Workspace))?;
-                let id = def.id.unwrap_or(next);
-                if field_exists(conn, ws, id).map_err(map_err)? {
-                    return Err(StoreError::AlreadyExists(format!("custom field {id}")));
-                }
+                let choice = field::choose_id(def.id, next);
+                let id = choice.claim(field_exists(conn, ws, choice.id).map_err(map_err)?)?;
                 conn.exec_cached(
                     "UPDATE workspaces SET next_field_id = MAX(next_field_id, ?2 + 1) WHERE \
                          id = ?1",

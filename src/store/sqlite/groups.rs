@@ -1,18 +1,129 @@
-//! Groups, their icons, and the slug/username namespace.
+//! Groups, their icons, and the slug/username namespace: the trait's operations
+//! and the row mapping. Removal is in `group_removal.rs`, what a write puts
+//! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
+use super::group_values::{policy_json, put_field_value, put_icon};
 use super::*;
+use crate::domain::references::References;
+
+fn slug_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e, "slug_key") {
+        StoreError::SlugTaken
+    } else {
+        map_err(e)
+    }
+}
+
+macro_rules! group_columns {
+    () => {
+        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
+     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
+     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
+     g.member_count, \
+     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)"
+    };
+}
+const GROUP_COLUMNS: &str = group_columns!();
+
+pub(super) fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    let policy: String = r.get(13)?;
+    let builtin: Option<String> = r.get(14)?;
+    let policy: GroupPolicy = serde_json::from_str(&policy).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, e.into())
+    })?;
+    Ok(Group {
+        policy,
+        builtin: builtin.as_deref().and_then(Builtin::parse),
+        member_count: r.get(15)?,
+        id: GroupId(r.get(0)?),
+        workspace: WorkspaceId(r.get(1)?),
+        name: r.get(2)?,
+        slug: r.get(3)?,
+        description: r.get(4)?,
+        category_id: r.get(5)?,
+        secret: r.get(6)?,
+        unleavable: r.get(7)?,
+        pinned: r.get(8)?,
+        password_hash: r.get(9)?,
+        created_at: r.get(10)?,
+        updated_at: r.get(11)?,
+        icon_token: r.get(12)?,
+        custom_fields: custom_fields_from(r, 16)?,
+    })
+}
+
+fn custom_fields_from(
+    r: &rusqlite::Row<'_>,
+    col: usize,
+) -> rusqlite::Result<BTreeMap<i64, String>> {
+    let json: Option<String> = r.get(col)?;
+    crate::store::custom_fields_from_json(json.as_deref()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// `None` when the group is not in the workspace; else its built-in kind, if any.
+pub(super) fn group_builtin(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Option<String>>, StoreError> {
+    conn.row_cached(
+        "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
+        params![ws.0, id.0],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(map_err)
+}
+
+/// Reads whether what a group write names exists, and asks the domain whether
+/// the write may go on. Nothing named, nothing read.
+fn check_references(
+    conn: &Connection,
+    ws: WorkspaceId,
+    refs: &References,
+) -> Result<(), StoreError> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let category_found = match refs.category {
+        Some(c) => conn
+            .row_cached(
+                "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, c],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(map_err)?
+            .is_some(),
+        None => false,
+    };
+    let mut fields_found = Vec::with_capacity(refs.fields.len());
+    for f in &refs.fields {
+        let found = conn
+            .row_cached(
+                "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, f],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(map_err)?;
+        if found.is_some() {
+            fields_found.push(*f);
+        }
+    }
+    Ok(refs.check(category_found, &fields_found)?)
+}
 
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
         self.writer
             .write(move |conn| {
-                check_references(
-                    conn,
-                    ws,
-                    Some(g.category_id),
-                    g.custom_fields.iter().map(|(f, _)| *f),
-                )?;
+                let refs =
+                    References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
+                check_references(conn, ws, &refs)?;
                 let policy = policy_json(&g.policy)?;
                 conn.exec_cached(
                     "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
@@ -71,12 +182,8 @@ impl GroupStore for SqliteStore {
                 if !exists {
                     return Err(StoreError::NotFound(Entity::Group));
                 }
-                check_references(
-                    conn,
-                    ws,
-                    u.category_id,
-                    u.custom_fields.iter().map(|(f, _)| *f),
-                )?;
+                let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
+                check_references(conn, ws, &refs)?;
                 let policy = if u.policy.is_empty() {
                     None
                 } else {
@@ -161,45 +268,7 @@ impl GroupStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let ids = ids.to_vec();
         self.writer
-            .write(move |conn| {
-                if let Some(alt) = successor {
-                    if ids.contains(&alt) {
-                        return Err(StoreError::Refused(format!(
-                            "group {} cannot take over from itself",
-                            alt.0
-                        )));
-                    }
-                    if group_builtin(conn, ws, alt)?.is_none() {
-                        return Err(StoreError::NotFound(Entity::Group));
-                    }
-                }
-                for id in &ids {
-                    match group_builtin(conn, ws, *id)? {
-                        None => return Err(StoreError::NotFound(Entity::Group)),
-                        Some(Some(_)) => return Err(StoreError::BuiltinGroup(id.0)),
-                        Some(None) => {}
-                    }
-                    if let Some(alt) = successor {
-                        let movers: Vec<i64> = conn
-                            .prepare_cached(
-                                "SELECT user_id FROM memberships WHERE group_id = ?1 AND user_id NOT IN \
-                                 (SELECT user_id FROM memberships WHERE group_id = ?2) ORDER BY user_id",
-                            )
-                            .and_then(|mut st| {
-                                st.query_map(params![id.0, alt.0], |r| r.get(0))?.collect()
-                            })
-                            .map_err(map_err)?;
-                        let users = movers.into_iter().map(UserId).collect();
-                        add_members_in(conn, ws, alt, users, None, OnExisting::Keep, crate_now())?;
-                    }
-                    conn.exec_cached(
-                        "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id.0],
-                    )
-                    .map_err(map_err)?;
-                }
-                Ok(())
-            })
+            .write(move |conn| group_removal::delete_groups_in(conn, ws, &ids, successor))
             .await
     }
 

@@ -29,6 +29,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::Writer;
+// Group row helpers other aggregates' files use too (names for users, the row
+// read for members, the built-ins for a new workspace).
+use group_values::{ensure_builtins, insert_builtins, put_name};
+use groups::group_builtin;
 
 const MAX_IDLE_READERS: usize = 16;
 const MAX_BATCH: usize = 64;
@@ -251,50 +255,6 @@ fn migrate(conn: &Connection) -> Result<crate::store::rekey::Outcome, StoreError
     Ok(report)
 }
 
-fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
-    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
-    for b in Builtin::ALL {
-        let policy = policy_json(&b.policy())?;
-        conn.exec_cached(
-            "INSERT INTO groups (workspace_id, name, name_key, description, \
-                 category_id, secret, policy, builtin, created_at, updated_at) VALUES \
-                 (?1, ?2, lower(?2), ?3, ?4, 1, ?5, ?6, ?7, ?7) ON CONFLICT \
-                 (workspace_id, builtin) WHERE builtin IS NOT NULL DO NOTHING",
-            params![
-                ws,
-                b.name(),
-                b.description(),
-                DEFAULT_CATEGORY_ID,
-                policy,
-                b.as_str(),
-                now
-            ],
-        )
-        .map_err(map_err)?;
-    }
-    Ok(())
-}
-
-/// Gives every workspace its built-in groups (workspaces made before they existed).
-fn ensure_builtins(conn: &Connection) -> Result<(), StoreError> {
-    let missing: Vec<i64> = conn
-        .prepare_cached(
-            "SELECT id FROM workspaces w WHERE \
-             (SELECT COUNT(*) FROM groups g WHERE g.workspace_id = w.id AND g.builtin IS NOT NULL) < 3",
-        )
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(map_err)?;
-    for ws in missing {
-        let tx = conn.unchecked_transaction().map_err(map_err)?;
-        insert_builtins(&tx, ws, crate_now())?;
-        tx.commit().map_err(map_err)?;
-    }
-    Ok(())
-}
-
 fn crate_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -324,92 +284,6 @@ fn insert_workspace(conn: &Connection, name: &str, now: i64) -> Result<Workspace
     Ok(Workspace {
         id: WorkspaceId(id),
         name: name.to_string(),
-    })
-}
-
-fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.row_cached(
-        "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
-        params![ws.0, id],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
-}
-
-fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
-    conn.row_cached(
-        "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
-        params![ws.0, id],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
-}
-
-fn check_references(
-    conn: &Connection,
-    ws: WorkspaceId,
-    category: Option<i64>,
-    fields: impl Iterator<Item = i64>,
-) -> Result<(), StoreError> {
-    if let Some(c) = category {
-        if !category_exists(conn, ws, c).map_err(map_err)? {
-            return Err(StoreError::UnknownCategory(c));
-        }
-    }
-    for f in fields {
-        if !field_exists(conn, ws, f).map_err(map_err)? {
-            return Err(StoreError::UnknownField(f));
-        }
-    }
-    Ok(())
-}
-
-/// `None` when the group is not in the workspace; else its built-in kind, if any.
-fn group_builtin(
-    conn: &Connection,
-    ws: WorkspaceId,
-    id: GroupId,
-) -> Result<Option<Option<String>>, StoreError> {
-    conn.row_cached(
-        "SELECT builtin FROM groups WHERE workspace_id = ?1 AND id = ?2",
-        params![ws.0, id.0],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(map_err)
-}
-
-/// Writes the `names` row of a group (its slug key) or a user (their username
-/// key), or removes a group's when `key` is `None`. A name another holder has is
-/// refused with `taken` (see [`super::NameHolder`]).
-fn put_name(
-    conn: &Connection,
-    ws: WorkspaceId,
-    holder: NameHolder,
-    key: Option<&str>,
-) -> Result<(), StoreError> {
-    let (column, id, taken) = match holder {
-        NameHolder::Group(g) => ("group_id", g.0, StoreError::SlugTaken),
-        NameHolder::User(u) => ("user_id", u.0, StoreError::UsernameTaken),
-    };
-    let done = match key {
-        Some(key) => conn.exec_cached(
-            &format!(
-                "INSERT INTO names (workspace_id, name_key, {column}) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT ({column}) DO UPDATE SET name_key = excluded.name_key"
-            ),
-            params![ws.0, key, id],
-        ),
-        None => conn.exec_cached(&format!("DELETE FROM names WHERE {column} = ?1"), [id]),
-    };
-    done.map(|_| ()).map_err(|e| {
-        if is_unique_violation(&e, "names.name_key") {
-            taken
-        } else {
-            map_err(e)
-        }
     })
 }
 
@@ -444,116 +318,13 @@ fn user_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn slug_error(e: rusqlite::Error) -> StoreError {
-    if is_unique_violation(&e, "slug_key") {
-        StoreError::SlugTaken
-    } else {
-        map_err(e)
-    }
-}
-
-macro_rules! group_columns {
-    () => {
-        "g.id, g.workspace_id, g.name, g.slug, g.description, g.category_id, \
-     g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
-     (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
-     g.member_count, \
-     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)"
-    };
-}
-const GROUP_COLUMNS: &str = group_columns!();
-
-fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
-    let policy: String = r.get(13)?;
-    let builtin: Option<String> = r.get(14)?;
-    let policy: GroupPolicy = serde_json::from_str(&policy).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, e.into())
-    })?;
-    Ok(Group {
-        policy,
-        builtin: builtin.as_deref().and_then(Builtin::parse),
-        member_count: r.get(15)?,
-        id: GroupId(r.get(0)?),
-        workspace: WorkspaceId(r.get(1)?),
-        name: r.get(2)?,
-        slug: r.get(3)?,
-        description: r.get(4)?,
-        category_id: r.get(5)?,
-        secret: r.get(6)?,
-        unleavable: r.get(7)?,
-        pinned: r.get(8)?,
-        password_hash: r.get(9)?,
-        created_at: r.get(10)?,
-        updated_at: r.get(11)?,
-        icon_token: r.get(12)?,
-        custom_fields: custom_fields_from(r, 16)?,
-    })
-}
-
-fn custom_fields_from(
-    r: &rusqlite::Row<'_>,
-    col: usize,
-) -> rusqlite::Result<BTreeMap<i64, String>> {
-    let json: Option<String> = r.get(col)?;
-    super::custom_fields_from_json(json.as_deref()).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, e.into())
-    })
-}
-
-fn field_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FieldDef> {
-    let kind: String = r.get(2)?;
-    let options: String = r.get(3)?;
-    let bad = |msg: String| {
-        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, msg.into())
-    };
-    Ok(FieldDef {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        kind: kind.parse::<FieldKind>().map_err(bad)?,
-        options: serde_json::from_str(&options).map_err(|e| bad(e.to_string()))?,
-    })
-}
-
-fn put_icon(conn: &Connection, id: i64, icon: &Option<IconImage>) -> rusqlite::Result<()> {
-    match icon {
-        Some(icon) => conn.exec_cached(
-            "INSERT INTO group_icons (group_id, content_type, data, token) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (group_id) DO UPDATE SET content_type = excluded.content_type, \
-             data = excluded.data, token = excluded.token",
-            params![id, icon.content_type, icon.data, icon.token],
-        )?,
-        None => conn.exec_cached("DELETE FROM group_icons WHERE group_id = ?1", [id])?,
-    };
-    Ok(())
-}
-
-fn put_field_value(
-    conn: &Connection,
-    ws: WorkspaceId,
-    group: i64,
-    field: i64,
-    value: &Option<String>,
-) -> rusqlite::Result<()> {
-    match value {
-        Some(v) => conn.exec_cached(
-            "INSERT INTO group_field_values (group_id, workspace_id, field_id, value) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, field_id) \
-             DO UPDATE SET value = excluded.value",
-            params![group, ws.0, field, v],
-        )?,
-        None => conn.exec_cached(
-            "DELETE FROM group_field_values WHERE group_id = ?1 AND field_id = ?2",
-            params![group, field],
-        )?,
-    };
-    Ok(())
-}
-
 // The store operations, one file per aggregate (declared last: they use the
 // row macros above).
 mod categories;
 mod dump;
 mod fields;
+mod group_removal;
+mod group_values;
 mod groups;
 mod idempotency;
 mod keys;
