@@ -112,6 +112,28 @@ pub struct GroupUpdate {
     pub now: i64,
 }
 
+impl GroupUpdate {
+    /// The slug as update columns: (whether it changes, the slug, its key).
+    pub fn slug_columns(&self) -> (bool, Option<String>, Option<String>) {
+        match &self.slug {
+            None => (false, None, None),
+            Some(s) => (
+                true,
+                s.as_ref().map(|s| s.as_str().to_string()),
+                s.as_ref().map(|s| s.key().to_string()),
+            ),
+        }
+    }
+
+    /// The password hash as update columns: (whether it changes, the hash).
+    pub fn password_columns(&self) -> (bool, Option<String>) {
+        match &self.password_hash {
+            None => (false, None),
+            Some(p) => (true, p.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub full_name: String,

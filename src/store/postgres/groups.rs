@@ -157,18 +157,8 @@ impl GroupStore for PostgresStore {
             p.apply(&u.policy);
             Some(policy_json(&p)?)
         };
-        let (slug_set, slug, slug_key) = match &u.slug {
-            None => (false, None, None),
-            Some(s) => (
-                true,
-                s.as_ref().map(|s| s.as_str().to_string()),
-                s.as_ref().map(|s| s.key().to_string()),
-            ),
-        };
-        let (pw_set, pw) = match &u.password_hash {
-            None => (false, None),
-            Some(p) => (true, p.clone()),
-        };
+        let (slug_set, slug, slug_key) = u.slug_columns();
+        let (pw_set, pw) = u.password_columns();
         tx.execute(
             &tx.cached("UPDATE groups SET name = COALESCE($3, name), name_key = COALESCE($4, name_key), \
              slug = CASE WHEN $5 THEN $6 ELSE slug END, slug_key = CASE WHEN $5 THEN $7 ELSE slug_key END, \

@@ -198,22 +198,12 @@ impl GroupStore for SqliteStore {
                     policy.apply(&u.policy);
                     Some(policy_json(&policy)?)
                 };
-                let (slug_set, slug, slug_key) = match &u.slug {
-                    None => (false, None, None),
-                    Some(s) => (
-                        true,
-                        s.as_ref().map(|s| s.as_str().to_string()),
-                        s.as_ref().map(|s| s.key().to_string()),
-                    ),
-                };
+                let (slug_set, slug, slug_key) = u.slug_columns();
                 if let Some(slug) = &u.slug {
                     let key = slug.as_ref().map(|s| s.key());
                     put_name(conn, ws, NameHolder::Group(id), key)?;
                 }
-                let (pw_set, pw) = match &u.password_hash {
-                    None => (false, None),
-                    Some(p) => (true, p.clone()),
-                };
+                let (pw_set, pw) = u.password_columns();
                 conn.exec_cached(
                     "UPDATE groups SET \
                        name = COALESCE(?3, name), \
