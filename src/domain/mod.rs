@@ -2,6 +2,7 @@
 
 pub mod category;
 pub mod error;
+pub mod event;
 pub mod field;
 pub mod group;
 pub mod identifier;
