@@ -72,6 +72,12 @@ fn each_connection_failure_says_its_cause_and_fix() {
         "{peer}"
     );
 
+    // What the URL itself rules out is said as such, not guessed as a password.
+    let tls = start_fails(&format!("{}?sslmode=require", tcp("postgres", "postgres")));
+    assert!(tls.contains("without TLS"), "{tls}");
+    let no_host = start_fails(&format!("postgres://postgres@/postgres?port={port}"));
+    assert!(no_host.contains("names no host"), "{no_host}");
+
     // The right password works (so the failures above were the URL's fault).
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

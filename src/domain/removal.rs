@@ -114,9 +114,10 @@ impl GroupRemoval {
         if self.successor.is_none() {
             return Vec::new();
         }
+        let mut seen = std::collections::BTreeSet::new();
         let mut out: Vec<UserId> = Vec::new();
         for m in members {
-            if !m.in_successor && !out.contains(&m.user) {
+            if !m.in_successor && seen.insert(m.user) {
                 out.push(m.user);
             }
         }

@@ -66,10 +66,22 @@ pub enum ConnectFailure {
     )]
     WrongPassword { user: String },
     #[error(
-        "the server asks user '{user}' for a password and the database URL has none.\n\
+        "the server asks user '{user}' for a password and the database URL has none \
+         ({detail}).\n\
          Put it in --database-url: postgres://{user}:PASSWORD@HOST/DB."
     )]
-    PasswordMissing { user: String },
+    PasswordMissing { user: String, detail: String },
+    #[error(
+        "the database URL asks for TLS (sslmode=require or channel_binding=require), and \
+         groupd connects to PostgreSQL without TLS.\n\
+         Remove that option, or reach a remote server through a TLS tunnel or proxy."
+    )]
+    TlsRequired,
+    #[error(
+        "the database URL names no host.\n\
+         Write it as postgres://USER:PASSWORD@HOST:PORT/DB (or host=/path/to/socket/dir)."
+    )]
+    NoHost,
     #[error(
         "the server refused user '{user}': {reason} (SQLSTATE 28000).\n\
          Peer and ident authentication only admit the operating-system user of the \
@@ -162,7 +174,7 @@ impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Entity::Workspace => "workspace",
-            Entity::Key => "API key",
+            Entity::Key => "key",
             Entity::Group => "group",
             Entity::User => "user",
         })

@@ -14,14 +14,19 @@ fn names(config: &Config) -> (String, String, String) {
         .get_dbname()
         .map(str::to_string)
         .unwrap_or_else(|| user.clone());
+    (user, database, target(config))
+}
+
+/// The first address a configuration names, for messages.
+pub fn target(config: &Config) -> String {
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let target = match config.get_hosts().first() {
-        Some(Host::Tcp(h)) => format!("{h}:{port}"),
+    match (config.get_hosts().first(), config.get_hostaddrs().first()) {
+        (Some(Host::Tcp(h)), _) => format!("{h}:{port}"),
         #[cfg(unix)]
-        Some(Host::Unix(p)) => format!("{}/.s.PGSQL.{port}", p.display()),
-        None => format!("localhost:{port}"),
-    };
-    (user, database, target)
+        (Some(Host::Unix(p)), _) => format!("{}/.s.PGSQL.{port}", p.display()),
+        (None, Some(addr)) => format!("{addr}:{port}"),
+        (None, None) => format!("(no host):{port}"),
+    }
 }
 
 /// Classifies the error of a first connection made with `config`.
@@ -57,11 +62,25 @@ pub fn classify(config: &Config, e: &tokio_postgres::Error) -> ConnectFailure {
         }
         cause = c.source();
     }
+    // What the configuration itself rules out, before guessing at the server.
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return ConnectFailure::TlsRequired;
+    }
+    if config.get_channel_binding() == tokio_postgres::config::ChannelBinding::Require {
+        return ConnectFailure::TlsRequired;
+    }
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+        return ConnectFailure::NoHost;
+    }
     // tokio-postgres has no typed kind for a password the server asked for and
-    // the configuration lacks; with no server error and no I/O cause, that is the
-    // one failure left before a connection is made.
-    if config.get_password().is_none() {
-        return ConnectFailure::PasswordMissing { user };
+    // the configuration lacks; with no server error, no I/O cause, an open
+    // connection and nothing above, that is the one failure left before the
+    // connection is made. Its own words come along in case it was something else.
+    if config.get_password().is_none() && !e.is_closed() {
+        return ConnectFailure::PasswordMissing {
+            user,
+            detail: e.to_string(),
+        };
     }
     ConnectFailure::Other(e.to_string())
 }

@@ -220,8 +220,9 @@ impl PostgresStore {
                 return Err(StoreError::Connect(connect::classify(&config, &e)));
             }
             Err(deadpool_postgres::PoolError::Timeout(_)) => {
-                let target = format!("{:?} port {:?}", config.get_hosts(), config.get_ports());
-                return Err(StoreError::Connect(ConnectFailure::Timeout { target }));
+                return Err(StoreError::Connect(ConnectFailure::Timeout {
+                    target: connect::target(&config),
+                }));
             }
             Err(e) => {
                 return Err(StoreError::Unavailable(format!(
