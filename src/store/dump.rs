@@ -284,6 +284,16 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
                         .map_err(|e| bad(n, format!("{col}: {e}")))?,
                 ),
             };
+            // A membership role is stored as its canonical name; an export edited
+            // by hand gets it back in that form, or is refused.
+            let cell = match cell {
+                Cell::Text(t) if table.name == "memberships" && *col == "role" => {
+                    let role = crate::domain::user::GroupRole::parse(&t)
+                        .map_err(|why| bad(n, format!("role '{t}' {why}")))?;
+                    Cell::Text(role.as_str().to_string())
+                }
+                other => other,
+            };
             // An icon token becomes part of a public URL: one of any other shape
             // is dropped, and the import makes a new one.
             let cell = match cell {
@@ -327,4 +337,29 @@ pub fn insert_sql(table: &TableSpec, placeholder: char) -> String {
         cols.join(", "),
         marks.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn membership(role: &str) -> String {
+        format!(
+            "{}\n{{\"table\":\"memberships\",\"row\":{{\"group_id\":4,\"user_id\":1,\"role\":\"{role}\",\"joined_at\":1}}}}\n",
+            header_line()
+        )
+    }
+
+    #[test]
+    fn membership_roles_are_read_in_their_canonical_form_or_refused() {
+        let batches = parse(&membership(" Administrator ")).expect("parse");
+        let (table, rows) = &batches[0];
+        assert_eq!(table.name, "memberships");
+        assert_eq!(rows[0][2], Cell::Text("admin".into()));
+        let Err(err) = parse(&membership("owner")) else {
+            panic!("an unknown role was accepted");
+        };
+        assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
 }
