@@ -8,7 +8,7 @@ the other:
 
   bodies   300 connections send 1 MiB Grupo bodies (no key; Grupo keys travel in
            the body) all but the last byte, then stall: peak RSS while held, RSS
-           5 s after they close.
+           each second for 30 s after they close.
   held     500 silent connections, 200 slowloris clients (a header byte every 2 s)
            and 50 stalled bodies: how many are still open after 40 s.
   fds      with a file descriptor limit of 1024, 1,100 silent connections, then
@@ -19,10 +19,12 @@ Loopback only; every loop is bounded in count and time.
 import os, resource, socket, subprocess, sys, tempfile, threading, time
 
 BIN = os.path.abspath(sys.argv[1])
+CLEANUP = []
 
 
 def start(nofile=None):
     d = tempfile.mkdtemp()
+    CLEANUP.append(d)
     pre = None
     if nofile:
         pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -127,7 +129,9 @@ def held():
 
 
 def fds():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    soft = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     p, addr = start(nofile=1024)
     silent = []
     for _ in range(1100):
@@ -150,6 +154,11 @@ def fds():
 
 
 if __name__ == "__main__":
-    bodies()
-    held()
-    fds()
+    import shutil
+    try:
+        bodies()
+        held()
+        fds()
+    finally:
+        for d in CLEANUP:
+            shutil.rmtree(d, ignore_errors=True)

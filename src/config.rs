@@ -237,7 +237,7 @@ fn resolve_http(o: &Overrides, file: &FileHttp) -> Result<HttpLimits, ConfigErro
         .or(file.body_memory_bytes)
         .unwrap_or(d.body_memory_bytes);
     // Room for at least one body of the largest size a dialect accepts (1 MiB).
-    if !(1024 * 1024..=64 * 1024 * 1024 * 1024).contains(&body_memory_bytes) {
+    if !(crate::server::LARGEST_BODY..=64 * 1024 * 1024 * 1024).contains(&body_memory_bytes) {
         return Err(ConfigError::Invalid(
             "http.body_memory_bytes must be between 1048576 (1 MiB) and 68719476736 (64 GiB)"
                 .into(),

@@ -55,8 +55,7 @@ pub fn fold(s: &str) -> String {
 /// (zero-width space and joiners, the byte order mark U+FEFF, soft hyphen, Hangul
 /// fillers, variation selectors, ...).
 pub fn is_invisible(c: char) -> bool {
-    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
-        || CodePointSetData::new::<WhiteSpace>().contains(c)
+    is_default_ignorable(c) || CodePointSetData::new::<WhiteSpace>().contains(c)
 }
 
 /// A default-ignorable code point (invisible, and not white space).

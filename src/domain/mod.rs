@@ -2,7 +2,6 @@
 
 pub mod category;
 pub mod error;
-pub mod event;
 pub mod field;
 pub mod group;
 pub mod identifier;

@@ -125,6 +125,7 @@ impl GroupRemoval {
     }
 
     /// The groups admitted so far, in order.
+    #[cfg(test)]
     pub fn removed(&self) -> &[GroupId] {
         &self.removed
     }

@@ -252,7 +252,17 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
 }
 
 /// The largest body any dialect keeps (each refuses more with its own error).
-const LARGEST_BODY: usize = 1024 * 1024;
+pub const LARGEST_BODY: usize = max_of(
+    dialects::rest::MAX_BODY_BYTES,
+    max_of(
+        dialects::grupo::MAX_BODY_BYTES,
+        dialects::activecampaign::MAX_BODY_BYTES,
+    ),
+);
+
+const fn max_of(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 /// The default connection cap where descriptors allow more: with a read buffer of
 /// at most 16 KiB each, their heads can hold at most 160 MB.

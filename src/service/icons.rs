@@ -320,7 +320,7 @@ impl IconFetcher {
             .get(url)
             .send()
             .await
-            .map_err(|e| IconError::Fetch(describe(&e)))?;
+            .map_err(|e| IconError::Fetch(crate::wire::error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(IconError::Status(response.status().as_u16()));
         }
@@ -332,7 +332,7 @@ impl IconFetcher {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| IconError::Fetch(describe(&e)))?
+            .map_err(|e| IconError::Fetch(crate::wire::error_chain(&e)))?
         {
             if body.len() + chunk.len() > cap {
                 return Err(IconError::TooLarge(cap));
@@ -371,32 +371,17 @@ pub fn new_icon_token() -> String {
     })
 }
 
-/// The error and its causes on one line (reqwest hides the interesting part).
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// A reader for `bytes` with its format guessed and the decoder's limits set.
-fn reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, IconError> {
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+/// A decoder for `bytes` (format guessed), having read only the header.
+fn decoder(bytes: &[u8]) -> Result<impl image::ImageDecoder + '_, IconError> {
+    let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| IconError::NotAnImage(e.to_string()))?;
     if reader.format().is_none() {
         return Err(IconError::NotAnImage("unknown image format".into()));
     }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SOURCE_SIDE);
-    limits.max_image_height = Some(MAX_SOURCE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    Ok(reader)
+    reader
+        .into_decoder()
+        .map_err(|e| IconError::NotAnImage(e.to_string()))
 }
 
 /// Refuses a canvas larger than an icon could need.
@@ -420,27 +405,17 @@ fn check_canvas(width: u32, height: u32) -> Result<(), IconError> {
 /// allocate at most [`MAX_DECODE_ALLOC`]. The square is scaled from a view of the
 /// decoded image, never copied.
 pub fn to_icon_png(bytes: &[u8]) -> Result<Vec<u8>, IconError> {
-    let (w, h) = match reader(bytes)?.into_dimensions() {
-        Ok(dims) => dims,
-        Err(image::ImageError::Limits(_)) => {
-            // The decoder refused the declared size itself; say which size it was.
-            let dims = image::ImageReader::new(Cursor::new(bytes))
-                .with_guessed_format()
-                .ok()
-                .and_then(|r| r.into_dimensions().ok());
-            return Err(match dims {
-                Some((width, height)) => IconError::TooManyPixels { width, height },
-                None => IconError::NotAnImage("the image is too large".into()),
-            });
-        }
-        Err(e) => return Err(IconError::NotAnImage(e.to_string())),
-    };
+    use image::ImageDecoder;
+    let mut decoder = decoder(bytes)?;
+    let (w, h) = decoder.dimensions();
     check_canvas(w, h)?;
-    let img = reader(bytes)?
-        .decode()
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    decoder
+        .set_limits(limits)
         .map_err(|e| IconError::NotAnImage(e.to_string()))?;
-    let (w, h) = (img.width(), img.height());
-    check_canvas(w, h)?;
+    let img = image::DynamicImage::from_decoder(decoder)
+        .map_err(|e| IconError::NotAnImage(e.to_string()))?;
     let side = w.min(h);
     let square = image::imageops::crop_imm(&img, (w - side) / 2, (h - side) / 2, side, side);
     let icon = image::imageops::resize(

@@ -9,7 +9,6 @@ mod keys;
 mod members;
 pub mod passwords;
 mod users;
-pub mod webhook_signing;
 
 use crate::domain::ValidationErrors;
 use crate::domain::category::{DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};

@@ -284,6 +284,14 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
                         .map_err(|e| bad(n, format!("{col}: {e}")))?,
                 ),
             };
+            // A group's policy must read back, or every look-up of that group
+            // would fail later.
+            if let Cell::Text(t) = &cell {
+                if table.name == "groups" && *col == "policy" {
+                    serde_json::from_str::<crate::domain::policy::GroupPolicy>(t)
+                        .map_err(|e| bad(n, format!("the group's policy cannot be read: {e}")))?;
+                }
+            }
             // A membership role is stored as its canonical name; an export edited
             // by hand gets it back in that form, or is refused.
             let cell = match cell {
@@ -361,5 +369,21 @@ mod tests {
         };
         assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
         assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_group_policy_that_does_not_read_back_is_refused() {
+        let line = "{\"table\":\"groups\",\"row\":{\"id\":4,\"workspace_id\":1,\"name\":\"A\",\
+            \"name_key\":\"a\",\"description\":\"\",\"category_id\":1,\"secret\":false,\
+            \"unleavable\":false,\"pinned\":false,\"policy\":\"{not json\",\"member_count\":0,\
+            \"created_at\":1,\"updated_at\":1}}";
+        let Err(err) = parse(&format!("{}\n{line}\n", header_line())) else {
+            panic!("a broken policy was accepted");
+        };
+        assert!(
+            err.to_string()
+                .contains("line 2 of the export: the group's policy cannot be read"),
+            "{err}"
+        );
     }
 }

@@ -166,6 +166,17 @@ pub enum NameHolder {
     User(UserId),
 }
 
+impl NameHolder {
+    /// `(group id, user id)` of an optional holder, as the `names` columns hold them.
+    pub fn ids(holder: Option<NameHolder>) -> (Option<i64>, Option<i64>) {
+        match holder {
+            Some(NameHolder::Group(g)) => (Some(g.0), None),
+            Some(NameHolder::User(u)) => (None, Some(u.0)),
+            None => (None, None),
+        }
+    }
+}
+
 /// The state of an idempotency key when a request claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -460,6 +471,17 @@ impl<T> Store for T where
         + DumpStore
         + 'static
 {
+}
+
+/// A group's policy as both engines store it: one JSON column.
+pub(crate) fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
+    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Reads a stored policy column back.
+pub(crate) fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
 }
 
 /// Both engines return a group's custom field values inside the group's own row, as

@@ -140,6 +140,17 @@ pub enum Holder {
     Unknown,
 }
 
+impl Holder {
+    /// The holder a `names` row names (its group, else its user).
+    pub fn of_names_row(group: Option<i64>, user: Option<i64>) -> Holder {
+        match (group, user) {
+            (Some(id), _) => Holder::Group(id),
+            (None, Some(id)) => Holder::User(id),
+            (None, None) => Holder::Unknown,
+        }
+    }
+}
+
 /// Logs one collision: workspace, tables and ids only (the values are names and
 /// email addresses, personal data).
 fn warn_collision(kind: KeyKind, candidate: &Candidate, holder: Holder) {

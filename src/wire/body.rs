@@ -120,18 +120,25 @@ impl Limited {
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         let want = chunk.len().min(self.limits.per_body - self.held_bytes);
         if want > 0 {
-            let until = self.deadline.min(Instant::now() + BUDGET_WAIT);
             let budget = self.limits.budget.clone();
-            match tokio::time::timeout_at(until, budget.acquire_many_owned(want as u32)).await {
-                Ok(Ok(permit)) => {
-                    match &mut self.held {
-                        Some(held) => held.merge(permit),
-                        None => self.held = Some(permit),
+            // Room in the budget is the common case: take it without a timer.
+            let permit = match budget.clone().try_acquire_many_owned(want as u32) {
+                Ok(permit) => permit,
+                Err(_) => {
+                    let until = self.deadline.min(Instant::now() + BUDGET_WAIT);
+                    match tokio::time::timeout_at(until, budget.acquire_many_owned(want as u32))
+                        .await
+                    {
+                        Ok(Ok(permit)) => permit,
+                        Ok(Err(_)) | Err(_) => return stop(self, LimitStop::Busy),
                     }
-                    self.held_bytes += want;
                 }
-                Ok(Err(_)) | Err(_) => return stop(self, LimitStop::Busy),
+            };
+            match &mut self.held {
+                Some(held) => held.merge(permit),
+                None => self.held = Some(permit),
             }
+            self.held_bytes += want;
         }
         Some((Ok(chunk), self))
     }
@@ -193,19 +200,7 @@ fn classify(e: axum::Error) -> BodyError {
             None => cause = c.source(),
         }
     }
-    BodyError::Unreadable(describe(&e))
-}
-
-/// An error and its causes on one line.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    BodyError::Unreadable(super::error_chain(&e))
 }
 
 #[cfg(test)]

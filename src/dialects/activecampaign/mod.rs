@@ -77,11 +77,13 @@ async fn api(
         .get("api-token")
         .and_then(|v| v.to_str().ok())
         .or_else(|| query_vars.str("api_key"));
-    if outside_key.is_some() {
-        if let Err(e) = service.authenticate(outside_key).await {
-            return Failure::from(e).into_response(output, &action);
-        }
-    }
+    let outside_caller = match outside_key {
+        Some(_) => match service.authenticate(outside_key).await {
+            Ok(c) => Some((outside_key.map(str::to_string), c)),
+            Err(e) => return Failure::from(e).into_response(output, &action),
+        },
+        None => None,
+    };
     let mut fields = query_fields;
     let bytes = match form::read_body(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
@@ -119,9 +121,13 @@ async fn api(
         .get("api-token")
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.vars.str("api_key"));
-    let caller = match service.authenticate(key).await {
-        Ok(c) => c,
-        Err(e) => return Failure::from(e).into_response(output, &action),
+    // The key checked before the body is reused unless the body named another.
+    let caller = match outside_caller {
+        Some((checked, c)) if checked.as_deref() == key => c,
+        _ => match service.authenticate(key).await {
+            Ok(c) => c,
+            Err(e) => return Failure::from(e).into_response(output, &action),
+        },
     };
     match dispatch(&service, caller, &request).await {
         Ok(reply) => reply.into_response(output, &action),

@@ -18,7 +18,7 @@ mod reply;
 mod update_group;
 mod update_user;
 
-use crate::service::Service;
+use crate::service::{Caller, Service};
 use crate::wire::form::{self, FormFields};
 use axum::Router;
 use axum::body::Body;
@@ -46,14 +46,18 @@ async fn read_params(
     query: Option<String>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<FormFields, Reply> {
+) -> Result<(FormFields, Option<(String, Caller)>), Reply> {
     let mut params = match query {
         Some(q) => form::parse_urlencoded(q.as_bytes()).map_err(Reply::bad_request)?,
         None => FormFields::default(),
     };
-    if let Some(key) = params.get("api_secret_key") {
-        service.authenticate(Some(key)).await.map_err(Reply::from)?;
-    }
+    let checked = match params.get("api_secret_key") {
+        Some(key) => {
+            let caller = service.authenticate(Some(key)).await.map_err(Reply::from)?;
+            Some((key.to_string(), caller))
+        }
+        None => None,
+    };
     let bytes = form::read_body(body, MAX_BODY_BYTES)
         .await
         .map_err(Reply::body)?;
@@ -64,7 +68,7 @@ async fn read_params(
         .await
         .map_err(Reply::bad_request)?;
     params.extend(body_fields).map_err(Reply::bad_request)?;
-    Ok(params)
+    Ok((params, checked))
 }
 
 async fn api_request(
@@ -84,11 +88,15 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Reply, Reply> {
-    let params = read_params(service, query, headers, body).await?;
-    let caller = service
-        .authenticate(params.get("api_secret_key"))
-        .await
-        .map_err(Reply::from)?;
+    let (params, checked) = read_params(service, query, headers, body).await?;
+    // The key checked before the body is reused unless the body named another.
+    let caller = match checked {
+        Some((key, caller)) if params.get("api_secret_key") == Some(key.as_str()) => caller,
+        _ => service
+            .authenticate(params.get("api_secret_key"))
+            .await
+            .map_err(Reply::from)?,
+    };
     let ops: Vec<(&str, &str)> = ["add", "update", "remove"]
         .into_iter()
         .filter_map(|op| params.get(op).map(|target| (op, target)))

@@ -165,22 +165,21 @@ async fn short_text_field(store: &Arc<dyn Store>, ws: &Workspace, id: i64) {
         .expect("create field");
 }
 
-/// A user to insert, named `username` (its key is the lower-case form).
+/// A user to insert, named `username` (keyed as the domain keys it).
 pub fn user(username: &str) -> crate::store::NewUser {
+    use crate::domain::user::{email_key, username_key};
+    let email = format!("{username}@example.org");
     crate::store::NewUser {
         full_name: username.to_string(),
-        username: (username.to_string(), username.to_lowercase()),
-        email: (
-            format!("{username}@example.org"),
-            format!("{}@example.org", username.to_lowercase()),
-        ),
+        username: (username.to_string(), username_key(username)),
+        email: (email.clone(), email_key(&email)),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         now: 1,
     }
 }
 
 fn by_slug(s: &str) -> GroupRef {
-    GroupRef::Slug(s.to_lowercase())
+    GroupRef::Slug(crate::domain::slug::slug_key(s))
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! and the row mapping. Removal is in `group_removal.rs`, what a write puts
 //! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
-use super::group_values::{policy_json, put_field_value, put_icon};
+use super::group_values::{put_field_value, put_icon};
 use super::*;
 use crate::domain::references::References;
+use crate::store::{parse_policy, policy_json};
 
 macro_rules! group_columns {
     () => {
@@ -249,11 +250,7 @@ impl GroupStore for PostgresStore {
         key: &str,
         except: Option<NameHolder>,
     ) -> Result<bool, StoreError> {
-        let (group, user) = match except {
-            Some(NameHolder::Group(g)) => (Some(g.0), None),
-            Some(NameHolder::User(u)) => (None, Some(u.0)),
-            None => (None, None),
-        };
+        let (group, user) = NameHolder::ids(except);
         let c = self.client().await?;
         let row = c
             .query_opt(

@@ -5,6 +5,7 @@ use super::*;
 use crate::domain::membership::{
     KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
 };
+use crate::store::parse_policy;
 use std::collections::BTreeSet;
 
 #[async_trait]

@@ -227,7 +227,7 @@ pub async fn rekey(tx: &mut Transaction<'_>, scope: Scope) -> Result<Outcome, Er
                 holder = tx
                     .query_opt(names, &[&row.workspace, &key, &row.id])
                     .await?
-                    .map(|r| names_holder(r.get(0), r.get(1)));
+                    .map(|r| Holder::of_names_row(r.get(0), r.get(1)));
             }
             if holder.is_none() {
                 let sp = tx.savepoint("rekey").await?;
@@ -261,14 +261,6 @@ pub async fn rekey(tx: &mut Transaction<'_>, scope: Scope) -> Result<Outcome, Er
         }
     }
     Ok(out)
-}
-
-fn names_holder(group: Option<i64>, user: Option<i64>) -> Holder {
-    match (group, user) {
-        (Some(id), _) => Holder::Group(id),
-        (None, Some(id)) => Holder::User(id),
-        (None, None) => Holder::Unknown,
-    }
 }
 
 pub const NAMES_BACKFILL: &str = names_backfill!();

@@ -19,7 +19,6 @@ use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
 use crate::domain::group::{Builtin, Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::membership::OnExisting;
-use crate::domain::policy::GroupPolicy;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::workspace::{DEFAULT_WORKSPACE, Workspace, WorkspaceId};
 use crate::store::rekey::Scope;
@@ -79,11 +78,6 @@ fn write_err(e: tokio_postgres::Error) -> StoreError {
         };
     }
     pg_err(e)
-}
-
-fn parse_policy(s: &str) -> Result<GroupPolicy, StoreError> {
-    serde_json::from_str(s)
-        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))
 }
 
 macro_rules! user_columns {

@@ -3,7 +3,11 @@
 use super::*;
 use crate::domain::removal;
 
-fn category_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+pub(super) fn category_exists(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: i64,
+) -> rusqlite::Result<bool> {
     conn.row_cached(
         "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
         params![ws.0, id],

@@ -3,7 +3,7 @@
 use super::*;
 use crate::domain::field;
 
-fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
+pub(super) fn field_exists(conn: &Connection, ws: WorkspaceId, id: i64) -> rusqlite::Result<bool> {
     conn.row_cached(
         "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
         params![ws.0, id],

@@ -3,10 +3,7 @@
 //! built-in groups every workspace has (the domain's [`Builtin::ALL`]).
 
 use super::*;
-
-pub(super) fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
-    serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))
-}
+use crate::store::policy_json;
 
 pub(super) fn insert_builtins(conn: &Connection, ws: i64, now: i64) -> Result<(), StoreError> {
     for b in Builtin::ALL {

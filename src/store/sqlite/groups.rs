@@ -2,9 +2,12 @@
 //! and the row mapping. Removal is in `group_removal.rs`, what a write puts
 //! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
-use super::group_values::{policy_json, put_field_value, put_icon};
+use super::categories::category_exists;
+use super::fields::field_exists;
+use super::group_values::{put_field_value, put_icon};
 use super::*;
 use crate::domain::references::References;
+use crate::store::policy_json;
 
 fn slug_error(e: rusqlite::Error) -> StoreError {
     if is_unique_violation(&e, "slug_key") {
@@ -88,28 +91,12 @@ fn check_references(
         return Ok(());
     }
     let category_found = match refs.category {
-        Some(c) => conn
-            .row_cached(
-                "SELECT 1 FROM categories WHERE workspace_id = ?1 AND id = ?2",
-                params![ws.0, c],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(map_err)?
-            .is_some(),
+        Some(c) => category_exists(conn, ws, c).map_err(map_err)?,
         None => false,
     };
     let mut fields_found = Vec::with_capacity(refs.fields.len());
     for f in &refs.fields {
-        let found = conn
-            .row_cached(
-                "SELECT 1 FROM field_defs WHERE workspace_id = ?1 AND id = ?2",
-                params![ws.0, f],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(map_err)?;
-        if found.is_some() {
+        if field_exists(conn, ws, *f).map_err(map_err)? {
             fields_found.push(*f);
         }
     }
@@ -170,33 +157,27 @@ impl GroupStore for SqliteStore {
     ) -> Result<(), StoreError> {
         self.writer
             .write(move |conn| {
-                let exists = conn
+                // One read of the row: whether it is here, and its policy if the
+                // update patches it.
+                let current: Option<String> = conn
                     .row_cached(
-                        "SELECT 1 FROM groups WHERE workspace_id = ?1 AND id = ?2",
+                        "SELECT policy FROM groups WHERE workspace_id = ?1 AND id = ?2",
                         params![ws.0, id.0],
-                        |_| Ok(()),
+                        |r| r.get(0),
                     )
                     .optional()
-                    .map_err(map_err)?
-                    .is_some();
-                if !exists {
+                    .map_err(map_err)?;
+                let Some(current) = current else {
                     return Err(StoreError::NotFound(Entity::Group));
-                }
+                };
                 let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
                 check_references(conn, ws, &refs)?;
                 let policy = if u.policy.is_empty() {
                     None
                 } else {
-                    let current: String = conn
-                        .row_cached("SELECT policy FROM groups WHERE id = ?1", [id.0], |r| {
-                            r.get(0)
-                        })
-                        .map_err(map_err)?;
-                    let mut policy: GroupPolicy = serde_json::from_str(&current).map_err(|e| {
-                        StoreError::Backend(format!("stored policy unreadable: {e}"))
-                    })?;
+                    let mut policy = crate::store::parse_policy(&current)?;
                     policy.apply(&u.policy);
-                    Some(policy_json(&policy)?)
+                    Some(crate::store::policy_json(&policy)?)
                 };
                 let (slug_set, slug, slug_key) = u.slug_columns();
                 if let Some(slug) = &u.slug {
@@ -317,11 +298,7 @@ impl GroupStore for SqliteStore {
         except: Option<NameHolder>,
     ) -> Result<bool, StoreError> {
         let key = key.to_string();
-        let (group, user) = match except {
-            Some(NameHolder::Group(g)) => (Some(g.0), None),
-            Some(NameHolder::User(u)) => (None, Some(u.0)),
-            None => (None, None),
-        };
+        let (group, user) = NameHolder::ids(except);
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT 1 FROM names WHERE workspace_id = ?1 AND name_key = ?2 \

@@ -123,8 +123,7 @@ pub(super) fn add_members_in(
     let Some((policy, count)) = row else {
         return Err(StoreError::NotFound(Entity::Group));
     };
-    let policy: GroupPolicy = serde_json::from_str(&policy)
-        .map_err(|e| StoreError::Backend(format!("stored policy unreadable: {e}")))?;
+    let policy = crate::store::parse_policy(&policy)?;
     let known = known_users(conn, ws, group, &users)?;
     let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
     write_adds(conn, group, &plan, now)?;

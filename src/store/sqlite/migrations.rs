@@ -233,7 +233,7 @@ pub fn rekey(conn: &Connection, scope: Scope) -> rusqlite::Result<Outcome> {
                              WHERE workspace_id = ?1 AND name_key = ?2 AND {column} IS NOT ?3"
                         ),
                         params![row.workspace, key, row.id],
-                        |r| Ok(names_holder(r.get(0)?, r.get(1)?)),
+                        |r| Ok(Holder::of_names_row(r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
             }
@@ -252,14 +252,6 @@ pub fn rekey(conn: &Connection, scope: Scope) -> rusqlite::Result<Outcome> {
         }
     }
     Ok(out)
-}
-
-fn names_holder(group: Option<i64>, user: Option<i64>) -> Holder {
-    match (group, user) {
-        (Some(id), _) => Holder::Group(id),
-        (None, Some(id)) => Holder::User(id),
-        (None, None) => Holder::Unknown,
-    }
 }
 
 #[cfg(test)]
