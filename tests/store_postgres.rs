@@ -3,6 +3,7 @@
 
 mod common;
 
+use groupd::store::conformance::UNDO_EVENTS_MIGRATION;
 use groupd::store::postgres::PostgresStore;
 use groupd::store::prelude::*;
 use std::sync::Arc;
@@ -72,16 +73,16 @@ async fn the_names_table_is_filled_from_older_databases() {
         .unwrap();
     tokio::spawn(conn);
     client
-        .batch_execute(
-            "DROP TABLE names; UPDATE groupd_schema SET version = 1;
+        .batch_execute(&format!(
+            "{UNDO_EVENTS_MIGRATION} DROP TABLE names; UPDATE groupd_schema SET version = 1;
              ALTER TABLE idempotency_keys DROP COLUMN claim_token, DROP COLUMN lease_until_ms;
              DROP INDEX group_icons_token; ALTER TABLE group_icons DROP COLUMN token;
              INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
                  password_hash, created_at, updated_at)
                  VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);
              INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, category_id,
-                 created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);",
-        )
+                 created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);"
+        ))
         .await
         .unwrap();
     let twice: i64 = client
@@ -123,7 +124,9 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     tokio::spawn(conn);
     client.batch_execute(&old_key_rows()).await.unwrap();
     client
-        .batch_execute("UPDATE groupd_schema SET version = 4")
+        .batch_execute(&format!(
+            "{UNDO_EVENTS_MIGRATION} UPDATE groupd_schema SET version = 4"
+        ))
         .await
         .unwrap();
     let store = PostgresStore::connect(&url, 2)
@@ -137,7 +140,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let again = PostgresStore::connect(&url, 2).await.unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");
 }

@@ -1,5 +1,6 @@
 //! The store conformance suite on the SQLite engine, each case on a fresh file.
 
+use groupd::store::conformance::UNDO_EVENTS_MIGRATION;
 use groupd::store::prelude::*;
 use groupd::store::sqlite::SqliteStore;
 use std::sync::Arc;
@@ -94,8 +95,8 @@ async fn the_names_table_is_filled_from_older_databases() {
         .unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "DROP TABLE names; PRAGMA user_version = 5;
+    conn.execute_batch(&format!(
+        "{UNDO_EVENTS_MIGRATION} DROP TABLE names; PRAGMA user_version = 5;
          ALTER TABLE idempotency_keys DROP COLUMN claim_token;
          ALTER TABLE idempotency_keys DROP COLUMN lease_until_ms;
          DROP INDEX group_icons_token; ALTER TABLE group_icons DROP COLUMN token;
@@ -103,8 +104,8 @@ async fn the_names_table_is_filled_from_older_databases() {
              password_hash, created_at, updated_at)
              VALUES (1, 'Twice', 'twice', 'twice', 't@x.org', 't@x.org', 'h', 1, 1);
          INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, category_id,
-             created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);",
-    )
+             created_at, updated_at) VALUES (1, 'Twice', 'twice', 'twice', 'twice', 1, 1, 1);"
+    ))
     .unwrap();
     let twice = conn
         .query_row(
@@ -146,7 +147,8 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&old_key_rows()).unwrap();
-    conn.execute_batch("PRAGMA user_version = 8").unwrap();
+    conn.execute_batch(&format!("{UNDO_EVENTS_MIGRATION} PRAGMA user_version = 8"))
+        .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path).expect("the start must not fail over collisions");
     rekey_collisions_reported(store.rekey_report(), holders);
@@ -157,7 +159,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     drop(conn);
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");

@@ -2,6 +2,7 @@
 
 pub mod category;
 pub mod error;
+pub mod event;
 pub mod field;
 pub mod group;
 pub mod identifier;
@@ -14,6 +15,7 @@ pub mod removal;
 pub mod slug;
 pub mod text;
 pub mod user;
+pub mod webhook;
 pub mod workspace;
 
 pub use error::{DomainError, FieldError, ValidationErrors};

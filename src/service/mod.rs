@@ -50,6 +50,10 @@ pub enum ServiceError {
     CategoryNotFound(i64),
     #[error("custom field {0} not found")]
     FieldNotFound(i64),
+    #[error("webhook not found")]
+    WebhookNotFound,
+    #[error("delivery not found")]
+    DeliveryNotFound,
     #[error("API key '{0}' not found")]
     KeyNotFound(String),
     #[error("a user with this username already exists")]
@@ -88,6 +92,8 @@ impl From<StoreError> for ServiceError {
             StoreError::SlugTaken => ServiceError::SlugTaken,
             StoreError::NotFound(Entity::Group) => ServiceError::GroupNotFound,
             StoreError::NotFound(Entity::User) => ServiceError::AccountNotFound,
+            StoreError::NotFound(Entity::Webhook) => ServiceError::WebhookNotFound,
+            StoreError::NotFound(Entity::Delivery) => ServiceError::DeliveryNotFound,
             StoreError::NotFound(what @ (Entity::Workspace | Entity::Key)) => {
                 ServiceError::Refused(format!("{what} not found"))
             }

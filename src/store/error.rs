@@ -168,6 +168,8 @@ pub enum Entity {
     Key,
     Group,
     User,
+    Webhook,
+    Delivery,
 }
 
 impl std::fmt::Display for Entity {
@@ -177,6 +179,8 @@ impl std::fmt::Display for Entity {
             Entity::Key => "key",
             Entity::Group => "group",
             Entity::User => "user",
+            Entity::Webhook => "webhook",
+            Entity::Delivery => "delivery",
         })
     }
 }

@@ -5,6 +5,7 @@
 //! Every method takes the workspace it acts in, except the few that are global by
 //! nature (workspaces themselves, key look-up by prefix, the public icon route).
 
+pub mod audit;
 pub mod conformance;
 pub mod dump;
 pub mod postgres;
@@ -13,6 +14,7 @@ pub mod sqlite;
 pub mod token_cache;
 
 use crate::domain::category::Category;
+use crate::domain::event::{Event, EventPattern};
 use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
@@ -21,6 +23,7 @@ use crate::domain::membership::OnExisting;
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
+use crate::domain::webhook::{Attempt, Delivery, Webhook};
 use crate::domain::workspace::{Workspace, WorkspaceId};
 use async_trait::async_trait;
 
@@ -425,6 +428,137 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Which events a page of the audit log holds.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this id (keyset paging); 0 for the first page.
+    pub after: i64,
+    pub limit: u32,
+    /// Only events of this type, noun (`group.*`) or any (`None`, `*`).
+    pub kind: Option<EventPattern>,
+    pub group: Option<i64>,
+    pub user: Option<i64>,
+    /// Only events by this actor (`key:<prefix>`, `cli`, ...).
+    pub actor: Option<String>,
+}
+
+/// The audit log: events written by every other write, in its transaction.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// A page of a workspace's events in id order.
+    async fn list_events(&self, ws: WorkspaceId, q: &EventQuery) -> Result<Vec<Event>, StoreError>;
+    /// Removes at most `batch` events (of any workspace) older than `before_ms`
+    /// that no pending delivery still needs, with their finished deliveries.
+    /// Returns how many went; call again until it is less than `batch`.
+    async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// A webhook endpoint to make; `secret` is its signing secret.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: String,
+    pub secret: String,
+    pub now: i64,
+}
+
+/// Changes to an endpoint; `None` leaves a field as it is. Enabling clears the
+/// reason groupd gave for disabling it.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookUpdate {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub now: i64,
+}
+
+/// A delivery leased for sending: what the sender needs, all in one read.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub workspace: WorkspaceId,
+    pub webhook: i64,
+    pub url: String,
+    /// The secrets in force, newest first (two while a rotation overlaps).
+    pub secrets: Vec<String>,
+    pub event: Event,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub failing_since_ms: Option<i64>,
+}
+
+/// The end of one attempt, as the sender reports it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery: i64,
+    /// The lease the attempt was made under; a lease since lost records nothing.
+    pub token: i64,
+    pub attempt: Attempt,
+    pub after: crate::domain::webhook::AfterAttempt,
+}
+
+/// Webhook endpoints and the delivery queue.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, ws: WorkspaceId, w: NewWebhook) -> Result<Webhook, StoreError>;
+    async fn list_webhooks(&self, ws: WorkspaceId) -> Result<Vec<Webhook>, StoreError>;
+    async fn find_webhook(&self, ws: WorkspaceId, id: i64) -> Result<Option<Webhook>, StoreError>;
+    async fn update_webhook(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        u: WebhookUpdate,
+    ) -> Result<Webhook, StoreError>;
+    /// Removes an endpoint and its deliveries.
+    async fn delete_webhook(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError>;
+    /// Makes `secret` the signing secret; the one before still signs until
+    /// `previous_until_ms`.
+    async fn rotate_webhook_secret(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        secret: String,
+        previous_until_ms: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// An endpoint's deliveries, newest first, before `before` (keyset paging).
+    async fn list_deliveries(
+        &self,
+        ws: WorkspaceId,
+        webhook: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Sends a delivery again at `now_ms`, whatever its state.
+    async fn retry_delivery(
+        &self,
+        ws: WorkspaceId,
+        webhook: i64,
+        delivery: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Leases at most `limit` deliveries that are due at `now_ms` to enabled
+    /// endpoints, and not leased by anyone else, until `lease_until_ms`, under
+    /// `token`. Two callers never hold the same delivery; a lease that ran out
+    /// (its holder died) is taken over.
+    async fn lease_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        token: i64,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Records an attempt, moves the delivery on and, when the decision says so,
+    /// marks its endpoint healthy, failing or disabled (a `webhook.updated` event
+    /// by groupd itself). False, and nothing written, when `token` no longer
+    /// holds the lease.
+    async fn finish_attempt(&self, r: AttemptRecord) -> Result<bool, StoreError>;
+    /// How many deliveries are pending, over all workspaces.
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+}
+
 /// Export and import (see [`dump`]).
 #[async_trait]
 pub trait DumpStore: Send + Sync {
@@ -438,8 +572,8 @@ pub trait DumpStore: Send + Sync {
 /// `use groupd::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        CategoryStore, DumpStore, FieldStore, GroupStore, IdempotencyStore, KeyStore, MemberStore,
-        Store, UserStore, WorkspaceStore,
+        CategoryStore, DumpStore, EventStore, FieldStore, GroupStore, IdempotencyStore, KeyStore,
+        MemberStore, Store, UserStore, WebhookStore, WorkspaceStore,
     };
 }
 
@@ -454,6 +588,8 @@ pub trait Store:
     + UserStore
     + MemberStore
     + IdempotencyStore
+    + EventStore
+    + WebhookStore
     + DumpStore
     + 'static
 {
@@ -468,6 +604,8 @@ impl<T> Store for T where
         + UserStore
         + MemberStore
         + IdempotencyStore
+        + EventStore
+        + WebhookStore
         + DumpStore
         + 'static
 {

@@ -272,6 +272,10 @@ impl From<ServiceError> for Reply {
             ServiceError::Conflict(msg) | ServiceError::Refused(msg) => {
                 Reply::error("permission_denied", msg, vec![])
             }
+            // Grupo has no webhook actions; these cannot arise from its requests.
+            e @ (ServiceError::WebhookNotFound | ServiceError::DeliveryNotFound) => {
+                Reply::error("permission_denied", capitalise(&e.to_string()), vec![])
+            }
             ServiceError::WorkspaceNotFound(_) | ServiceError::KeyNotFound(_) => Reply::error(
                 "invalid_api_secret_key",
                 "Invalid API Secret Key".into(),

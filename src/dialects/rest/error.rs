@@ -129,6 +129,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::AccountNotFound => (S::NOT_FOUND, "account_not_found"),
             ServiceError::CategoryNotFound(_) => (S::NOT_FOUND, "category_not_found"),
             ServiceError::FieldNotFound(_) => (S::NOT_FOUND, "field_not_found"),
+            ServiceError::WebhookNotFound => (S::NOT_FOUND, "webhook_not_found"),
+            ServiceError::DeliveryNotFound => (S::NOT_FOUND, "delivery_not_found"),
             ServiceError::WorkspaceNotFound(_) | ServiceError::KeyNotFound(_) => {
                 (S::NOT_FOUND, "not_found")
             }

@@ -39,6 +39,23 @@ mod idempotency;
 pub use idempotency::*;
 mod rekey;
 pub use rekey::*;
+mod events;
+pub use events::*;
+mod webhooks;
+pub use webhooks::*;
+
+/// Undoes the events migration (SQLite 10, PostgreSQL 6) on either engine, for
+/// tests that make an older database by moving its version back.
+pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE delivery_attempts; DROP TABLE deliveries; \
+     DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// Expands to one test per conformance case, each on a fresh store from `$make`
 /// (an async fn returning `Arc<dyn Store>`, or a guard that derefs to one); the
@@ -78,6 +95,15 @@ macro_rules! store_conformance_tests {
             workspaces_are_found_by_name_and_listed,
             users_round_trip_update_delete_and_list_in_pages,
             members_are_listed_in_pages_and_removed,
+            every_write_records_its_events,
+            a_failed_write_records_no_event,
+            events_page_and_filter_per_workspace,
+            racing_writes_number_events_without_gaps,
+            old_events_are_pruned_in_batches,
+            webhooks_round_trip_and_record_events,
+            events_fan_out_to_subscribed_endpoints,
+            leases_are_exclusive_and_attempts_move_deliveries_on,
+            racing_leases_never_share_a_delivery,
         );
         $crate::store_conformance_tests!(@pairs $make;
             exports_load_into_an_empty_store,
@@ -220,6 +246,8 @@ mod coverage {
         include_str!("names.rs"),
         include_str!("idempotency.rs"),
         include_str!("dump.rs"),
+        include_str!("events.rs"),
+        include_str!("webhooks.rs"),
     ];
 
     /// A store operation that no conformance case calls fails here: add a case (in

@@ -1,7 +1,8 @@
 //! Group categories.
 
+use super::events::record;
 use super::*;
-use crate::domain::removal;
+use crate::domain::{event, removal};
 
 #[async_trait]
 impl CategoryStore for PostgresStore {
@@ -32,6 +33,8 @@ impl CategoryStore for PostgresStore {
         )
         .await
         .map_err(pg_err)?;
+        let draft = event::category_created(id, name);
+        record(&tx, ws, &Self::audit(), &[draft]).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(Category {
             id,
@@ -64,20 +67,30 @@ impl CategoryStore for PostgresStore {
         id: i64,
         name: &str,
     ) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        let n = c
-            .execute(
-                &c.cached("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2")
-                    .await?,
-                &[&ws.0, &id, &name],
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let before: String = tx
+            .query_opt(
+                &tx.cached(
+                    "SELECT name FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .await?,
+                &[&ws.0, &id],
             )
             .await
-            .map_err(pg_err)?;
-        if n == 0 {
-            Err(StoreError::UnknownCategory(id))
-        } else {
-            Ok(())
-        }
+            .map_err(pg_err)?
+            .ok_or(StoreError::UnknownCategory(id))?
+            .get(0);
+        tx.execute(
+            &tx.cached("UPDATE categories SET name = $3 WHERE workspace_id = $1 AND id = $2")
+                .await?,
+            &[&ws.0, &id, &name],
+        )
+        .await
+        .map_err(pg_err)?;
+        let draft = event::category_renamed(id, &before, name);
+        record(&tx, ws, &Self::audit(), draft.as_slice()).await?;
+        tx.commit().await.map_err(pg_err)
     }
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
@@ -87,7 +100,7 @@ impl CategoryStore for PostgresStore {
         let found = tx
             .query_opt(
                 &tx.cached(
-                    "SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                    "SELECT name FROM categories WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
                 )
                 .await?,
                 &[&ws.0, &id],
@@ -95,13 +108,16 @@ impl CategoryStore for PostgresStore {
             .await
             .map_err(pg_err)?;
         let plan = removal::plan_category_removal(id, found.is_some())?;
-        let moved = tx
-            .execute(
-                &tx.cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2").await?,
+        let moved: Vec<i64> = tx
+            .query(
+                &tx.cached("UPDATE groups SET category_id = $3 WHERE workspace_id = $1 AND category_id = $2 RETURNING id").await?,
                 &[&ws.0, &plan.category, &plan.heir],
             )
             .await
-            .map_err(pg_err)?;
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         tx.execute(
             &tx.cached("DELETE FROM categories WHERE workspace_id = $1 AND id = $2")
                 .await?,
@@ -109,7 +125,10 @@ impl CategoryStore for PostgresStore {
         )
         .await
         .map_err(pg_err)?;
+        let name: String = found.map(|r| r.get(0)).unwrap_or_default();
+        let drafts = event::category_deleted(plan.category, &name, plan.heir, &moved);
+        record(&tx, ws, &Self::audit(), &drafts).await?;
         tx.commit().await.map_err(pg_err)?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 }

@@ -1,7 +1,8 @@
 //! Group custom field definitions.
 
+use super::events::record;
 use super::*;
-use crate::domain::field;
+use crate::domain::{event, field};
 
 fn field_from_row(r: &Row) -> Result<FieldDef, StoreError> {
     let kind: String = r.get(2);
@@ -59,13 +60,15 @@ impl FieldStore for PostgresStore {
         )
         .await
         .map_err(write_err)?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(FieldDef {
+        let made = FieldDef {
             id,
             name: def.name,
             kind: def.kind,
             options: def.options,
-        })
+        };
+        record(&tx, ws, &Self::audit(), &[event::field_created(&made)]).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(made)
     }
 
     async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
@@ -81,19 +84,22 @@ impl FieldStore for PostgresStore {
     }
 
     async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        let n = c
-            .execute(
-                &c.cached("DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2")
-                    .await?,
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let row = tx
+            .query_opt(
+                &tx.cached(
+                    "DELETE FROM field_defs WHERE workspace_id = $1 AND id = $2 \
+                     RETURNING id, name, kind, options",
+                )
+                .await?,
                 &[&ws.0, &id],
             )
             .await
-            .map_err(pg_err)?;
-        if n == 0 {
-            Err(StoreError::UnknownField(id))
-        } else {
-            Ok(())
-        }
+            .map_err(pg_err)?
+            .ok_or(StoreError::UnknownField(id))?;
+        let def = field_from_row(&row)?;
+        record(&tx, ws, &Self::audit(), &[event::field_deleted(&def)]).await?;
+        tx.commit().await.map_err(pg_err)
     }
 }

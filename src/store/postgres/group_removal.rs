@@ -1,7 +1,10 @@
 //! Removing groups: the engine reads (and locks) each row and reads the members,
 //! asks [`crate::domain::removal`], and writes what it decided.
 
+use super::events::record;
+use super::groups::group_in;
 use super::*;
+use crate::domain::event::{self, Audit};
 use crate::domain::removal::{GroupRemoval, Member, RemovalRow};
 
 async fn removal_row<C: GenericClient>(
@@ -21,6 +24,7 @@ pub(super) async fn delete_groups_in<C: GenericClient>(
     ws: WorkspaceId,
     ids: &[GroupId],
     successor: Option<GroupId>,
+    audit: &Audit,
 ) -> Result<(), StoreError> {
     let mut removal = GroupRemoval::start(ids, successor)?;
     if let Some(alt) = removal.successor() {
@@ -48,7 +52,11 @@ pub(super) async fn delete_groups_in<C: GenericClient>(
                 })
                 .collect();
             let movers = removal.movers(members);
-            add_members_in(c, ws, alt, movers, None, OnExisting::Keep, now_secs()).await?;
+            let now = now_secs();
+            add_members_in(c, ws, alt, movers, None, OnExisting::Keep, now, audit).await?;
+        }
+        if let Some(before) = group_in(c, ws, *id, false).await? {
+            record(c, ws, audit, &[event::group_deleted(&before)]).await?;
         }
         c.execute(
             &c.cached("DELETE FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE")

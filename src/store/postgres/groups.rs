@@ -2,8 +2,10 @@
 //! and the row mapping. Removal is in `group_removal.rs`, what a write puts
 //! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
+use super::events::record;
 use super::group_values::{put_field_value, put_icon};
 use super::*;
+use crate::domain::event;
 use crate::domain::references::References;
 use crate::store::{parse_policy, policy_json};
 
@@ -41,6 +43,33 @@ pub(super) fn group_from_row(r: &Row) -> Result<Group, StoreError> {
         custom_fields: crate::store::custom_fields_from_json(r.get::<_, Option<&str>>(16))
             .map_err(StoreError::Backend)?,
     })
+}
+
+/// A group's whole row, read inside a write; `lock` takes its row lock.
+pub(super) async fn group_in<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    id: GroupId,
+    lock: bool,
+) -> Result<Option<Group>, StoreError> {
+    let sql = if lock {
+        concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups g WHERE g.id = $2 AND (g.workspace_id = $1) IS TRUE FOR UPDATE OF g"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups g WHERE g.id = $2 AND (g.workspace_id = $1) IS TRUE"
+        )
+    };
+    c.query_opt(&c.cached(sql).await?, &[&ws.0, &id.0])
+        .await
+        .map_err(pg_err)?
+        .map(|r| group_from_row(&r))
+        .transpose()
 }
 
 /// `None` when the group is not in the workspace; else its built-in kind. Locks the row.
@@ -126,6 +155,11 @@ impl GroupStore for PostgresStore {
         if g.icon.is_some() {
             put_icon(&tx, id, &g.icon).await?;
         }
+        let made = Group {
+            id: GroupId(id),
+            ..g.as_group(ws)
+        };
+        record(&tx, ws, &Self::audit(), &[event::group_created(&made)]).await?;
         tx.commit().await.map_err(write_err)?;
         Ok(GroupId(id))
     }
@@ -138,23 +172,15 @@ impl GroupStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let current = tx
-            .query_opt(
-                &tx.cached(
-                    "SELECT policy FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE",
-                )
-                .await?,
-                &[&ws.0, &id.0],
-            )
-            .await
-            .map_err(pg_err)?
+        let before = group_in(&tx, ws, id, true)
+            .await?
             .ok_or(StoreError::NotFound(Entity::Group))?;
         let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
         check_references(&tx, ws, &refs).await?;
         let policy = if u.policy.is_empty() {
             None
         } else {
-            let mut p = parse_policy(&current.get::<_, String>(0))?;
+            let mut p = before.policy.clone();
             p.apply(&u.policy);
             Some(policy_json(&p)?)
         };
@@ -198,6 +224,11 @@ impl GroupStore for PostgresStore {
         if let Some(icon) = &u.icon {
             put_icon(&tx, id.0, icon).await?;
         }
+        let after = group_in(&tx, ws, id, false)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::Group))?;
+        let draft = event::group_updated(&before, &after);
+        record(&tx, ws, &Self::audit(), draft.as_slice()).await?;
         tx.commit().await.map_err(write_err)
     }
 
@@ -209,7 +240,7 @@ impl GroupStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        group_removal::delete_groups_in(&tx, ws, ids, successor).await?;
+        group_removal::delete_groups_in(&tx, ws, ids, successor, &Self::audit()).await?;
         tx.commit().await.map_err(pg_err)
     }
 

@@ -1,18 +1,23 @@
 //! API keys: stored hashes, look-up by prefix, revocation.
 
+use super::events::record;
 use super::*;
+use crate::domain::event;
 
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
-            &c.cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await?,
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute(
+            &tx.cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await?,
             &[&key.prefix, &ws.0, &key.hash, &key.label, &key.now],
         )
         .await
         .map_err(write_err)?;
-        Ok(())
+        let draft = event::key_created(&key.prefix, &key.label);
+        record(&tx, ws, &Self::audit(), &[draft]).await?;
+        tx.commit().await.map_err(write_err)
     }
 
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -59,18 +64,29 @@ impl KeyStore for PostgresStore {
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let n = tx
-            .execute(
+        let row = tx
+            .query_opt(
                 &tx.cached(
-                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE prefix = $1",
+                    "SELECT workspace_id, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1 \
+                     FOR UPDATE",
                 )
                 .await?,
+                &[&prefix],
+            )
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound(Entity::Key))?;
+        let (ws, revoked): (i64, bool) = (row.get(0), row.get(1));
+        if !revoked {
+            tx.execute(
+                &tx.cached("UPDATE api_keys SET revoked_at = $2 WHERE prefix = $1")
+                    .await?,
                 &[&prefix, &now],
             )
             .await
             .map_err(pg_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound(Entity::Key));
+            let draft = event::key_revoked(prefix);
+            record(&tx, WorkspaceId(ws), &Self::audit(), &[draft]).await?;
         }
         // Delivered to every instance's listener when this transaction commits.
         tx.execute(

@@ -1,7 +1,9 @@
 //! Memberships: the engine reads the rows, [`crate::domain::membership`] decides,
 //! and the engine writes what it decided.
 
+use super::events::record;
 use super::*;
+use crate::domain::event::{self, Audit};
 use crate::domain::membership::{
     KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
 };
@@ -21,7 +23,8 @@ impl MemberStore for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let n = add_members_in(&tx, ws, group, users, role, on_existing, now).await?;
+        let audit = Self::audit();
+        let n = add_members_in(&tx, ws, group, users, role, on_existing, now, &audit).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(n)
     }
@@ -35,7 +38,8 @@ impl MemberStore for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let n = remove_members_in(&tx, ws, group, users, require_member).await?;
+        let audit = Self::audit();
+        let n = remove_members_in(&tx, ws, group, users, require_member, &audit).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(n)
     }
@@ -106,7 +110,9 @@ fn ids(users: &[UserId]) -> Vec<i64> {
 /// Adds members inside the caller's transaction; see [`MemberStore::add_members`].
 /// Locks the group row (which serialises every membership change of the group, on
 /// every instance) reading its policy and count, reads which of the users exist and
-/// their roles in one query; the domain decides; at most three statements write.
+/// their roles in one query; the domain decides; at most three statements write,
+/// and one records the events.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn add_members_in<C: GenericClient>(
     c: &C,
     ws: WorkspaceId,
@@ -115,6 +121,7 @@ pub(super) async fn add_members_in<C: GenericClient>(
     role: Option<GroupRole>,
     on_existing: OnExisting,
     now: i64,
+    audit: &Audit,
 ) -> Result<u64, StoreError> {
     let row = c
         .query_opt(
@@ -131,6 +138,13 @@ pub(super) async fn add_members_in<C: GenericClient>(
     let known = known_users(c, ws, group, &users).await?;
     let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
     write_adds(c, group, &plan, now).await?;
+    record(
+        c,
+        ws,
+        audit,
+        &event::member_add_events(group.0, &plan, &known),
+    )
+    .await?;
     Ok(plan.joining.len() as u64)
 }
 
@@ -212,6 +226,7 @@ async fn remove_members_in<C: GenericClient>(
     group: GroupId,
     users: Vec<UserId>,
     require_member: bool,
+    audit: &Audit,
 ) -> Result<u64, StoreError> {
     if lock_group(c, ws, group).await?.is_none() {
         return Err(StoreError::NotFound(Entity::Group));
@@ -243,5 +258,12 @@ async fn remove_members_in<C: GenericClient>(
         .await
         .map_err(pg_err)?;
     }
+    record(
+        c,
+        ws,
+        audit,
+        &event::member_removed_events(group.0, &leaving),
+    )
+    .await?;
     Ok(leaving.len() as u64)
 }

@@ -5,6 +5,7 @@
 //! replaced on the next use, so the server recovers when the database is back.
 
 mod connect;
+mod events;
 mod migrations;
 mod revocations;
 
@@ -314,4 +315,5 @@ mod keys;
 mod members;
 use members::add_members_in;
 mod users;
+mod webhooks;
 mod workspaces;

@@ -1,6 +1,27 @@
 //! Users.
 
+use super::events::record;
 use super::*;
+use crate::domain::event;
+
+async fn user_in<C: GenericClient>(
+    c: &C,
+    ws: WorkspaceId,
+    id: UserId,
+) -> Result<Option<User>, StoreError> {
+    Ok(c.query_opt(
+        &c.cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.workspace_id = $1 AND u.id = $2 FOR UPDATE"
+        ))
+        .await?,
+        &[&ws.0, &id.0],
+    )
+    .await
+    .map_err(pg_err)?
+    .map(|r| user_from_row(&r)))
+}
 
 #[async_trait]
 impl UserStore for PostgresStore {
@@ -17,6 +38,17 @@ impl UserStore for PostgresStore {
             .map_err(write_err)?;
         let id = UserId(row.get(0));
         put_name(&tx, ws, NameHolder::User(id), Some(&u.username.1)).await?;
+        let made = User {
+            id,
+            workspace: ws,
+            full_name: u.full_name,
+            username: u.username.0,
+            email: u.email.0,
+            password_hash: u.password_hash,
+            created_at: u.now,
+            updated_at: u.now,
+        };
+        record(&tx, ws, &Self::audit(), &[event::user_created(&made)]).await?;
         tx.commit().await.map_err(write_err)?;
         Ok(id)
     }
@@ -29,8 +61,10 @@ impl UserStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let n = tx
-            .execute(
+        let Some(before) = user_in(&tx, ws, id).await? else {
+            return Err(StoreError::NotFound(Entity::User));
+        };
+        tx.execute(
                 &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
                  username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
                  email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
@@ -49,18 +83,23 @@ impl UserStore for PostgresStore {
             )
             .await
             .map_err(write_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound(Entity::User));
-        }
         if let Some((_, key)) = &u.username {
             put_name(&tx, ws, NameHolder::User(id), Some(key)).await?;
         }
+        let after = user_in(&tx, ws, id)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        let draft = event::user_updated(&before, &after);
+        record(&tx, ws, &Self::audit(), draft.as_slice()).await?;
         tx.commit().await.map_err(write_err)
     }
 
     async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
+        let Some(before) = user_in(&tx, ws, id).await? else {
+            return Err(StoreError::NotFound(Entity::User));
+        };
         tx.execute(
             &tx.cached(
                 "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
@@ -72,17 +111,14 @@ impl UserStore for PostgresStore {
         )
         .await
         .map_err(pg_err)?;
-        let n = tx
-            .execute(
-                &tx.cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
-                    .await?,
-                &[&ws.0, &id.0],
-            )
-            .await
-            .map_err(pg_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound(Entity::User));
-        }
+        tx.execute(
+            &tx.cached("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+                .await?,
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        record(&tx, ws, &Self::audit(), &[event::user_deleted(&before)]).await?;
         tx.commit().await.map_err(pg_err)
     }
 

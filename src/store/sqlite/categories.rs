@@ -1,7 +1,8 @@
 //! Group categories.
 
+use super::events::record;
 use super::*;
-use crate::domain::removal;
+use crate::domain::{event, removal};
 
 pub(super) fn category_exists(
     conn: &Connection,
@@ -26,27 +27,27 @@ impl CategoryStore for SqliteStore {
         now: i64,
     ) -> Result<Category, StoreError> {
         let name = name.to_string();
-        self.writer
-            .write(move |conn| {
-                let id: i64 = conn
-                    .row_cached(
-                        "UPDATE workspaces SET next_category_id = next_category_id + 1 \
+        self.write_audited(move |conn, audit| {
+            let id: i64 = conn
+                .row_cached(
+                    "UPDATE workspaces SET next_category_id = next_category_id + 1 \
                          WHERE id = ?1 RETURNING next_category_id - 1",
-                        [ws.0],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(map_err)?
-                    .ok_or(StoreError::NotFound(Entity::Workspace))?;
-                conn.exec_cached(
-                    "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, \
-                         ?2, ?3, ?4)",
-                    params![ws.0, id, name, now],
+                    [ws.0],
+                    |r| r.get(0),
                 )
-                .map_err(map_err)?;
-                Ok(Category { id, name })
-            })
-            .await
+                .optional()
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound(Entity::Workspace))?;
+            conn.exec_cached(
+                "INSERT INTO categories (workspace_id, id, name, created_at) VALUES (?1, \
+                         ?2, ?3, ?4)",
+                params![ws.0, id, name, now],
+            )
+            .map_err(map_err)?;
+            record(conn, ws, audit, &[event::category_created(id, &name)])?;
+            Ok(Category { id, name })
+        })
+        .await
     }
 
     async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
@@ -72,42 +73,59 @@ impl CategoryStore for SqliteStore {
         name: &str,
     ) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.writer
-            .write(move |conn| {
-                let n = conn
-                    .exec_cached(
-                        "UPDATE categories SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id, name],
-                    )
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::UnknownCategory(id));
-                }
-                Ok(())
-            })
-            .await
+        self.write_audited(move |conn, audit| {
+            let before: String = conn
+                .row_cached(
+                    "SELECT name FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                    params![ws.0, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)?
+                .ok_or(StoreError::UnknownCategory(id))?;
+            conn.exec_cached(
+                "UPDATE categories SET name = ?3 WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, id, name],
+            )
+            .map_err(map_err)?;
+            let draft = event::category_renamed(id, &before, &name);
+            record(conn, ws, audit, draft.as_slice())
+        })
+        .await
     }
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
         removal::may_remove_category(id)?;
-        self.writer
-            .write(move |conn| {
-                let exists = category_exists(conn, ws, id).map_err(map_err)?;
-                let plan = removal::plan_category_removal(id, exists)?;
-                let moved = conn
-                    .exec_cached(
-                        "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND \
-                             category_id = ?2",
-                        params![ws.0, plan.category, plan.heir],
-                    )
-                    .map_err(map_err)?;
-                conn.exec_cached(
-                    "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
-                    params![ws.0, plan.category],
+        self.write_audited(move |conn, audit| {
+            let name: Option<String> = conn
+                .row_cached(
+                    "SELECT name FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                    params![ws.0, id],
+                    |r| r.get(0),
                 )
+                .optional()
                 .map_err(map_err)?;
-                Ok(moved as u64)
-            })
-            .await
+            let plan = removal::plan_category_removal(id, name.is_some())?;
+            let moved: Vec<i64> = conn
+                .prepare_cached(
+                    "UPDATE groups SET category_id = ?3 WHERE workspace_id = ?1 AND \
+                             category_id = ?2 RETURNING id",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![ws.0, plan.category, plan.heir], |r| r.get(0))?
+                        .collect()
+                })
+                .map_err(map_err)?;
+            conn.exec_cached(
+                "DELETE FROM categories WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, plan.category],
+            )
+            .map_err(map_err)?;
+            let name = name.unwrap_or_default();
+            let drafts = event::category_deleted(plan.category, &name, plan.heir, &moved);
+            record(conn, ws, audit, &drafts)?;
+            Ok(moved.len() as u64)
+        })
+        .await
     }
 }

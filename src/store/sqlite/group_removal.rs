@@ -1,7 +1,10 @@
 //! Removing groups: the engine reads each row and the members, asks
 //! [`crate::domain::removal`], and writes what it decided.
 
+use super::events::record;
+use super::groups::group_in;
 use super::*;
+use crate::domain::event::{self, Audit};
 use crate::domain::removal::{GroupRemoval, Member, RemovalRow};
 
 fn removal_row(
@@ -21,6 +24,7 @@ pub(super) fn delete_groups_in(
     ws: WorkspaceId,
     ids: &[GroupId],
     successor: Option<GroupId>,
+    audit: &Audit,
 ) -> Result<(), StoreError> {
     let mut removal = GroupRemoval::start(ids, successor)?;
     if let Some(alt) = removal.successor() {
@@ -46,7 +50,19 @@ pub(super) fn delete_groups_in(
                 })
                 .map_err(map_err)?;
             let movers = removal.movers(members);
-            add_members_in(conn, ws, alt, movers, None, OnExisting::Keep, crate_now())?;
+            add_members_in(
+                conn,
+                ws,
+                alt,
+                movers,
+                None,
+                OnExisting::Keep,
+                crate_now(),
+                audit,
+            )?;
+        }
+        if let Some(before) = group_in(conn, ws, *id)? {
+            record(conn, ws, audit, &[event::group_deleted(&before)])?;
         }
         conn.exec_cached(
             "DELETE FROM groups WHERE workspace_id = ?1 AND id = ?2",

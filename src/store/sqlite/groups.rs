@@ -3,9 +3,11 @@
 //! beside the row (names, values, icons, built-ins) in `group_values.rs`.
 
 use super::categories::category_exists;
+use super::events::record;
 use super::fields::field_exists;
 use super::group_values::{put_field_value, put_icon};
 use super::*;
+use crate::domain::event;
 use crate::domain::references::References;
 use crate::store::policy_json;
 
@@ -65,6 +67,25 @@ fn custom_fields_from(
     })
 }
 
+/// A group's whole row, read inside a write.
+pub(super) fn group_in(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: GroupId,
+) -> Result<Option<Group>, StoreError> {
+    conn.row_cached(
+        concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups g WHERE g.workspace_id = ?1 AND g.id = ?2"
+        ),
+        params![ws.0, id.0],
+        group_from_row,
+    )
+    .optional()
+    .map_err(map_err)
+}
+
 /// `None` when the group is not in the workspace; else its built-in kind, if any.
 pub(super) fn group_builtin(
     conn: &Connection,
@@ -106,47 +127,51 @@ fn check_references(
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
-        self.writer
-            .write(move |conn| {
-                let refs =
-                    References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
-                check_references(conn, ws, &refs)?;
-                let policy = policy_json(&g.policy)?;
-                conn.exec_cached(
-                    "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
+        self.write_audited(move |conn, audit| {
+            let refs =
+                References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
+            check_references(conn, ws, &refs)?;
+            let policy = policy_json(&g.policy)?;
+            conn.exec_cached(
+                "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
                          category_id, secret, unleavable, pinned, password_hash, created_at, \
                          updated_at, policy, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
                          ?9, ?10, ?11, ?11, ?12, ?13)",
-                    params![
-                        ws.0,
-                        g.name,
-                        g.slug.as_ref().map(|s| s.as_str()),
-                        g.slug.as_ref().map(|s| s.key()),
-                        g.description,
-                        g.category_id,
-                        g.secret,
-                        g.unleavable,
-                        g.pinned,
-                        g.password_hash,
-                        g.now,
-                        policy,
-                        g.name.to_lowercase(),
-                    ],
-                )
-                .map_err(slug_error)?;
-                let id = conn.last_insert_rowid();
-                if let Some(slug) = &g.slug {
-                    put_name(conn, ws, NameHolder::Group(GroupId(id)), Some(slug.key()))?;
-                }
-                for (field, value) in &g.custom_fields {
-                    put_field_value(conn, ws, id, *field, &Some(value.clone())).map_err(map_err)?;
-                }
-                if g.icon.is_some() {
-                    put_icon(conn, id, &g.icon).map_err(map_err)?;
-                }
-                Ok(GroupId(id))
-            })
-            .await
+                params![
+                    ws.0,
+                    g.name,
+                    g.slug.as_ref().map(|s| s.as_str()),
+                    g.slug.as_ref().map(|s| s.key()),
+                    g.description,
+                    g.category_id,
+                    g.secret,
+                    g.unleavable,
+                    g.pinned,
+                    g.password_hash,
+                    g.now,
+                    policy,
+                    g.name.to_lowercase(),
+                ],
+            )
+            .map_err(slug_error)?;
+            let id = conn.last_insert_rowid();
+            if let Some(slug) = &g.slug {
+                put_name(conn, ws, NameHolder::Group(GroupId(id)), Some(slug.key()))?;
+            }
+            for (field, value) in &g.custom_fields {
+                put_field_value(conn, ws, id, *field, &Some(value.clone())).map_err(map_err)?;
+            }
+            if g.icon.is_some() {
+                put_icon(conn, id, &g.icon).map_err(map_err)?;
+            }
+            let made = Group {
+                id: GroupId(id),
+                ..g.as_group(ws)
+            };
+            record(conn, ws, audit, &[event::group_created(&made)])?;
+            Ok(GroupId(id))
+        })
+        .await
     }
 
     async fn update_group(
@@ -155,38 +180,27 @@ impl GroupStore for SqliteStore {
         id: GroupId,
         u: GroupUpdate,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| {
-                // One read of the row: whether it is here, and its policy if the
-                // update patches it.
-                let current: Option<String> = conn
-                    .row_cached(
-                        "SELECT policy FROM groups WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id.0],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                let Some(current) = current else {
-                    return Err(StoreError::NotFound(Entity::Group));
-                };
-                let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
-                check_references(conn, ws, &refs)?;
-                let policy = if u.policy.is_empty() {
-                    None
-                } else {
-                    let mut policy = crate::store::parse_policy(&current)?;
-                    policy.apply(&u.policy);
-                    Some(crate::store::policy_json(&policy)?)
-                };
-                let (slug_set, slug, slug_key) = u.slug_columns();
-                if let Some(slug) = &u.slug {
-                    let key = slug.as_ref().map(|s| s.key());
-                    put_name(conn, ws, NameHolder::Group(id), key)?;
-                }
-                let (pw_set, pw) = u.password_columns();
-                conn.exec_cached(
-                    "UPDATE groups SET \
+        self.write_audited(move |conn, audit| {
+            let Some(before) = group_in(conn, ws, id)? else {
+                return Err(StoreError::NotFound(Entity::Group));
+            };
+            let refs = References::new(u.category_id, u.custom_fields.iter().map(|(f, _)| *f));
+            check_references(conn, ws, &refs)?;
+            let policy = if u.policy.is_empty() {
+                None
+            } else {
+                let mut policy = before.policy.clone();
+                policy.apply(&u.policy);
+                Some(crate::store::policy_json(&policy)?)
+            };
+            let (slug_set, slug, slug_key) = u.slug_columns();
+            if let Some(slug) = &u.slug {
+                let key = slug.as_ref().map(|s| s.key());
+                put_name(conn, ws, NameHolder::Group(id), key)?;
+            }
+            let (pw_set, pw) = u.password_columns();
+            conn.exec_cached(
+                "UPDATE groups SET \
                        name = COALESCE(?3, name), \
                        name_key = COALESCE(?16, name_key), \
                        slug = CASE WHEN ?4 THEN ?5 ELSE slug END, \
@@ -200,35 +214,37 @@ impl GroupStore for SqliteStore {
                        updated_at = ?14, \
                        policy = COALESCE(?15, policy) \
                      WHERE workspace_id = ?1 AND id = ?2",
-                    params![
-                        ws.0,
-                        id.0,
-                        u.name,
-                        slug_set,
-                        slug,
-                        slug_key,
-                        u.description,
-                        u.category_id,
-                        u.secret,
-                        u.unleavable,
-                        u.pinned,
-                        pw_set,
-                        pw,
-                        u.now,
-                        policy,
-                        u.name.as_ref().map(|n| n.to_lowercase()),
-                    ],
-                )
-                .map_err(slug_error)?;
-                for (field, value) in &u.custom_fields {
-                    put_field_value(conn, ws, id.0, *field, value).map_err(map_err)?;
-                }
-                if let Some(icon) = &u.icon {
-                    put_icon(conn, id.0, icon).map_err(map_err)?;
-                }
-                Ok(())
-            })
-            .await
+                params![
+                    ws.0,
+                    id.0,
+                    u.name,
+                    slug_set,
+                    slug,
+                    slug_key,
+                    u.description,
+                    u.category_id,
+                    u.secret,
+                    u.unleavable,
+                    u.pinned,
+                    pw_set,
+                    pw,
+                    u.now,
+                    policy,
+                    u.name.as_ref().map(|n| n.to_lowercase()),
+                ],
+            )
+            .map_err(slug_error)?;
+            for (field, value) in &u.custom_fields {
+                put_field_value(conn, ws, id.0, *field, value).map_err(map_err)?;
+            }
+            if let Some(icon) = &u.icon {
+                put_icon(conn, id.0, icon).map_err(map_err)?;
+            }
+            let after = group_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::Group))?;
+            let draft = event::group_updated(&before, &after);
+            record(conn, ws, audit, draft.as_slice())
+        })
+        .await
     }
 
     async fn delete_groups(
@@ -238,9 +254,10 @@ impl GroupStore for SqliteStore {
         successor: Option<GroupId>,
     ) -> Result<(), StoreError> {
         let ids = ids.to_vec();
-        self.writer
-            .write(move |conn| group_removal::delete_groups_in(conn, ws, &ids, successor))
-            .await
+        self.write_audited(move |conn, audit| {
+            group_removal::delete_groups_in(conn, ws, &ids, successor, audit)
+        })
+        .await
     }
 
     async fn find_group(

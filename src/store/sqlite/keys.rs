@@ -1,27 +1,33 @@
 //! API keys: stored hashes, look-up by prefix, revocation.
 
+use super::events::record;
 use super::*;
+use crate::domain::event;
 
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| {
-                conn.exec_cached(
-                    "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
+        self.write_audited(move |conn, audit| {
+            conn.exec_cached(
+                "INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key.prefix, ws.0, key.hash, key.label, key.now],
-                )
-                .map_err(|e| {
-                    if is_unique_violation(&e, "api_keys.prefix") {
-                        StoreError::AlreadyExists("key prefix".into())
-                    } else {
-                        map_err(e)
-                    }
-                })?;
-                Ok(())
-            })
-            .await
+                params![key.prefix, ws.0, key.hash, key.label, key.now],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e, "api_keys.prefix") {
+                    StoreError::AlreadyExists("key prefix".into())
+                } else {
+                    map_err(e)
+                }
+            })?;
+            record(
+                conn,
+                ws,
+                audit,
+                &[event::key_created(&key.prefix, &key.label)],
+            )
+        })
+        .await
     }
 
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -65,21 +71,30 @@ impl KeyStore for SqliteStore {
 
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
         let prefix = prefix.to_string();
-        self.writer
-            .write(move |conn| {
-                let n = conn
-                    .exec_cached(
-                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE prefix = \
-                             ?1",
-                        params![prefix, now],
-                    )
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound(Entity::Key));
-                }
-                Ok(())
-            })
-            .await?;
+        self.write_audited(move |conn, audit| {
+            let row: Option<(i64, bool)> = conn
+                .row_cached(
+                    "SELECT workspace_id, revoked_at IS NOT NULL FROM api_keys WHERE prefix = ?1",
+                    params![prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(map_err)?;
+            let Some((ws, revoked)) = row else {
+                return Err(StoreError::NotFound(Entity::Key));
+            };
+            if revoked {
+                return Ok(());
+            }
+            conn.exec_cached(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE prefix = ?1",
+                params![prefix, now],
+            )
+            .map_err(map_err)?;
+            record(conn, WorkspaceId(ws), audit, &[event::key_revoked(&prefix)])?;
+            Ok(())
+        })
+        .await?;
         // Committed; now tell every process's key cache (see `changes`).
         self.changes.mark_revocation().map_err(|e| {
             StoreError::Unavailable(format!(

@@ -1,7 +1,9 @@
 //! Memberships: the engine reads the rows, [`crate::domain::membership`] decides,
 //! and the engine writes what it decided.
 
+use super::events::record;
 use super::*;
+use crate::domain::event::{self, Audit};
 use crate::domain::membership::{
     KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
 };
@@ -18,9 +20,10 @@ impl MemberStore for SqliteStore {
         on_existing: OnExisting,
         now: i64,
     ) -> Result<u64, StoreError> {
-        self.writer
-            .write(move |conn| add_members_in(conn, ws, group, users, role, on_existing, now))
-            .await
+        self.write_audited(move |conn, audit| {
+            add_members_in(conn, ws, group, users, role, on_existing, now, audit)
+        })
+        .await
     }
 
     async fn remove_members(
@@ -30,9 +33,10 @@ impl MemberStore for SqliteStore {
         users: Vec<UserId>,
         require_member: bool,
     ) -> Result<u64, StoreError> {
-        self.writer
-            .write(move |conn| remove_members_in(conn, ws, group, users, require_member))
-            .await
+        self.write_audited(move |conn, audit| {
+            remove_members_in(conn, ws, group, users, require_member, audit)
+        })
+        .await
     }
 
     async fn list_members(
@@ -101,6 +105,7 @@ fn id_array(users: &[UserId]) -> Result<String, StoreError> {
 }
 
 /// Adds members inside the caller's transaction; see [`MemberStore::add_members`].
+#[allow(clippy::too_many_arguments)]
 /// Reads the group's policy and count, then which of the users exist and their
 /// roles (one statement); the domain decides; at most three statements write.
 pub(super) fn add_members_in(
@@ -111,6 +116,7 @@ pub(super) fn add_members_in(
     role: Option<GroupRole>,
     on_existing: OnExisting,
     now: i64,
+    audit: &Audit,
 ) -> Result<u64, StoreError> {
     let row: Option<(String, i64)> = conn
         .row_cached(
@@ -127,6 +133,12 @@ pub(super) fn add_members_in(
     let known = known_users(conn, ws, group, &users)?;
     let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
     write_adds(conn, group, &plan, now)?;
+    record(
+        conn,
+        ws,
+        audit,
+        &event::member_add_events(group.0, &plan, &known),
+    )?;
     Ok(plan.joining.len() as u64)
 }
 
@@ -198,6 +210,7 @@ fn remove_members_in(
     group: GroupId,
     users: Vec<UserId>,
     require_member: bool,
+    audit: &Audit,
 ) -> Result<u64, StoreError> {
     if group_builtin(conn, ws, group)?.is_none() {
         return Err(StoreError::NotFound(Entity::Group));
@@ -225,5 +238,11 @@ fn remove_members_in(
         )
         .map_err(map_err)?;
     }
+    record(
+        conn,
+        ws,
+        audit,
+        &event::member_removed_events(group.0, &leaving),
+    )?;
     Ok(leaving.len() as u64)
 }

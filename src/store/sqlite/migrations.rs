@@ -181,6 +181,69 @@ CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
     // stored when they were the plain lower case. The work is [`rekey`], run in this
     // migration's transaction (see `REKEY_VERSION`); the SQL part is only a marker.
     "-- identifier keys recomputed by store::rekey",
+    // 10: events (the audit log and the webhook outbox), webhook endpoints, and
+    // their deliveries. An event's id is per workspace, taken from
+    // workspaces.last_event_id in the writing transaction.
+    r#"
+ALTER TABLE workspaces ADD COLUMN last_event_id INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE events (
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    actor_label TEXT,
+    door TEXT,
+    group_id INTEGER,
+    user_id INTEGER,
+    subject TEXT,
+    changes TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+CREATE INDEX events_at ON events(at_ms);
+CREATE INDEX events_group ON events(workspace_id, group_id, id) WHERE group_id IS NOT NULL;
+CREATE INDEX events_user ON events(workspace_id, user_id, id) WHERE user_id IS NOT NULL;
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_until_ms INTEGER,
+    failing_since_ms INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX webhooks_workspace ON webhooks(workspace_id, id);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event_id INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at_ms INTEGER NOT NULL,
+    lease_until_ms INTEGER,
+    lease_token INTEGER,
+    created_ms INTEGER NOT NULL,
+    FOREIGN KEY (workspace_id, event_id) REFERENCES events(workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
+CREATE INDEX deliveries_event ON deliveries(workspace_id, event_id);
+CREATE TABLE delivery_attempts (
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    at_ms INTEGER NOT NULL,
+    status INTEGER,
+    latency_ms INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id, at_ms);
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

@@ -322,6 +322,7 @@ fn user_error(e: rusqlite::Error) -> StoreError {
 // row macros above).
 mod categories;
 mod dump;
+mod events;
 mod fields;
 mod group_removal;
 mod group_values;
@@ -331,4 +332,5 @@ mod keys;
 mod members;
 use members::add_members_in;
 mod users;
+mod webhooks;
 mod workspaces;

@@ -1,33 +1,59 @@
 //! Users.
 
+use super::events::record;
 use super::*;
+use crate::domain::event;
+
+fn user_in(conn: &Connection, ws: WorkspaceId, id: UserId) -> Result<Option<User>, StoreError> {
+    conn.row_cached(
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.workspace_id = ?1 AND u.id = ?2"
+        ),
+        params![ws.0, id.0],
+        user_from_row,
+    )
+    .optional()
+    .map_err(map_err)
+}
 
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
-        self.writer
-            .write(move |conn| {
-                conn.exec_cached(
-                    "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
+        self.write_audited(move |conn, audit| {
+            conn.exec_cached(
+                "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
                      email_key, password_hash, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                    params![
-                        ws.0,
-                        u.full_name,
-                        u.username.0,
-                        u.username.1,
-                        u.email.0,
-                        u.email.1,
-                        u.password_hash,
-                        u.now
-                    ],
-                )
-                .map_err(user_error)?;
-                let id = UserId(conn.last_insert_rowid());
-                put_name(conn, ws, NameHolder::User(id), Some(&u.username.1))?;
-                Ok(id)
-            })
-            .await
+                params![
+                    ws.0,
+                    u.full_name,
+                    u.username.0,
+                    u.username.1,
+                    u.email.0,
+                    u.email.1,
+                    u.password_hash,
+                    u.now
+                ],
+            )
+            .map_err(user_error)?;
+            let id = UserId(conn.last_insert_rowid());
+            put_name(conn, ws, NameHolder::User(id), Some(&u.username.1))?;
+            let made = User {
+                id,
+                workspace: ws,
+                full_name: u.full_name,
+                username: u.username.0,
+                email: u.email.0,
+                password_hash: u.password_hash,
+                created_at: u.now,
+                updated_at: u.now,
+            };
+            record(conn, ws, audit, &[event::user_created(&made)])?;
+            Ok(id)
+        })
+        .await
     }
 
     async fn update_user(
@@ -36,62 +62,64 @@ impl UserStore for SqliteStore {
         id: UserId,
         u: UserUpdate,
     ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| {
-                let n = conn
-                    .exec_cached(
-                        "UPDATE users SET full_name = COALESCE(?3, full_name), \
+        self.write_audited(move |conn, audit| {
+            let Some(before) = user_in(conn, ws, id)? else {
+                return Err(StoreError::NotFound(Entity::User));
+            };
+            conn.exec_cached(
+                "UPDATE users SET full_name = COALESCE(?3, full_name), \
                          username = COALESCE(?4, username), \
                          username_key = COALESCE(?5, username_key), \
                          email = COALESCE(?6, email), email_key = COALESCE(?7, email_key), \
                          password_hash = COALESCE(?8, password_hash), updated_at = ?9 \
                          WHERE workspace_id = ?1 AND id = ?2",
-                        params![
-                            ws.0,
-                            id.0,
-                            u.full_name,
-                            u.username.as_ref().map(|x| &x.0),
-                            u.username.as_ref().map(|x| &x.1),
-                            u.email.as_ref().map(|x| &x.0),
-                            u.email.as_ref().map(|x| &x.1),
-                            u.password_hash,
-                            u.now
-                        ],
-                    )
-                    .map_err(user_error)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound(Entity::User));
-                }
-                if let Some((_, key)) = &u.username {
-                    put_name(conn, ws, NameHolder::User(id), Some(key))?;
-                }
-                Ok(())
-            })
-            .await
+                params![
+                    ws.0,
+                    id.0,
+                    u.full_name,
+                    u.username.as_ref().map(|x| &x.0),
+                    u.username.as_ref().map(|x| &x.1),
+                    u.email.as_ref().map(|x| &x.0),
+                    u.email.as_ref().map(|x| &x.1),
+                    u.password_hash,
+                    u.now
+                ],
+            )
+            .map_err(user_error)?;
+            if let Some((_, key)) = &u.username {
+                put_name(conn, ws, NameHolder::User(id), Some(key))?;
+            }
+            let after = user_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::User))?;
+            record(
+                conn,
+                ws,
+                audit,
+                event::user_updated(&before, &after).as_slice(),
+            )
+        })
+        .await
     }
 
     async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| {
-                conn.exec_cached(
-                    "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
+        self.write_audited(move |conn, audit| {
+            let Some(before) = user_in(conn, ws, id)? else {
+                return Err(StoreError::NotFound(Entity::User));
+            };
+            conn.exec_cached(
+                "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
                          (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
                           WHERE m.user_id = ?2 AND u.workspace_id = ?1)",
-                    params![ws.0, id.0],
-                )
-                .map_err(map_err)?;
-                let n = conn
-                    .exec_cached(
-                        "DELETE FROM users WHERE workspace_id = ?1 AND id = ?2",
-                        params![ws.0, id.0],
-                    )
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound(Entity::User));
-                }
-                Ok(())
-            })
-            .await
+                params![ws.0, id.0],
+            )
+            .map_err(map_err)?;
+            conn.exec_cached(
+                "DELETE FROM users WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, id.0],
+            )
+            .map_err(map_err)?;
+            record(conn, ws, audit, &[event::user_deleted(&before)])
+        })
+        .await
     }
 
     async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {

@@ -1,0 +1,174 @@
+//! Events: written by every other write inside its own transaction ([`record`]),
+//! read back as the audit log, and pruned.
+
+use super::*;
+use crate::domain::event::{Audit, Event, EventDraft, EventPattern, EventType};
+use crate::domain::webhook::matching_patterns;
+use crate::store::{EventQuery, EventStore};
+
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Writes `drafts` as events of `ws`, stamped with `audit`, and queues a delivery
+/// of each to every enabled endpoint of the workspace subscribed to its type.
+/// Runs inside the caller's write transaction: the events commit with the change
+/// or not at all. Ids come from the workspace row, so they grow in commit order.
+pub(super) fn record(
+    conn: &Connection,
+    ws: WorkspaceId,
+    audit: &Audit,
+    drafts: &[EventDraft],
+) -> Result<(), StoreError> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = conn
+        .row_cached(
+            "UPDATE workspaces SET last_event_id = last_event_id + ?2 WHERE id = ?1 \
+             RETURNING last_event_id",
+            params![ws.0, drafts.len() as i64],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound(Entity::Workspace))?;
+    let at = now_ms();
+    let actor = audit.actor.to_string();
+    let door = audit.door.map(|d| d.as_str());
+    let first = last - drafts.len() as i64 + 1;
+    for (i, d) in drafts.iter().enumerate() {
+        let id = first + i as i64;
+        conn.exec_cached(
+            "INSERT INTO events (workspace_id, id, type, at_ms, actor, actor_label, door, \
+                 group_id, user_id, subject, changes) \
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT label FROM api_keys WHERE prefix = ?6), \
+                 ?7, ?8, ?9, ?10, ?11)",
+            params![
+                ws.0,
+                id,
+                d.kind.as_str(),
+                at,
+                actor,
+                audit.actor.key_prefix(),
+                door,
+                d.group,
+                d.user,
+                d.subject,
+                d.changes_json(),
+            ],
+        )
+        .map_err(map_err)?;
+        let [one, noun, all] = matching_patterns(d.kind);
+        conn.exec_cached(
+            "INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, created_ms) \
+             SELECT ?1, w.id, ?2, ?3, ?3 FROM webhooks w \
+             WHERE w.workspace_id = ?1 AND w.enabled \
+               AND EXISTS (SELECT 1 FROM json_each(w.events) j WHERE j.value IN (?4, ?5, ?6))",
+            params![ws.0, id, at, one, noun, all],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// Runs a write that records events: reads the command's audit here, in the
+/// calling task, and hands it to `f` on the writer thread.
+impl SqliteStore {
+    pub(super) async fn write_audited<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Audit) -> Result<T, StoreError> + Send + 'static,
+    {
+        let audit = crate::store::audit::current();
+        self.writer.write(move |conn| f(conn, &audit)).await
+    }
+}
+
+macro_rules! event_columns {
+    () => {
+        "e.id, e.type, e.at_ms, e.actor, e.actor_label, e.door, e.group_id, e.user_id, \
+         e.subject, e.changes"
+    };
+}
+pub(super) use event_columns;
+
+/// An event row, from `event_columns!()` starting at column `at`.
+pub(super) fn event_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Event> {
+    let bad = |col: usize, msg: String| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
+    };
+    let kind: String = r.get(at + 1)?;
+    let changes: String = r.get(at + 9)?;
+    Ok(Event {
+        id: r.get(at)?,
+        kind: EventType::parse(&kind)
+            .ok_or_else(|| bad(at + 1, format!("unknown event type {kind:?}")))?,
+        at_ms: r.get(at + 2)?,
+        actor: r.get(at + 3)?,
+        actor_label: r.get(at + 4)?,
+        door: r.get(at + 5)?,
+        group: r.get(at + 6)?,
+        user: r.get(at + 7)?,
+        subject: r.get(at + 8)?,
+        changes: Event::parse_changes(&changes).map_err(|e| bad(at + 9, e))?,
+    })
+}
+
+/// The `type` filter as SQL values: an exact type, or a `noun.%` pattern.
+fn kind_filter(kind: &Option<EventPattern>) -> (Option<String>, Option<String>) {
+    match kind {
+        None | Some(EventPattern::All) => (None, None),
+        Some(EventPattern::One(t)) => (Some(t.as_str().to_string()), None),
+        Some(EventPattern::Noun(n)) => (None, Some(format!("{n}.%"))),
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn list_events(&self, ws: WorkspaceId, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let (exact, like) = kind_filter(&q.kind);
+        let q = q.clone();
+        self.read(move |conn| {
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events e WHERE e.workspace_id = ?1 AND e.id > ?2 \
+                   AND (?3 IS NULL OR e.type = ?3) AND (?4 IS NULL OR e.type LIKE ?4) \
+                   AND (?5 IS NULL OR e.group_id = ?5) AND (?6 IS NULL OR e.user_id = ?6) \
+                   AND (?7 IS NULL OR e.actor = ?7) \
+                 ORDER BY e.id LIMIT ?8"
+            ))?
+            .query_map(
+                params![
+                    ws.0, q.after, exact, like, q.group, q.user, q.actor, q.limit
+                ],
+                |r| event_from_row(r, 0),
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "DELETE FROM events WHERE (workspace_id, id) IN ( \
+                           SELECT e.workspace_id, e.id FROM events e WHERE e.at_ms < ?1 \
+                           AND NOT EXISTS (SELECT 1 FROM deliveries d \
+                             WHERE d.workspace_id = e.workspace_id AND d.event_id = e.id \
+                               AND d.state = 'pending') \
+                           LIMIT ?2)",
+                        params![before_ms, batch],
+                    )
+                    .map_err(map_err)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+}

@@ -1,0 +1,375 @@
+//! Webhook endpoints and the delivery queue. Leasing and finishing run on the one
+//! writer, so two senders never hold the same delivery.
+
+use super::events::{event_columns, event_from_row, record};
+use super::*;
+use crate::domain::event;
+use crate::domain::webhook::{Attempt, Delivery, DeliveryState, Webhook};
+use crate::store::{AttemptRecord, DueDelivery, NewWebhook, WebhookStore, WebhookUpdate};
+
+const WEBHOOK_COLUMNS: &str = "id, url, events, description, enabled, disabled_reason, \
+     created_at, updated_at";
+
+fn webhook_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
+    let events: String = r.get(2)?;
+    Ok(Webhook {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        events: serde_json::from_str(&events).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+        })?,
+        description: r.get(3)?,
+        enabled: r.get(4)?,
+        disabled_reason: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+fn find_in(conn: &Connection, ws: WorkspaceId, id: i64) -> Result<Option<Webhook>, StoreError> {
+    conn.row_cached(
+        &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE workspace_id = ?1 AND id = ?2"),
+        params![ws.0, id],
+        webhook_from_row,
+    )
+    .optional()
+    .map_err(map_err)
+}
+
+fn json_list(list: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(list).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn create_webhook(&self, ws: WorkspaceId, w: NewWebhook) -> Result<Webhook, StoreError> {
+        self.write_audited(move |conn, audit| {
+            conn.exec_cached(
+                "INSERT INTO webhooks (workspace_id, url, events, description, secret, \
+                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![
+                    ws.0,
+                    w.url,
+                    json_list(&w.events)?,
+                    w.description,
+                    w.secret,
+                    w.now
+                ],
+            )
+            .map_err(map_err)?;
+            let id = conn.last_insert_rowid();
+            let made = find_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::Webhook))?;
+            record(conn, ws, audit, &[event::webhook_created(&made)])?;
+            Ok(made)
+        })
+        .await
+    }
+
+    async fn list_webhooks(&self, ws: WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE workspace_id = ?1 ORDER BY id"
+            ))?
+            .query_map(params![ws.0], webhook_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn find_webhook(&self, ws: WorkspaceId, id: i64) -> Result<Option<Webhook>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE workspace_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![ws.0, id], webhook_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn update_webhook(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        u: WebhookUpdate,
+    ) -> Result<Webhook, StoreError> {
+        self.write_audited(move |conn, audit| {
+            let before = find_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::Webhook))?;
+            let events = u.events.as_deref().map(json_list).transpose()?;
+            conn.exec_cached(
+                "UPDATE webhooks SET url = COALESCE(?3, url), events = COALESCE(?4, events), \
+                   description = COALESCE(?5, description), enabled = COALESCE(?6, enabled), \
+                   disabled_reason = CASE WHEN ?6 THEN NULL ELSE disabled_reason END, \
+                   failing_since_ms = CASE WHEN ?6 THEN NULL ELSE failing_since_ms END, \
+                   updated_at = ?7 \
+                 WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, id, u.url, events, u.description, u.enabled, u.now],
+            )
+            .map_err(map_err)?;
+            let after = find_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::Webhook))?;
+            if let Some(draft) = event::webhook_updated(&before, &after) {
+                record(conn, ws, audit, &[draft])?;
+            }
+            Ok(after)
+        })
+        .await
+    }
+
+    async fn delete_webhook(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
+        self.write_audited(move |conn, audit| {
+            let before = find_in(conn, ws, id)?.ok_or(StoreError::NotFound(Entity::Webhook))?;
+            conn.exec_cached(
+                "DELETE FROM webhooks WHERE workspace_id = ?1 AND id = ?2",
+                params![ws.0, id],
+            )
+            .map_err(map_err)?;
+            record(conn, ws, audit, &[event::webhook_deleted(&before)])
+        })
+        .await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        secret: String,
+        previous_until_ms: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write_audited(move |conn, audit| {
+            let n = conn
+                .exec_cached(
+                    "UPDATE webhooks SET previous_secret = secret, \
+                       previous_secret_until_ms = ?4, secret = ?3, updated_at = ?5 \
+                     WHERE workspace_id = ?1 AND id = ?2",
+                    params![ws.0, id, secret, previous_until_ms, now],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(Entity::Webhook));
+            }
+            record(conn, ws, audit, &[event::webhook_secret_rotated(id)])
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        ws: WorkspaceId,
+        webhook: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |conn| {
+            in_snapshot(conn, |conn| {
+                let mut out: Vec<Delivery> = conn
+                    .prepare_cached(
+                        "SELECT d.id, d.webhook_id, d.event_id, e.type, d.state, d.attempts, \
+                           d.next_at_ms, d.created_ms \
+                         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                         JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                         WHERE w.workspace_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 \
+                         ORDER BY d.id DESC LIMIT ?4",
+                    )?
+                    .query_map(
+                        params![ws.0, webhook, before.unwrap_or(i64::MAX), limit],
+                        |r| {
+                            let state: String = r.get(4)?;
+                            Ok(Delivery {
+                                id: r.get(0)?,
+                                webhook: r.get(1)?,
+                                event_id: r.get(2)?,
+                                event_type: r.get(3)?,
+                                state: DeliveryState::parse(&state)
+                                    .unwrap_or(DeliveryState::Pending),
+                                attempts: r.get(5)?,
+                                next_at_ms: r.get(6)?,
+                                created_ms: r.get(7)?,
+                                tries: Vec::new(),
+                            })
+                        },
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut attempts = conn.prepare_cached(
+                    "SELECT at_ms, status, latency_ms, error FROM delivery_attempts \
+                     WHERE delivery_id = ?1 ORDER BY at_ms, rowid",
+                )?;
+                for d in out.iter_mut() {
+                    d.tries = attempts
+                        .query_map(params![d.id], |r| {
+                            Ok(Attempt {
+                                at_ms: r.get(0)?,
+                                status: r.get(1)?,
+                                latency_ms: r.get(2)?,
+                                error: r.get(3)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<_>>()?;
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn retry_delivery(
+        &self,
+        ws: WorkspaceId,
+        webhook: i64,
+        delivery: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .exec_cached(
+                        "UPDATE deliveries SET state = 'pending', next_at_ms = ?4, \
+                           lease_until_ms = NULL, lease_token = NULL \
+                         WHERE workspace_id = ?1 AND webhook_id = ?2 AND id = ?3",
+                        params![ws.0, webhook, delivery, now_ms],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound(Entity::Delivery));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn lease_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        token: i64,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let ids: Vec<i64> = conn
+                    .prepare_cached(
+                        "UPDATE deliveries SET lease_until_ms = ?2, lease_token = ?3 \
+                         WHERE id IN (SELECT d.id FROM deliveries d \
+                           JOIN webhooks w ON w.id = d.webhook_id \
+                           WHERE d.state = 'pending' AND d.next_at_ms <= ?1 AND w.enabled \
+                             AND (d.lease_until_ms IS NULL OR d.lease_until_ms < ?1) \
+                           ORDER BY d.next_at_ms LIMIT ?4) \
+                         RETURNING id",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![now_ms, lease_until_ms, token, limit], |r| r.get(0))?
+                            .collect()
+                    })
+                    .map_err(map_err)?;
+                let mut out = Vec::with_capacity(ids.len());
+                let mut read = conn
+                    .prepare_cached(concat!(
+                        "SELECT d.id, d.workspace_id, d.webhook_id, w.url, w.secret, \
+                           CASE WHEN w.previous_secret_until_ms > ?2 THEN w.previous_secret END, \
+                           d.attempts, w.failing_since_ms, ",
+                        event_columns!(),
+                        " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                          JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                          WHERE d.id = ?1"
+                    ))
+                    .map_err(map_err)?;
+                for id in ids {
+                    let due = read
+                        .query_row(params![id, now_ms], |r| {
+                            let previous: Option<String> = r.get(5)?;
+                            Ok(DueDelivery {
+                                id: r.get(0)?,
+                                workspace: WorkspaceId(r.get(1)?),
+                                webhook: r.get(2)?,
+                                url: r.get(3)?,
+                                secrets: std::iter::once(r.get(4)?).chain(previous).collect(),
+                                attempts: r.get(6)?,
+                                failing_since_ms: r.get(7)?,
+                                event: event_from_row(r, 8)?,
+                            })
+                        })
+                        .map_err(map_err)?;
+                    out.push(due);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn finish_attempt(&self, r: AttemptRecord) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |conn| {
+                let held: Option<(i64, i64)> = conn
+                    .row_cached(
+                        "SELECT workspace_id, webhook_id FROM deliveries \
+                         WHERE id = ?1 AND lease_token = ?2",
+                        params![r.delivery, r.token],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                let Some((ws, webhook)) = held else {
+                    return Ok(false);
+                };
+                let a = &r.attempt;
+                conn.exec_cached(
+                    "INSERT INTO delivery_attempts (delivery_id, at_ms, status, latency_ms, error) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![r.delivery, a.at_ms, a.status, a.latency_ms, a.error],
+                )
+                .map_err(map_err)?;
+                conn.exec_cached(
+                    "UPDATE deliveries SET state = ?2, next_at_ms = ?3, attempts = attempts + 1, \
+                       lease_until_ms = NULL, lease_token = NULL WHERE id = ?1",
+                    params![r.delivery, r.after.state.as_str(), r.after.next_at_ms],
+                )
+                .map_err(map_err)?;
+                if r.after.healthy {
+                    conn.exec_cached(
+                        "UPDATE webhooks SET failing_since_ms = NULL \
+                         WHERE id = ?1 AND failing_since_ms IS NOT NULL",
+                        params![webhook],
+                    )
+                    .map_err(map_err)?;
+                } else {
+                    conn.exec_cached(
+                        "UPDATE webhooks SET failing_since_ms = COALESCE(failing_since_ms, ?2) \
+                         WHERE id = ?1",
+                        params![webhook, a.at_ms],
+                    )
+                    .map_err(map_err)?;
+                }
+                if let Some(reason) = &r.after.disable {
+                    let ws = WorkspaceId(ws);
+                    let before = find_in(conn, ws, webhook)?;
+                    conn.exec_cached(
+                        "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 \
+                         WHERE id = ?1 AND enabled",
+                        params![webhook, reason, a.at_ms / 1000],
+                    )
+                    .map_err(map_err)?;
+                    let after = find_in(conn, ws, webhook)?;
+                    if let Some(draft) = before
+                        .zip(after)
+                        .and_then(|(b, a)| event::webhook_updated(&b, &a))
+                    {
+                        record(conn, ws, &event::Audit::SYSTEM, &[draft])?;
+                    }
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            conn.row_cached(
+                "SELECT count(*) FROM deliveries WHERE state = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .await
+        .map(|n| n as u64)
+    }
+}
