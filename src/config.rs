@@ -21,8 +21,14 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub database_pool_size: Option<usize>,
     pub idempotency_claim_secs: Option<u64>,
+    /// Icons and webhooks may reach loopback and private addresses.
+    pub allow_private_targets: Option<bool>,
     #[serde(default)]
     pub icons: FileIcons,
+    #[serde(default)]
+    pub webhooks: FileWebhooks,
+    #[serde(default)]
+    pub events: FileEvents,
     #[serde(default)]
     pub http: FileHttp,
 }
@@ -35,6 +41,20 @@ pub struct FileHttp {
     pub idle_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub body_memory_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWebhooks {
+    pub timeout_secs: Option<u64>,
+    pub retry_schedule_secs: Option<Vec<u64>>,
+    pub disable_after_hours: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEvents {
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,7 +73,13 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_pool_size: Option<usize>,
+    pub allow_private_targets: Option<bool>,
+    /// The older name of `allow_private_targets`, for icons; still honoured.
     pub icon_allow_private: Option<bool>,
+    pub webhook_timeout_secs: Option<u64>,
+    pub webhook_retry_schedule: Option<Vec<u64>>,
+    pub webhook_disable_after_hours: Option<u64>,
+    pub event_retention_days: Option<u64>,
     pub icon_timeout_secs: Option<u64>,
     pub icon_max_bytes: Option<usize>,
     pub http_header_timeout_secs: Option<u64>,
@@ -104,6 +130,10 @@ pub struct Settings {
     pub http: HttpLimits,
     /// How long an idempotency claim lasts unless its request renews it.
     pub idempotency_claim: Duration,
+    /// How webhook deliveries are sent and retried.
+    pub webhooks: crate::service::delivery::DeliverySettings,
+    /// How long events are kept.
+    pub event_retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +163,22 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let allow_private = o
+            .allow_private_targets
+            .or(o.icon_allow_private)
+            .or(file.allow_private_targets)
+            .or(file.icons.allow_private)
+            .unwrap_or(false);
+        let webhooks = resolve_webhooks(&o, &file.webhooks, allow_private)?;
+        let retention_days = o
+            .event_retention_days
+            .or(file.events.retention_days)
+            .unwrap_or(crate::service::events::DEFAULT_RETENTION.as_secs() / 86_400);
+        if !(1..=36_500).contains(&retention_days) {
+            return Err(ConfigError::Invalid(
+                "events.retention_days must be between 1 and 36500".into(),
+            ));
+        }
         let http = resolve_http(&o, &file.http)?;
         let listen_raw = o
             .listen
@@ -196,6 +242,8 @@ impl Settings {
             ));
         }
         Ok(Settings {
+            webhooks,
+            event_retention: Duration::from_secs(retention_days * 86_400),
             http,
             idempotency_claim: Duration::from_secs(claim_secs),
             listen,
@@ -203,15 +251,56 @@ impl Settings {
             database_url,
             database_pool_size,
             icons: IconPolicy {
-                allow_private: o
-                    .icon_allow_private
-                    .or(file.icons.allow_private)
-                    .unwrap_or(false),
+                allow_private,
                 timeout: Duration::from_secs(timeout_secs),
                 max_bytes,
             },
         })
     }
+}
+
+fn resolve_webhooks(
+    o: &Overrides,
+    file: &FileWebhooks,
+    allow_private: bool,
+) -> Result<crate::service::delivery::DeliverySettings, ConfigError> {
+    let mut d = crate::service::delivery::DeliverySettings {
+        allow_private,
+        ..Default::default()
+    };
+    let timeout = o
+        .webhook_timeout_secs
+        .or(file.timeout_secs)
+        .unwrap_or(d.timeout.as_secs());
+    if !(1..=60).contains(&timeout) {
+        return Err(ConfigError::Invalid(
+            "webhooks.timeout_secs must be between 1 and 60".into(),
+        ));
+    }
+    d.timeout = Duration::from_secs(timeout);
+    if let Some(schedule) = o
+        .webhook_retry_schedule
+        .clone()
+        .or(file.retry_schedule_secs.clone())
+    {
+        if schedule.len() > 50 || schedule.iter().any(|s| *s > 7 * 86_400) {
+            return Err(ConfigError::Invalid(
+                "webhooks.retry_schedule_secs takes at most 50 waits of at most 604800 seconds \
+                 each (an empty list: no retries)"
+                    .into(),
+            ));
+        }
+        d.retry.schedule = schedule;
+    }
+    if let Some(hours) = o.webhook_disable_after_hours.or(file.disable_after_hours) {
+        if !(1..=24 * 365).contains(&hours) {
+            return Err(ConfigError::Invalid(
+                "webhooks.disable_after_hours must be between 1 and 8760".into(),
+            ));
+        }
+        d.retry.disable_after_secs = hours * 3600;
+    }
+    Ok(d)
 }
 
 fn resolve_http(o: &Overrides, file: &FileHttp) -> Result<HttpLimits, ConfigError> {

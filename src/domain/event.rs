@@ -452,6 +452,32 @@ impl Event {
             .collect()
     }
 
+    /// The whole event as one JSON object: its `data` with its id, type and time
+    /// (what `groupd events --json` prints).
+    pub fn to_json(&self) -> Value {
+        let mut v = self.data();
+        if let Value::Object(map) = &mut v {
+            map.insert("type".into(), json!(self.kind.as_str()));
+            map.insert("timestamp".into(), json!(rfc3339_ms(self.at_ms)));
+        }
+        v
+    }
+
+    /// The changes in a line: `name: "Owls" -> "Night Owls"; password: changed`.
+    pub fn changes_line(&self) -> String {
+        self.changes
+            .iter()
+            .map(|c| {
+                if c.before == json!(SECRET_CHANGED) && c.after == json!(SECRET_CHANGED) {
+                    format!("{}: {SECRET_CHANGED}", c.field)
+                } else {
+                    format!("{}: {} -> {}", c.field, c.before, c.after)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The event's `data` as webhooks deliver it and the REST API shows it.
     pub fn data(&self) -> Value {
         json!({
@@ -465,6 +491,31 @@ impl Event {
             "changes": self.changes.iter().map(Change::to_json).collect::<Vec<_>>(),
         })
     }
+}
+
+/// A time in milliseconds since the epoch as RFC 3339 in UTC, to the
+/// millisecond: `2026-12-01T13:51:40.123Z`.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Every field of something new, as changes from nothing.
@@ -735,6 +786,14 @@ mod tests {
             created_at: 1,
             updated_at: 1,
         }
+    }
+
+    #[test]
+    fn times_read_as_rfc3339() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_614_265_330_007), "2021-02-25T15:02:10.007Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_796_132_800_000), "2026-12-01T13:46:40.000Z");
     }
 
     #[test]

@@ -177,7 +177,10 @@ async fn group_icon(
     headers: HeaderMap,
 ) -> Response {
     let caller = match service
-        .authenticate(bearer(headers.get(header::AUTHORIZATION)))
+        .authenticate(
+            bearer(headers.get(header::AUTHORIZATION)),
+            crate::domain::event::Door::Grupo,
+        )
         .await
     {
         Ok(caller) => caller,
@@ -215,6 +218,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
         );
     }
     let max_connections = connection_cap(&settings)?;
+    service
+        .spawn_deliverer(settings.webhooks.clone())
+        .map_err(StartupError::Other)?;
+    service.spawn_pruner(settings.event_retention);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| StartupError::Listen {

@@ -40,11 +40,14 @@ impl Service {
         caller: Caller,
         name: &str,
     ) -> Result<Category, ServiceError> {
-        let name = category::validate_name(name)?;
-        Ok(self
-            .store
-            .create_category(caller.workspace, &name, now())
-            .await?)
+        self.audited(caller, async move {
+            let name = category::validate_name(name)?;
+            Ok(self
+                .store
+                .create_category(caller.workspace, &name, now())
+                .await?)
+        })
+        .await
     }
 
     pub async fn list_categories(&self, caller: Caller) -> Result<Vec<Category>, ServiceError> {
@@ -57,16 +60,22 @@ impl Service {
         id: i64,
         name: &str,
     ) -> Result<Category, ServiceError> {
-        let name = category::validate_name(name)?;
-        self.store
-            .rename_category(caller.workspace, id, &name)
-            .await?;
-        Ok(Category { id, name })
+        self.audited(caller, async move {
+            let name = category::validate_name(name)?;
+            self.store
+                .rename_category(caller.workspace, id, &name)
+                .await?;
+            Ok(Category { id, name })
+        })
+        .await
     }
 
     /// Removes a category; its groups move to category 1. Returns how many moved.
     pub async fn delete_category(&self, caller: Caller, id: i64) -> Result<u64, ServiceError> {
-        Ok(self.store.delete_category(caller.workspace, id).await?)
+        self.audited(caller, async move {
+            Ok(self.store.delete_category(caller.workspace, id).await?)
+        })
+        .await
     }
 
     pub async fn create_field(
@@ -74,11 +83,14 @@ impl Service {
         caller: Caller,
         def: NewFieldDef,
     ) -> Result<FieldDef, ServiceError> {
-        let def = field::validate_definition(def)?;
-        Ok(self
-            .store
-            .create_field(caller.workspace, def, now())
-            .await?)
+        self.audited(caller, async move {
+            let def = field::validate_definition(def)?;
+            Ok(self
+                .store
+                .create_field(caller.workspace, def, now())
+                .await?)
+        })
+        .await
     }
 
     pub async fn list_fields(&self, caller: Caller) -> Result<Vec<FieldDef>, ServiceError> {
@@ -86,7 +98,10 @@ impl Service {
     }
 
     pub async fn delete_field(&self, caller: Caller, id: i64) -> Result<(), ServiceError> {
-        Ok(self.store.delete_field(caller.workspace, id).await?)
+        self.audited(caller, async move {
+            Ok(self.store.delete_field(caller.workspace, id).await?)
+        })
+        .await
     }
 }
 

@@ -68,53 +68,56 @@ impl Service {
         caller: Caller,
         draft: GroupDraft,
     ) -> Result<Group, ServiceError> {
-        let plan = self.check_plan(caller, draft, DraftMode::Create).await?;
-        let slug = plan.slug.clone().flatten();
-        if let Some(s) = &slug {
-            if self
-                .store
-                .name_taken(caller.workspace, s.key(), None)
-                .await?
-            {
-                return Err(ServiceError::SlugTaken);
+        self.audited(caller, async move {
+            let plan = self.check_plan(caller, draft, DraftMode::Create).await?;
+            let slug = plan.slug.clone().flatten();
+            if let Some(s) = &slug {
+                if self
+                    .store
+                    .name_taken(caller.workspace, s.key(), None)
+                    .await?
+                {
+                    return Err(ServiceError::SlugTaken);
+                }
             }
-        }
-        let password_hash = match plan.password {
-            PasswordPlan::Set(p) => Some(passwords::hash(p).await?),
-            PasswordPlan::Keep | PasswordPlan::Clear => None,
-        };
-        let icon = self.fetch_icon(&plan.icon).await.flatten();
-        let new = NewGroup {
-            name: plan.name.unwrap_or_default(),
-            slug,
-            description: plan.description.unwrap_or_default(),
-            category_id: plan.category_id.unwrap_or_else(group::default_category),
-            secret: plan.secret.unwrap_or(false),
-            unleavable: plan.unleavable.unwrap_or(false),
-            pinned: plan.pinned.unwrap_or(false),
-            password_hash,
-            icon,
-            custom_fields: plan
-                .custom_fields
-                .into_iter()
-                .filter_map(|(id, v)| v.map(|v| (id, v)))
-                .collect(),
-            policy: {
-                let mut policy = GroupPolicy::default();
-                policy.apply(&plan.policy);
-                policy
-            },
-            now: now(),
-        };
-        // What is stored is exactly `new`, so the answer is made from it rather
-        // than read back (one read fewer per create).
-        let made = new.as_group(caller.workspace);
-        let id = self
-            .store
-            .insert_group(caller.workspace, new)
-            .await
-            .map_err(reference_error)?;
-        Ok(Group { id, ..made })
+            let password_hash = match plan.password {
+                PasswordPlan::Set(p) => Some(passwords::hash(p).await?),
+                PasswordPlan::Keep | PasswordPlan::Clear => None,
+            };
+            let icon = self.fetch_icon(&plan.icon).await.flatten();
+            let new = NewGroup {
+                name: plan.name.unwrap_or_default(),
+                slug,
+                description: plan.description.unwrap_or_default(),
+                category_id: plan.category_id.unwrap_or_else(group::default_category),
+                secret: plan.secret.unwrap_or(false),
+                unleavable: plan.unleavable.unwrap_or(false),
+                pinned: plan.pinned.unwrap_or(false),
+                password_hash,
+                icon,
+                custom_fields: plan
+                    .custom_fields
+                    .into_iter()
+                    .filter_map(|(id, v)| v.map(|v| (id, v)))
+                    .collect(),
+                policy: {
+                    let mut policy = GroupPolicy::default();
+                    policy.apply(&plan.policy);
+                    policy
+                },
+                now: now(),
+            };
+            // What is stored is exactly `new`, so the answer is made from it rather
+            // than read back (one read fewer per create).
+            let made = new.as_group(caller.workspace);
+            let id = self
+                .store
+                .insert_group(caller.workspace, new)
+                .await
+                .map_err(reference_error)?;
+            Ok(Group { id, ..made })
+        })
+        .await
     }
 
     /// Finds a group by id or slug in the caller's workspace.
@@ -135,64 +138,70 @@ impl Service {
         reference: &str,
         draft: GroupDraft,
     ) -> Result<GroupId, ServiceError> {
-        let mut draft = draft;
-        let current = match self.get_group(caller, reference).await {
-            Ok(g) => g,
-            // Report the reference problem together with any field problems.
-            Err(ServiceError::Invalid(e)) => {
-                draft.errors.extend(e);
-                return Err(ServiceError::Invalid(draft.errors));
+        self.audited(caller, async move {
+            let mut draft = draft;
+            let current = match self.get_group(caller, reference).await {
+                Ok(g) => g,
+                // Report the reference problem together with any field problems.
+                Err(ServiceError::Invalid(e)) => {
+                    draft.errors.extend(e);
+                    return Err(ServiceError::Invalid(draft.errors));
+                }
+                Err(e) => return Err(e),
+            };
+            let mode = DraftMode::Update {
+                currently_protected: current.password_protected(),
+            };
+            let plan = self.check_plan(caller, draft, mode).await?;
+            if let Some(Some(s)) = &plan.slug {
+                if self
+                    .store
+                    .name_taken(
+                        caller.workspace,
+                        s.key(),
+                        Some(NameHolder::Group(current.id)),
+                    )
+                    .await?
+                {
+                    return Err(ServiceError::SlugTaken);
+                }
             }
-            Err(e) => return Err(e),
-        };
-        let mode = DraftMode::Update {
-            currently_protected: current.password_protected(),
-        };
-        let plan = self.check_plan(caller, draft, mode).await?;
-        if let Some(Some(s)) = &plan.slug {
-            if self
-                .store
-                .name_taken(
-                    caller.workspace,
-                    s.key(),
-                    Some(NameHolder::Group(current.id)),
-                )
-                .await?
-            {
-                return Err(ServiceError::SlugTaken);
-            }
-        }
-        let password_hash = match plan.password {
-            PasswordPlan::Set(p) => Some(Some(passwords::hash(p).await?)),
-            PasswordPlan::Clear => Some(None),
-            PasswordPlan::Keep => None,
-        };
-        let icon = self.fetch_icon(&plan.icon).await;
-        let update = GroupUpdate {
-            name: plan.name,
-            slug: plan.slug,
-            description: plan.description,
-            category_id: plan.category_id,
-            secret: plan.secret,
-            unleavable: plan.unleavable,
-            pinned: plan.pinned,
-            password_hash,
-            icon,
-            custom_fields: plan.custom_fields,
-            policy: plan.policy,
-            now: now(),
-        };
-        self.store
-            .update_group(caller.workspace, current.id, update)
-            .await
-            .map_err(reference_error)?;
-        Ok(current.id)
+            let password_hash = match plan.password {
+                PasswordPlan::Set(p) => Some(Some(passwords::hash(p).await?)),
+                PasswordPlan::Clear => Some(None),
+                PasswordPlan::Keep => None,
+            };
+            let icon = self.fetch_icon(&plan.icon).await;
+            let update = GroupUpdate {
+                name: plan.name,
+                slug: plan.slug,
+                description: plan.description,
+                category_id: plan.category_id,
+                secret: plan.secret,
+                unleavable: plan.unleavable,
+                pinned: plan.pinned,
+                password_hash,
+                icon,
+                custom_fields: plan.custom_fields,
+                policy: plan.policy,
+                now: now(),
+            };
+            self.store
+                .update_group(caller.workspace, current.id, update)
+                .await
+                .map_err(reference_error)?;
+            Ok(current.id)
+        })
+        .await
     }
 
     /// Removes a group with its custom field values and icon.
     pub async fn delete_group(&self, caller: Caller, reference: &str) -> Result<(), ServiceError> {
-        let group = self.get_group(caller, reference).await?;
-        self.delete_groups(caller, &[group.id], None).await
+        self.audited(caller, async move {
+            let group = self.get_group(caller, reference).await?;
+            self.delete_groups(caller, &[group.id], None).await
+        })
+        .await
     }
 
     /// Removes groups, all or none. `successor` takes over their members; it must
@@ -204,26 +213,29 @@ impl Service {
         ids: &[GroupId],
         successor: Option<GroupId>,
     ) -> Result<(), ServiceError> {
-        if let Some(alt) = successor {
-            let target = self
-                .store
-                .find_group(caller.workspace, &GroupRef::Id(alt))
-                .await?
-                .ok_or(ServiceError::SuccessorNotFound(alt.0))?;
-            if target.is_admin_group() {
-                return Err(ServiceError::Refused(format!(
-                    "members cannot be moved to the administrators' group {}",
-                    alt.0
-                )));
+        self.audited(caller, async move {
+            if let Some(alt) = successor {
+                let target = self
+                    .store
+                    .find_group(caller.workspace, &GroupRef::Id(alt))
+                    .await?
+                    .ok_or(ServiceError::SuccessorNotFound(alt.0))?;
+                if target.is_admin_group() {
+                    return Err(ServiceError::Refused(format!(
+                        "members cannot be moved to the administrators' group {}",
+                        alt.0
+                    )));
+                }
             }
-        }
-        self.store
-            .delete_groups(caller.workspace, ids, successor)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => ServiceError::GroupNotFound,
-                other => other.into(),
-            })
+            self.store
+                .delete_groups(caller.workspace, ids, successor)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => ServiceError::GroupNotFound,
+                    other => other.into(),
+                })
+        })
+        .await
     }
 
     /// Several groups by id, in the order asked, leaving out ids that name none.
@@ -261,6 +273,8 @@ impl Service {
     pub async fn admin_caller(&self, workspace: &str) -> Result<Caller, ServiceError> {
         Ok(Caller {
             workspace: self.workspace(workspace).await?.id,
+            actor: crate::domain::event::Actor::Cli,
+            door: crate::domain::event::Door::Cli,
         })
     }
 

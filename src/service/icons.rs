@@ -231,7 +231,7 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
 }
 
 /// Refuses a URL whose host is a literal IP address in a blocked range.
-fn check_literal_host(url: &Url, allow_private: bool) -> Result<(), IconError> {
+pub(crate) fn check_literal_host(url: &Url, allow_private: bool) -> Result<(), IconError> {
     if allow_private {
         return Ok(());
     }
@@ -247,8 +247,8 @@ fn check_literal_host(url: &Url, allow_private: bool) -> Result<(), IconError> {
 }
 
 /// A resolver that drops every blocked address from the answer.
-struct GuardedResolver {
-    allow_private: bool,
+pub(crate) struct GuardedResolver {
+    pub(crate) allow_private: bool,
 }
 
 impl Resolve for GuardedResolver {

@@ -1,6 +1,7 @@
 //! API keys: creation, listing, revocation, and authentication of a presented key.
 
 use super::{Caller, Service, ServiceError, now};
+use crate::domain::event::{Actor, Door, KeyPrefix};
 use crate::domain::key::{ApiKey, KEY_TAG, PREFIX_LEN, SECRET_LEN, prefix_of};
 use crate::domain::workspace::Workspace;
 use crate::store::token_cache::TokenCache;
@@ -50,9 +51,14 @@ fn random_chars(n: usize) -> String {
 }
 
 impl Service {
-    /// Checks a presented key. Missing, malformed, unknown and revoked keys all get
-    /// the same answer. The hash comparison is constant-time.
-    pub async fn authenticate(&self, presented: Option<&str>) -> Result<Caller, ServiceError> {
+    /// Checks a presented key, for a request that came through `door`. Missing,
+    /// malformed, unknown and revoked keys all get the same answer. The hash
+    /// comparison is constant-time.
+    pub async fn authenticate(
+        &self,
+        presented: Option<&str>,
+        door: Door,
+    ) -> Result<Caller, ServiceError> {
         let presented = presented.map(str::trim).unwrap_or_default();
         let Some(prefix) = prefix_of(presented) else {
             return Err(ServiceError::Unauthorized);
@@ -79,8 +85,13 @@ impl Service {
         if !matches || record.revoked {
             return Err(ServiceError::Unauthorized);
         }
+        let actor = KeyPrefix::parse(prefix)
+            .map(Actor::Key)
+            .ok_or(ServiceError::Unauthorized)?;
         Ok(Caller {
             workspace: record.workspace,
+            actor,
+            door,
         })
     }
 

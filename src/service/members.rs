@@ -55,20 +55,23 @@ impl Service {
         user: &str,
         role: Option<GroupRole>,
     ) -> Result<(Group, User, bool), ServiceError> {
-        let g = self.get_group(caller, group).await?;
-        let u = self.get_user(caller, user).await?;
-        let added = self
-            .store
-            .add_members(
-                caller.workspace,
-                g.id,
-                vec![u.id],
-                role,
-                OnExisting::Keep,
-                now(),
-            )
-            .await?;
-        Ok((g, u, added > 0))
+        self.audited(caller, async move {
+            let g = self.get_group(caller, group).await?;
+            let u = self.get_user(caller, user).await?;
+            let added = self
+                .store
+                .add_members(
+                    caller.workspace,
+                    g.id,
+                    vec![u.id],
+                    role,
+                    OnExisting::Keep,
+                    now(),
+                )
+                .await?;
+            Ok((g, u, added > 0))
+        })
+        .await
     }
 
     /// Administrative removal: unleavable groups do not stop it.
@@ -78,12 +81,15 @@ impl Service {
         group: &str,
         user: &str,
     ) -> Result<(), ServiceError> {
-        let g = self.get_group(caller, group).await?;
-        let u = self.get_user(caller, user).await?;
-        self.store
-            .remove_members(caller.workspace, g.id, vec![u.id], true)
-            .await?;
-        Ok(())
+        self.audited(caller, async move {
+            let g = self.get_group(caller, group).await?;
+            let u = self.get_user(caller, user).await?;
+            self.store
+                .remove_members(caller.workspace, g.id, vec![u.id], true)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Adds up to 1000 users at once, all or none. Returns how many became members.
@@ -94,12 +100,15 @@ impl Service {
         users: &[String],
         role: Option<GroupRole>,
     ) -> Result<u64, ServiceError> {
-        let g = self.get_group(caller, group).await?;
-        let ids = self.resolve_users(caller, users).await?;
-        Ok(self
-            .store
-            .add_members(caller.workspace, g.id, ids, role, OnExisting::Keep, now())
-            .await?)
+        self.audited(caller, async move {
+            let g = self.get_group(caller, group).await?;
+            let ids = self.resolve_users(caller, users).await?;
+            Ok(self
+                .store
+                .add_members(caller.workspace, g.id, ids, role, OnExisting::Keep, now())
+                .await?)
+        })
+        .await
     }
 
     /// Removes up to 1000 users at once, all or none; non-members are skipped.
@@ -109,12 +118,15 @@ impl Service {
         group: &str,
         users: &[String],
     ) -> Result<u64, ServiceError> {
-        let g = self.get_group(caller, group).await?;
-        let ids = self.resolve_users(caller, users).await?;
-        Ok(self
-            .store
-            .remove_members(caller.workspace, g.id, ids, false)
-            .await?)
+        self.audited(caller, async move {
+            let g = self.get_group(caller, group).await?;
+            let ids = self.resolve_users(caller, users).await?;
+            Ok(self
+                .store
+                .remove_members(caller.workspace, g.id, ids, false)
+                .await?)
+        })
+        .await
     }
 
     pub async fn list_members(
@@ -203,31 +215,34 @@ impl Service {
         group: &str,
         password: Option<String>,
     ) -> Result<(Group, User), ServiceError> {
-        let u = self.get_user(caller, user).await?;
-        let (g, role) = self.group_for_user(caller, group, &u).await?;
-        if role.is_some() {
-            return Err(ServiceError::AlreadyMember);
-        }
-        if let Some(hash) = &g.password_hash {
-            let ok = match password {
-                Some(p) if !p.is_empty() => passwords::verify(p, hash.clone()).await?,
-                _ => false,
-            };
-            if !ok {
-                return Err(ServiceError::InvalidGroupPassword);
+        self.audited(caller, async move {
+            let u = self.get_user(caller, user).await?;
+            let (g, role) = self.group_for_user(caller, group, &u).await?;
+            if role.is_some() {
+                return Err(ServiceError::AlreadyMember);
             }
-        }
-        self.store
-            .add_members(
-                caller.workspace,
-                g.id,
-                vec![u.id],
-                None,
-                OnExisting::Fail,
-                now(),
-            )
-            .await?;
-        Ok((g, u))
+            if let Some(hash) = &g.password_hash {
+                let ok = match password {
+                    Some(p) if !p.is_empty() => passwords::verify(p, hash.clone()).await?,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(ServiceError::InvalidGroupPassword);
+                }
+            }
+            self.store
+                .add_members(
+                    caller.workspace,
+                    g.id,
+                    vec![u.id],
+                    None,
+                    OnExisting::Fail,
+                    now(),
+                )
+                .await?;
+            Ok((g, u))
+        })
+        .await
     }
 
     /// A user leaves a group on their own behalf.
@@ -237,17 +252,20 @@ impl Service {
         user: &str,
         group: &str,
     ) -> Result<(), ServiceError> {
-        let u = self.get_user(caller, user).await?;
-        let (g, role) = self.group_for_user(caller, group, &u).await?;
-        if role.is_none() {
-            return Err(ServiceError::NotAMember);
-        }
-        if g.unleavable {
-            return Err(ServiceError::GroupUnleavable);
-        }
-        self.store
-            .remove_members(caller.workspace, g.id, vec![u.id], true)
-            .await?;
-        Ok(())
+        self.audited(caller, async move {
+            let u = self.get_user(caller, user).await?;
+            let (g, role) = self.group_for_user(caller, group, &u).await?;
+            if role.is_none() {
+                return Err(ServiceError::NotAMember);
+            }
+            if g.unleavable {
+                return Err(ServiceError::GroupUnleavable);
+            }
+            self.store
+                .remove_members(caller.workspace, g.id, vec![u.id], true)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -2,6 +2,8 @@
 //! store. Dialects and the command line call it; nothing else writes.
 
 mod admin;
+pub mod delivery;
+pub mod events;
 mod groups;
 pub mod icons;
 pub mod idempotency;
@@ -9,9 +11,12 @@ mod keys;
 mod members;
 pub mod passwords;
 mod users;
+pub mod webhook_signing;
+pub mod webhooks;
 
 use crate::domain::ValidationErrors;
 use crate::domain::category::{DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
+use crate::domain::event::{Actor, Audit, Door};
 use crate::domain::workspace::WorkspaceId;
 use crate::store::{Entity, Store, StoreError};
 use std::sync::Arc;
@@ -19,10 +24,23 @@ use std::sync::Arc;
 pub use icons::{IconFetcher, IconPolicy};
 pub use keys::NewKey;
 
-/// Who is calling: the workspace an API key opened.
+/// Who is calling: the workspace an API key opened, who holds it and through
+/// which door they came (what the events of their changes say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     pub workspace: WorkspaceId,
+    pub actor: Actor,
+    pub door: Door,
+}
+
+impl Caller {
+    /// What this caller's changes are stamped with.
+    pub fn audit(&self) -> Audit {
+        Audit {
+            actor: self.actor,
+            door: Some(self.door),
+        }
+    }
 }
 
 /// The service layer's error. Each dialect maps it to its own wire format.
@@ -135,6 +153,8 @@ pub struct Service {
     keys: Arc<keys::KeyCache>,
     /// How long an idempotency claim lasts unrenewed (see [`idempotency`]).
     claim_lease: std::time::Duration,
+    /// Wakes the webhook sender after a change (see [`delivery`]).
+    deliveries: delivery::Deliveries,
 }
 
 impl Service {
@@ -144,6 +164,7 @@ impl Service {
             icons,
             keys: Arc::new(keys::key_cache()),
             claim_lease: idempotency::DEFAULT_CLAIM_LEASE,
+            deliveries: Default::default(),
         }
     }
 
@@ -152,6 +173,31 @@ impl Service {
         self.claim_lease = lease.max(std::time::Duration::from_secs(1));
         self
     }
+}
+
+impl Service {
+    /// Carries out a command for `caller`: every store write in it records its
+    /// events stamped with the caller's actor and door (see [`crate::store::audit`]).
+    /// A command that changed something wakes the webhook sender.
+    async fn audited<T>(
+        &self,
+        caller: Caller,
+        command: impl std::future::Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T, ServiceError> {
+        let out = crate::store::audit::scope(caller.audit(), command).await;
+        if out.is_ok() {
+            self.deliveries.wake();
+        }
+        out
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Seconds since the Unix epoch.

@@ -50,31 +50,34 @@ impl Service {
         caller: Caller,
         draft: UserDraft,
     ) -> Result<User, ServiceError> {
-        let plan = plan_user(draft, true)?;
-        let (Some(full_name), Some(username), Some(email), Some(password)) =
-            (plan.full_name, plan.username, plan.email, plan.password)
-        else {
-            return Err(ServiceError::Internal(
-                "a checked user lacks a field".into(),
-            ));
-        };
-        self.precheck_user(caller, Some(&username.1), Some(&email.1), None)
-            .await?;
-        let password_hash = passwords::hash(password).await?;
-        let id = self
-            .store
-            .insert_user(
-                caller.workspace,
-                NewUser {
-                    full_name,
-                    username,
-                    email,
-                    password_hash,
-                    now: now(),
-                },
-            )
-            .await?;
-        self.get_user(caller, &id.0.to_string()).await
+        self.audited(caller, async move {
+            let plan = plan_user(draft, true)?;
+            let (Some(full_name), Some(username), Some(email), Some(password)) =
+                (plan.full_name, plan.username, plan.email, plan.password)
+            else {
+                return Err(ServiceError::Internal(
+                    "a checked user lacks a field".into(),
+                ));
+            };
+            self.precheck_user(caller, Some(&username.1), Some(&email.1), None)
+                .await?;
+            let password_hash = passwords::hash(password).await?;
+            let id = self
+                .store
+                .insert_user(
+                    caller.workspace,
+                    NewUser {
+                        full_name,
+                        username,
+                        email,
+                        password_hash,
+                        now: now(),
+                    },
+                )
+                .await?;
+            self.get_user(caller, &id.0.to_string()).await
+        })
+        .await
     }
 
     /// Changes only the fields sent.
@@ -84,39 +87,45 @@ impl Service {
         reference: &str,
         draft: UserDraft,
     ) -> Result<User, ServiceError> {
-        let current = self.get_user(caller, reference).await?;
-        let plan = plan_user(draft, false)?;
-        self.precheck_user(
-            caller,
-            plan.username.as_ref().map(|u| u.1.as_str()),
-            plan.email.as_ref().map(|e| e.1.as_str()),
-            Some(current.id),
-        )
-        .await?;
-        let password_hash = match plan.password {
-            Some(p) => Some(passwords::hash(p).await?),
-            None => None,
-        };
-        self.store
-            .update_user(
-                caller.workspace,
-                current.id,
-                UserUpdate {
-                    full_name: plan.full_name,
-                    username: plan.username,
-                    email: plan.email,
-                    password_hash,
-                    now: now(),
-                },
+        self.audited(caller, async move {
+            let current = self.get_user(caller, reference).await?;
+            let plan = plan_user(draft, false)?;
+            self.precheck_user(
+                caller,
+                plan.username.as_ref().map(|u| u.1.as_str()),
+                plan.email.as_ref().map(|e| e.1.as_str()),
+                Some(current.id),
             )
             .await?;
-        self.get_user(caller, &current.id.0.to_string()).await
+            let password_hash = match plan.password {
+                Some(p) => Some(passwords::hash(p).await?),
+                None => None,
+            };
+            self.store
+                .update_user(
+                    caller.workspace,
+                    current.id,
+                    UserUpdate {
+                        full_name: plan.full_name,
+                        username: plan.username,
+                        email: plan.email,
+                        password_hash,
+                        now: now(),
+                    },
+                )
+                .await?;
+            self.get_user(caller, &current.id.0.to_string()).await
+        })
+        .await
     }
 
     /// Removes a user and all their memberships.
     pub async fn delete_user(&self, caller: Caller, reference: &str) -> Result<(), ServiceError> {
-        let user = self.get_user(caller, reference).await?;
-        Ok(self.store.delete_user(caller.workspace, user.id).await?)
+        self.audited(caller, async move {
+            let user = self.get_user(caller, reference).await?;
+            Ok(self.store.delete_user(caller.workspace, user.id).await?)
+        })
+        .await
     }
 
     pub async fn list_users(

@@ -65,7 +65,7 @@ impl TestApp {
 
 /// Starts groupd on a fresh database, with icons from loopback allowed.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&["--icon-allow-private"]).await
+    spawn_app_with(&["--allow-private-targets"]).await
 }
 
 /// Starts groupd on a fresh database with extra `serve` flags.
@@ -637,3 +637,4 @@ impl Drop for PgCluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+pub mod receiver;

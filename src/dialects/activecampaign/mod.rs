@@ -16,6 +16,7 @@ mod group_edit;
 mod group_list;
 mod group_view;
 
+use crate::domain::event::Door;
 use crate::service::{Caller, Service};
 use crate::wire::form;
 use crate::wire::php_form::PhpVars;
@@ -78,7 +79,10 @@ async fn api(
         .and_then(|v| v.to_str().ok())
         .or_else(|| query_vars.str("api_key"));
     let outside_caller = match outside_key {
-        Some(_) => match service.authenticate(outside_key).await {
+        Some(_) => match service
+            .authenticate(outside_key, Door::ActiveCampaign)
+            .await
+        {
             Ok(c) => Some((outside_key.map(str::to_string), c)),
             Err(e) => return Failure::from(e).into_response(output, &action),
         },
@@ -124,7 +128,7 @@ async fn api(
     // The key checked before the body is reused unless the body named another.
     let caller = match outside_caller {
         Some((checked, c)) if checked.as_deref() == key => c,
-        _ => match service.authenticate(key).await {
+        _ => match service.authenticate(key, Door::ActiveCampaign).await {
             Ok(c) => c,
             Err(e) => return Failure::from(e).into_response(output, &action),
         },

@@ -18,6 +18,7 @@ mod reply;
 mod update_group;
 mod update_user;
 
+use crate::domain::event::Door;
 use crate::service::{Caller, Service};
 use crate::wire::form::{self, FormFields};
 use axum::Router;
@@ -53,7 +54,10 @@ async fn read_params(
     };
     let checked = match params.get("api_secret_key") {
         Some(key) => {
-            let caller = service.authenticate(Some(key)).await.map_err(Reply::from)?;
+            let caller = service
+                .authenticate(Some(key), Door::Grupo)
+                .await
+                .map_err(Reply::from)?;
             Some((key.to_string(), caller))
         }
         None => None,
@@ -93,7 +97,7 @@ async fn handle(
     let caller = match checked {
         Some((key, caller)) if params.get("api_secret_key") == Some(key.as_str()) => caller,
         _ => service
-            .authenticate(params.get("api_secret_key"))
+            .authenticate(params.get("api_secret_key"), Door::Grupo)
             .await
             .map_err(Reply::from)?,
     };

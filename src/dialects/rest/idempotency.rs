@@ -4,6 +4,7 @@
 
 use super::bearer;
 use super::error::ApiError;
+use crate::domain::event::Door;
 use crate::service::Service;
 use crate::service::idempotency::{ClaimHold, Idempotent, request_hash};
 use axum::body::Body;
@@ -28,7 +29,7 @@ pub async fn layer(State(service): State<Service>, req: Request, next: Next) -> 
     };
     // Without a valid key the handler answers 401 itself.
     let Ok(caller) = service
-        .authenticate(bearer(req.headers().get(header::AUTHORIZATION)))
+        .authenticate(bearer(req.headers().get(header::AUTHORIZATION)), Door::Rest)
         .await
     else {
         return next.run(req).await;

@@ -7,12 +7,14 @@
 mod categories;
 pub mod dto;
 pub mod error;
+pub mod events;
 mod groups;
 mod idempotency;
 mod members;
 pub mod openapi;
 mod users;
 
+use crate::domain::event::Door;
 use crate::service::{Caller, Service};
 use crate::wire::form::{self, FormFields};
 use axum::Router;
@@ -85,6 +87,29 @@ pub fn routes(service: Service) -> Router<Service> {
             "/api/v1/fields/{id}",
             axum::routing::delete(categories::remove_field),
         )
+        .route("/api/v1/events", get(events::list_events))
+        .route(
+            "/api/v1/webhooks",
+            get(events::list_webhooks).post(events::create_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(events::get_webhook)
+                .patch(events::update_webhook)
+                .delete(events::delete_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            post(events::rotate_secret),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(events::list_deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries/{delivery}/retry",
+            post(events::retry_delivery),
+        )
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(axum::middleware::from_fn_with_state(
@@ -101,7 +126,7 @@ impl FromRequestParts<Service> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, ApiError> {
         let key = bearer(parts.headers.get(header::AUTHORIZATION));
-        Ok(Auth(service.authenticate(key).await?))
+        Ok(Auth(service.authenticate(key, Door::Rest).await?))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use super::{categories, dto, error, groups, members, users};
+use super::{categories, dto, error, events, groups, members, users};
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -20,7 +20,7 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "groupd REST API", description = "Groups, members, users, categories and custom fields. Authenticate with `Authorization: Bearer <key>` (`groupd key create`)."),
+    info(title = "groupd REST API", description = "Groups, members, users, categories, custom fields, the audit log (events) and signed webhooks. Authenticate with `Authorization: Bearer <key>` (`groupd key create`)."),
     paths(
         groups::create, groups::list, groups::get_one, groups::update, groups::remove,
         members::list, members::add, members::remove, members::bulk_add, members::bulk_remove,
@@ -28,6 +28,10 @@ impl Modify for Bearer {
         users::groups, users::join, users::leave,
         categories::list, categories::create, categories::rename, categories::remove,
         categories::list_fields, categories::create_field, categories::remove_field,
+        events::list_events,
+        events::create_webhook, events::list_webhooks, events::get_webhook,
+        events::update_webhook, events::delete_webhook, events::rotate_secret,
+        events::list_deliveries, events::retry_delivery,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, error::FieldProblem,
@@ -37,6 +41,9 @@ impl Modify for Bearer {
         dto::UserGroupOut, dto::UserGroupPage, dto::JoinIn,
         dto::CategoryOut, dto::CategoryIn, dto::CategoryList,
         dto::FieldOut, dto::FieldIn, dto::FieldList,
+        events::EventOut, events::EventPage, events::ChangeOut,
+        events::WebhookOut, events::WebhookIn, events::WebhookList, events::WebhookWithSecret,
+        events::DeliveryOut, events::DeliveryPage, events::AttemptOut,
     )),
     modifiers(&Bearer),
 )]

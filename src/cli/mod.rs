@@ -18,17 +18,28 @@ macro_rules! out {
     }};
 }
 
-/// Prints a new secret (a key shown only once). Unlike [`out!`], a closed output
-/// is an error: the key exists but nobody saw it, so the command must say so.
-fn show_secret(secret: &str, prefix: &str) -> Result<(), StartupError> {
+/// Prints a new secret (shown only once). Unlike [`out!`], a closed output is an
+/// error: the secret exists but nobody saw it, so the command must say so, and
+/// what to do (`remedy`).
+fn show_secret(secret: &str, what: &str, remedy: &str) -> Result<(), StartupError> {
     use std::io::Write as _;
     writeln!(std::io::stdout(), "{secret}").map_err(|e| {
         StartupError::Other(format!(
-            "the new key (prefix {prefix}) was made but could not be shown ({e}); \
-             revoke it with `groupd key revoke {prefix}` and make another"
+            "{what} was made but could not be shown ({e}); {remedy}"
         ))
     })
 }
+
+/// [`show_secret`] for a new API key.
+fn show_key(secret: &str, prefix: &str) -> Result<(), StartupError> {
+    show_secret(
+        secret,
+        &format!("the new key (prefix {prefix})"),
+        &format!("revoke it with `groupd key revoke {prefix}` and make another"),
+    )
+}
+
+mod events;
 
 #[derive(Debug, Parser)]
 #[command(name = "groupd", version, about = "A self-hosted group service")]
@@ -68,6 +79,11 @@ pub enum Command {
     /// Look at groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Print the audit log: every change, who made it and through which door.
+    Events(events::EventsArgs),
+    /// Manage webhook endpoints and their deliveries.
+    #[command(subcommand)]
+    Webhook(events::WebhookCommand),
     /// Write a workspace (or all) as JSON Lines, to move it to another database.
     Export {
         /// Only this workspace (default: every workspace).
@@ -90,9 +106,26 @@ pub struct ServeArgs {
     /// Address to listen on, IP:PORT (port 0 picks a free one). Default 127.0.0.1:8080.
     #[arg(long, env = "GROUPD_LISTEN")]
     pub listen: Option<String>,
-    /// Allow group icons from loopback, private and link-local addresses.
+    /// Let icon fetches and webhook deliveries reach loopback, private and
+    /// link-local addresses (closed networks, tests).
+    #[arg(long, env = "GROUPD_ALLOW_PRIVATE_TARGETS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_targets: Option<bool>,
+    /// The older name of --allow-private-targets.
     #[arg(long, env = "GROUPD_ICON_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
     pub icon_allow_private: Option<bool>,
+    /// Time limit for one webhook delivery attempt, in seconds (default 10).
+    #[arg(long, env = "GROUPD_WEBHOOK_TIMEOUT_SECS")]
+    pub webhook_timeout_secs: Option<u64>,
+    /// Waits between a failed delivery's attempts, in seconds, comma-separated
+    /// (default 5,300,1800,7200,18000,36000,36000,36000: about 27 hours).
+    #[arg(long, env = "GROUPD_WEBHOOK_RETRY_SCHEDULE", value_delimiter = ',')]
+    pub webhook_retry_schedule: Option<Vec<u64>>,
+    /// Disable an endpoint after this many hours without a successful delivery (default 120).
+    #[arg(long, env = "GROUPD_WEBHOOK_DISABLE_AFTER_HOURS")]
+    pub webhook_disable_after_hours: Option<u64>,
+    /// Keep events this many days (default 90).
+    #[arg(long, env = "GROUPD_EVENT_RETENTION_DAYS")]
+    pub event_retention_days: Option<u64>,
     /// Time limit for one icon fetch, in seconds (default 10).
     #[arg(long, env = "GROUPD_ICON_TIMEOUT_SECS")]
     pub icon_timeout_secs: Option<u64>,
@@ -237,7 +270,12 @@ impl Cli {
         };
         if let Command::Serve(s) = &self.command {
             o.listen = s.listen.clone();
+            o.allow_private_targets = s.allow_private_targets;
             o.icon_allow_private = s.icon_allow_private;
+            o.webhook_timeout_secs = s.webhook_timeout_secs;
+            o.webhook_retry_schedule = s.webhook_retry_schedule.clone();
+            o.webhook_disable_after_hours = s.webhook_disable_after_hours;
+            o.event_retention_days = s.event_retention_days;
             o.icon_timeout_secs = s.icon_timeout_secs;
             o.icon_max_bytes = s.icon_max_bytes;
             o.http_header_timeout_secs = s.http_header_timeout_secs;
@@ -314,9 +352,13 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             "Created workspace '{}' with its first API key:",
             key.workspace
         );
-        show_secret(&format!("  {}", key.secret), &key.prefix)?;
+        show_key(&format!("  {}", key.secret), &key.prefix)?;
     }
-    admin(&service, cli.command).await
+    let cli_audit = crate::domain::event::Audit {
+        actor: crate::domain::event::Actor::Cli,
+        door: Some(crate::domain::event::Door::Cli),
+    };
+    crate::store::audit::scope(cli_audit, admin(&service, cli.command)).await
 }
 
 async fn admin(service: &Service, command: Command) -> Result<(), StartupError> {
@@ -324,7 +366,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), StartupError> 
         Command::Serve(_) | Command::Export { .. } | Command::Import { .. } => {}
         Command::Key(KeyCommand::Create { ws, label }) => {
             let key = service.create_key(&ws.workspace, &label).await?;
-            show_secret(&key.secret, &key.prefix)?;
+            show_key(&key.secret, &key.prefix)?;
             eprintln!(
                 "New key for workspace '{}' (prefix {}). It is shown only this once.",
                 key.workspace, key.prefix
@@ -354,7 +396,7 @@ async fn admin(service: &Service, command: Command) -> Result<(), StartupError> 
         }
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let (ws, key) = service.create_workspace(&name).await?;
-            show_secret(&key.secret, &key.prefix)?;
+            show_key(&key.secret, &key.prefix)?;
             eprintln!(
                 "Created workspace '{}' (id {}). Its first key is shown only this once.",
                 ws.name, ws.id.0
@@ -449,6 +491,8 @@ async fn admin(service: &Service, command: Command) -> Result<(), StartupError> 
             let g = service.get_group(caller, &group).await?;
             out!("{}", group_json(&g));
         }
+        Command::Events(args) => events::events(service, args).await?,
+        Command::Webhook(c) => events::webhook(service, c).await?,
     }
     Ok(())
 }
