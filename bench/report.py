@@ -46,6 +46,21 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
             continue
         ratio = f"{r['rps'] / ceiling:.2f}" if ceiling else "-"
         out.append(f"| {r['scenario']} | {r['rps']:.0f} | {ratio} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non2xx']} | {r['errors']} |")
+    q = next((r for r in er if "queue" in r), None)
+    if q:
+        base = next((r["rps"] for r in er if r["scenario"] == "REST POST /api/v1/groups"), None)
+        hooked = next((r["rps"] for r in er if r["scenario"].endswith("one webhook subscribed")), None)
+        if base and hooked:
+            out.append(f"\nCreates with one webhook subscribed: {hooked / base:.2f} of the creates without "
+                       f"(events recorded in both; the difference is the queued delivery and sending it).")
+        depth = q["queue"]
+        peak = max((n for _, n in depth), default=0)
+        drained = next((t for t, n in depth if n == 0 and t >= q["load_secs"]), None)
+        out.append(f"Delivery queue (pending deliveries, sampled each second): peak {peak}; "
+                   f"the load ran {q['load_secs']:.0f} s; "
+                   + (f"empty again at {drained:.0f} s" if drained is not None else "not empty when sampling stopped")
+                   + f"; {q['delivered']} deliveries received by the sink.")
+        out.append("Depth over time (s: pending): " + ", ".join(f"{t:.0f}: {n}" for t, n in depth) + "\n")
     rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")

@@ -91,6 +91,8 @@ pub enum WebhookCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// How many deliveries are waiting to be sent, over every workspace.
+    Queue,
     /// Send a delivery again now.
     Retry {
         id: i64,
@@ -265,6 +267,9 @@ pub async fn webhook(service: &Service, c: WebhookCommand) -> Result<(), Startup
                     last
                 );
             }
+        }
+        WebhookCommand::Queue => {
+            out!("{}", service.pending_deliveries().await?);
         }
         WebhookCommand::Retry { id, delivery, ws } => {
             let caller = service.admin_caller(&ws.workspace).await?;

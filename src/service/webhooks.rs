@@ -149,6 +149,11 @@ impl Service {
             .await?)
     }
 
+    /// How many deliveries wait to be sent, over every workspace (administration).
+    pub async fn pending_deliveries(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.pending_deliveries().await?)
+    }
+
     /// Sends a delivery again now, whatever became of it.
     pub async fn retry_delivery(
         &self,
