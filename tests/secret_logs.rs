@@ -58,6 +58,38 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
         .await
         .unwrap();
     assert_eq!(ac.status(), 200);
+    // A webhook, its secret rotated, with deliveries signed by both secrets.
+    let rx = common::receiver::Receiver::start().await;
+    let (status, hook) = app
+        .rest(
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": rx.url(), "events": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let first_secret = hook["secret"].as_str().unwrap().to_string();
+    let (status, rotated) = app
+        .rest(
+            "POST",
+            &format!("/api/v1/webhooks/{}/rotate-secret", hook["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let second_secret = rotated["secret"].as_str().unwrap().to_string();
+    app.grupo(&[("add", "groups"), ("group_name", "Signed")])
+        .await;
+    let got = rx
+        .wait_for(std::time::Duration::from_secs(20), |g| {
+            g.iter().any(|r| r.body.windows(6).any(|w| w == b"Signed"))
+        })
+        .await;
+    let signed = got
+        .iter()
+        .find(|r| r.body.windows(6).any(|w| w == b"Signed"))
+        .expect("a delivery");
+    assert!(signed.verifies_with(&first_secret) && signed.verifies_with(&second_secret));
     // A second key, used once and revoked.
     let made = groupd_ok(&app.dir, &["key", "create"]);
     let second = made
@@ -110,6 +142,12 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
         ("the group's password", group_password),
         ("the email address", email),
         ("the email address", "secret-mail"),
+        ("the webhook secret", first_secret.as_str()),
+        ("the webhook secret's key", &first_secret["whsec_".len()..]),
+        (
+            "the rotated webhook secret",
+            &second_secret["whsec_".len()..],
+        ),
     ] {
         assert!(
             !text.contains(needle),

@@ -506,3 +506,110 @@ async fn two_instances_deliver_each_event_once() {
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
 }
+
+/// The code block under `### <heading>` in docs/events.md.
+fn documented(heading: &str) -> String {
+    let doc = include_str!("../docs/events.md");
+    let start = doc
+        .find(&format!("### {heading}\n"))
+        .unwrap_or_else(|| panic!("no ### {heading} in docs/events.md"));
+    let rest = &doc[start..];
+    let open = rest.find("```").expect("a code block");
+    let body = &rest[open..];
+    let first_line = body.find('\n').expect("fence line");
+    let close = body[first_line..].find("\n```").expect("closing fence");
+    body[first_line + 1..first_line + close + 1].to_string()
+}
+
+/// Runs `program` on a script; its trimmed stdout.
+fn run_script(
+    program: &str,
+    script: &std::path::Path,
+    args: &[&std::path::Path],
+    secret: &str,
+) -> String {
+    let out = std::process::Command::new(program)
+        .arg(script)
+        .args(args)
+        .arg(secret)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): scripts/test installs php-cli and nodejs")
+        });
+    assert!(
+        out.status.success(),
+        "{program} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The verification code docs/events.md gives for PHP, Python and Node, run as
+/// written with real php, python3 and node: each accepts a real delivery, and
+/// refuses it with the body changed or under another secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_verifiers_accept_real_deliveries() {
+    let rx = Receiver::start().await;
+    let app = spawn_app_with(FAST).await;
+    let (_, secret) = add_hook(&app, &rx.url(), &["group.*"]).await;
+    app.create_group(&[("group_name", "Verified")]).await;
+    let got = rx
+        .wait_for(Duration::from_secs(20), |g| !g.is_empty())
+        .await;
+    let delivery = got.first().expect("a delivery");
+    let dir = tempfile::tempdir().unwrap();
+    let headers: BTreeMap<String, String> = delivery
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    let headers_file = dir.path().join("headers.json");
+    std::fs::write(&headers_file, serde_json::to_vec(&headers).unwrap()).unwrap();
+    let body_file = dir.path().join("body");
+    std::fs::write(&body_file, &delivery.body).unwrap();
+    let tampered_file = dir.path().join("tampered");
+    let mut tampered = delivery.body.to_vec();
+    tampered.extend_from_slice(b" ");
+    std::fs::write(&tampered_file, &tampered).unwrap();
+    let other_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let runners = [
+        (
+            "php",
+            "verify.php",
+            format!(
+                "<?php\n{}\n$h = json_decode(file_get_contents($argv[1]), true);\n\
+                 echo groupd_verify($argv[3], $h, file_get_contents($argv[2])) ? 'ok' : 'bad';\n",
+                documented("PHP")
+            ),
+        ),
+        (
+            "python3",
+            "verify.py",
+            format!(
+                "{}\nimport json, sys\nh = json.load(open(sys.argv[1]))\n\
+                 print('ok' if groupd_verify(sys.argv[3], h, open(sys.argv[2], 'rb').read()) else 'bad')\n",
+                documented("Python")
+            ),
+        ),
+        (
+            "node",
+            "verify.js",
+            format!(
+                "{}\nconst fs = require('fs');\nconst h = JSON.parse(fs.readFileSync(process.argv[2]));\n\
+                 console.log(groupdVerify(process.argv[4], h, fs.readFileSync(process.argv[3])) ? 'ok' : 'bad');\n",
+                documented("Node")
+            ),
+        ),
+    ];
+    for (program, file, source) in runners {
+        let script = dir.path().join(file);
+        std::fs::write(&script, source).unwrap();
+        let verdict = |body: &std::path::Path, secret: &str| {
+            run_script(program, &script, &[headers_file.as_path(), body], secret)
+        };
+        assert_eq!(verdict(&body_file, &secret), "ok", "{program}");
+        assert_eq!(verdict(&tampered_file, &secret), "bad", "{program}");
+        assert_eq!(verdict(&body_file, other_secret), "bad", "{program}");
+    }
+}

@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
+/// How long the sender waits after a wake-up before it leases.
+const GATHER: Duration = Duration::from_millis(10);
+
 /// Most of an endpoint's answer read (and thrown away).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -84,11 +87,15 @@ impl Service {
             .user_agent(concat!("groupd/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
             .build()
             .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+        let slots = settings.concurrency.max(1);
+        let (done, finished) = tokio::sync::mpsc::channel(slots * 4);
+        tokio::spawn(record_attempts(self.store.clone(), finished));
         let sender = Sender {
             store: self.store.clone(),
             client,
-            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            slots: Arc::new(Semaphore::new(slots)),
             settings: Arc::new(settings),
+            done,
         };
         let wake = self.deliveries.wake.clone();
         Ok(tokio::spawn(async move { sender.run(&wake).await }))
@@ -101,6 +108,40 @@ struct Sender {
     client: reqwest::Client,
     slots: Arc<Semaphore>,
     settings: Arc<DeliverySettings>,
+    /// Finished attempts, to [`record_attempts`].
+    done: tokio::sync::mpsc::Sender<AttemptRecord>,
+}
+
+/// Most attempts recorded in one store call.
+const RECORD_BATCH: usize = 256;
+
+/// Records finished attempts in batches: whatever finished while the last batch
+/// was being written goes in the next, so under load one transaction records
+/// many attempts. A batch that cannot be written is logged; its leases run out
+/// and those deliveries are sent again (at least once).
+async fn record_attempts(
+    store: Arc<dyn Store>,
+    mut finished: tokio::sync::mpsc::Receiver<AttemptRecord>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let records = std::mem::take(&mut batch);
+        let n = records.len();
+        match store.finish_attempts(records).await {
+            Ok(held) => {
+                let lost = held.iter().filter(|h| !**h).count();
+                if lost > 0 {
+                    tracing::warn!(
+                        lost,
+                        "webhook deliveries' leases ran out before their attempts were \
+                         recorded; they will be sent again"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(attempts = n, error = %e,
+                "webhook attempts could not be recorded; they will be sent again"),
+        }
+    }
 }
 
 impl Sender {
@@ -130,7 +171,12 @@ impl Sender {
             if due.is_empty() {
                 drop(first);
                 tokio::select! {
-                    _ = wake.notified() => {}
+                    _ = wake.notified() => {
+                        // Every change wakes the sender. Let the changes of the
+                        // next few milliseconds gather, so that under load one
+                        // lease takes many deliveries rather than one each.
+                        tokio::time::sleep(GATHER).await;
+                    }
                     _ = tokio::time::sleep(self.settings.poll) => {}
                 }
                 continue;
@@ -182,6 +228,7 @@ impl Sender {
         let record = AttemptRecord {
             delivery: d.id,
             token,
+            was_failing: d.failing_since_ms.is_some(),
             attempt: Attempt {
                 at_ms,
                 status,
@@ -190,15 +237,8 @@ impl Sender {
             },
             after,
         };
-        match self.store.finish_attempt(record).await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                delivery = d.id,
-                "a webhook delivery's lease ran out before its attempt was recorded; \
-                 it will be sent again"
-            ),
-            Err(e) => tracing::warn!(delivery = d.id, error = %e,
-                "a webhook attempt could not be recorded; it will be sent again"),
+        if self.done.send(record).await.is_err() {
+            tracing::warn!(delivery = d.id, "the attempt recorder has stopped");
         }
     }
 

@@ -495,6 +495,9 @@ pub struct AttemptRecord {
     pub delivery: i64,
     /// The lease the attempt was made under; a lease since lost records nothing.
     pub token: i64,
+    /// Whether the endpoint was failing when the delivery was leased (a success
+    /// then marks it healthy again).
+    pub was_failing: bool,
     pub attempt: Attempt,
     pub after: crate::domain::webhook::AfterAttempt,
 }
@@ -550,11 +553,12 @@ pub trait WebhookStore: Send + Sync {
         token: i64,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt, moves the delivery on and, when the decision says so,
-    /// marks its endpoint healthy, failing or disabled (a `webhook.updated` event
-    /// by groupd itself). False, and nothing written, when `token` no longer
-    /// holds the lease.
-    async fn finish_attempt(&self, r: AttemptRecord) -> Result<bool, StoreError>;
+    /// Records attempts (in one transaction), moves each delivery on and, when
+    /// its decision says so, marks its endpoint healthy, failing or disabled (a
+    /// `webhook.updated` event by groupd itself). For each record in order:
+    /// whether it was recorded; false, and nothing written for it, when its
+    /// `token` no longer holds the lease.
+    async fn finish_attempts(&self, records: Vec<AttemptRecord>) -> Result<Vec<bool>, StoreError>;
     /// How many deliveries are pending, over all workspaces.
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
 }

@@ -46,7 +46,7 @@ pub use webhooks::*;
 
 /// Undoes the events migration (SQLite 10, PostgreSQL 6) on either engine, for
 /// tests that make an older database by moving its version back.
-pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE delivery_attempts; DROP TABLE deliveries; \
+pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
 /// Milliseconds since the epoch.

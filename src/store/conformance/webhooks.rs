@@ -207,20 +207,26 @@ pub async fn leases_are_exclusive_and_attempts_move_deliveries_on(store: Arc<dyn
     let late = AttemptRecord {
         delivery: id,
         token: 1,
+        was_failing: false,
         attempt: attempt(now, Some(200)),
         after: outcome(DeliveryState::Delivered, now, true),
     };
-    assert!(!store.finish_attempt(late).await.unwrap(), "lease lost");
+    assert_eq!(
+        store.finish_attempts(vec![late]).await.unwrap(),
+        [false],
+        "lease lost"
+    );
     let failed = AttemptRecord {
         delivery: id,
         token: 2,
+        was_failing: false,
         attempt: Attempt {
             error: Some("answered 500".into()),
             ..attempt(now + 1002, Some(500))
         },
         after: outcome(DeliveryState::Pending, now + 60_000, false),
     };
-    assert!(store.finish_attempt(failed).await.unwrap());
+    assert_eq!(store.finish_attempts(vec![failed]).await.unwrap(), [true]);
     assert!(
         store
             .lease_deliveries(now + 2000, now + 9000, 3, 10)
@@ -237,10 +243,11 @@ pub async fn leases_are_exclusive_and_attempts_move_deliveries_on(store: Arc<dyn
     let ok = AttemptRecord {
         delivery: id,
         token: 3,
+        was_failing: true,
         attempt: attempt(now + 60_001, Some(204)),
         after: outcome(DeliveryState::Delivered, now + 60_001, true),
     };
-    assert!(store.finish_attempt(ok).await.unwrap());
+    assert_eq!(store.finish_attempts(vec![ok]).await.unwrap(), [true]);
     let listed = store.list_deliveries(ws.id, h.id, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].state, DeliveryState::Delivered);
@@ -263,13 +270,14 @@ pub async fn leases_are_exclusive_and_attempts_move_deliveries_on(store: Arc<dyn
     let gone = AttemptRecord {
         delivery: id,
         token: 4,
+        was_failing: false,
         attempt: attempt(now + 2, Some(410)),
         after: AfterAttempt {
             disable: Some("the endpoint answered 410 Gone".into()),
             ..outcome(DeliveryState::Failed, now + 2, false)
         },
     };
-    assert!(store.finish_attempt(gone).await.unwrap());
+    assert_eq!(store.finish_attempts(vec![gone]).await.unwrap(), [true]);
     let disabled = store.find_webhook(ws.id, h.id).await.unwrap().unwrap();
     assert!(!disabled.enabled);
     assert_eq!(

@@ -17,11 +17,9 @@ pub(super) fn now_ms() -> i64 {
 /// statement, inside the caller's transaction, so the events commit with the
 /// change or not at all.
 ///
-/// Ids come from `workspaces.last_event_id`. Its row lock is held to the commit,
-/// so a second writer in the workspace takes the next id only after the first
-/// committed: ids grow in commit order and a reader paging with `after` never
-/// passes an event that is still to commit. Call it as the write's last statement,
-/// so the lock is held for the commit alone.
+/// The events get their position (`id`) later, from [`sequence`]: taking it here,
+/// from a counter row, would hold that row's lock through the commit and make
+/// every write of the workspace wait for the one before it to reach the disk.
 pub(super) async fn record<C: GenericClient>(
     c: &C,
     ws: WorkspaceId,
@@ -35,22 +33,20 @@ pub(super) async fn record<C: GenericClient>(
     let groups: Vec<Option<i64>> = drafts.iter().map(|d| d.group).collect();
     let users: Vec<Option<i64>> = drafts.iter().map(|d| d.user).collect();
     let subjects: Vec<Option<&str>> = drafts.iter().map(|d| d.subject.as_deref()).collect();
-    let changes: Vec<String> = drafts.iter().map(EventDraft::changes_json).collect();
+    let changes: Vec<&str> = drafts.iter().map(EventDraft::changes_json).collect();
     let actor = audit.actor.to_string();
     let door = audit.door.map(|d| d.as_str());
     c.execute(
         &c.cached(
-            "WITH n AS (UPDATE workspaces SET last_event_id = last_event_id + cardinality($2::text[]) \
-               WHERE id = $1 RETURNING last_event_id), \
-             ev AS (INSERT INTO events (workspace_id, id, type, at_ms, actor, actor_label, door, \
+            "WITH ev AS (INSERT INTO events (workspace_id, type, at_ms, actor, actor_label, door, \
                  group_id, user_id, subject, changes) \
-               SELECT $1, n.last_event_id - cardinality($2::text[]) + x.ord, x.t, $3, $4, \
-                 (SELECT label FROM api_keys WHERE prefix = $5), $6, x.g, x.u, x.s, x.c \
-               FROM n, unnest($2::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
-                 WITH ORDINALITY AS x(t, g, u, s, c, ord) \
-               RETURNING id, type) \
-             INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, created_ms) \
-             SELECT $1, w.id, ev.id, $3, $3 FROM ev JOIN webhooks w \
+               SELECT $1, x.t, $3, $4, (SELECT label FROM api_keys WHERE prefix = $5), $6, \
+                 x.g, x.u, x.s, x.c \
+               FROM unnest($2::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
+                 WITH ORDINALITY AS x(t, g, u, s, c, ord) ORDER BY x.ord \
+               RETURNING seq, type) \
+             INSERT INTO deliveries (workspace_id, webhook_id, event_seq, next_at_ms, created_ms) \
+             SELECT $1, w.id, ev.seq, $3, $3 FROM ev JOIN webhooks w \
                ON w.workspace_id = $1 AND w.enabled \
                AND (w.events ? ev.type OR w.events ? (split_part(ev.type, '.', 1) || '.*') \
                     OR w.events ? '*')",
@@ -72,6 +68,97 @@ pub(super) async fn record<C: GenericClient>(
     .await
     .map_err(pg_err)?;
     Ok(())
+}
+
+/// How long a reader waits for events that committed before it asked to get
+/// their position.
+pub(super) const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The snapshot of the moment, as text (for [`sequence_until_seen`]).
+pub(super) async fn current_snapshot<C: GenericClient>(c: &C) -> Result<String, StoreError> {
+    Ok(
+        c.query_one(&c.cached("SELECT pg_current_snapshot()::text").await?, &[])
+            .await
+            .map_err(pg_err)?
+            .get(0),
+    )
+}
+
+/// Most events numbered in one pass.
+const SEQUENCE_BATCH: i64 = 10_000;
+/// The advisory lock that lets one sequencer run at a time, across instances.
+const SEQUENCER_LOCK: i64 = 7_468_351_233;
+
+/// Numbers the events whose transactions have ended and that every older
+/// transaction has also ended for, per workspace, in transaction order. Only
+/// those can be numbered: a transaction still running may yet commit events,
+/// and they must not come to stand behind a position already handed out. So a
+/// position, once given, never has a smaller one appear after it, and a reader
+/// paging with `after` never misses an event. One pass runs at a time, across
+/// instances (an advisory lock); a second waits for the first.
+async fn sequence(c: &mut deadpool_postgres::Client) -> Result<u64, StoreError> {
+    let tx = c.transaction().await.map_err(pg_err)?;
+    tx.execute(
+        &tx.cached("SELECT pg_advisory_xact_lock($1)").await?,
+        &[&SEQUENCER_LOCK],
+    )
+    .await
+    .map_err(pg_err)?;
+    let n = tx
+        .execute(
+            &tx.cached(
+                "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin), \
+                 ready AS (SELECT e.seq, e.workspace_id, \
+                     row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.txid, e.seq) AS n \
+                   FROM events e, h WHERE e.id IS NULL AND e.txid < h.xmin \
+                   ORDER BY e.txid, e.seq LIMIT $1), \
+                 bump AS (UPDATE workspaces w SET last_event_id = w.last_event_id + c.n \
+                   FROM (SELECT workspace_id, count(*) AS n FROM ready GROUP BY workspace_id) c \
+                   WHERE w.id = c.workspace_id \
+                   RETURNING w.id, w.last_event_id - c.n AS base) \
+                 UPDATE events e SET id = bump.base + ready.n \
+                 FROM ready JOIN bump ON bump.id = ready.workspace_id WHERE e.seq = ready.seq",
+            )
+            .await?,
+            &[&SEQUENCE_BATCH],
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)?;
+    Ok(n)
+}
+
+/// Numbers events until those (of `ws`, or of every workspace) that had
+/// committed when `snapshot` was taken all have their position, or `patience`
+/// has passed (a transaction that began before them is still running: they come
+/// later, never out of order).
+pub(super) async fn sequence_until_seen(
+    c: &mut deadpool_postgres::Client,
+    ws: Option<WorkspaceId>,
+    snapshot: &str,
+    patience: std::time::Duration,
+) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        sequence(c).await?;
+        let waiting: bool = c
+            .query_one(
+                &c.cached(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE id IS NULL \
+                     AND ($1::bigint IS NULL OR workspace_id = $1) \
+                     AND pg_visible_in_snapshot(txid, $2::text::pg_snapshot))",
+                )
+                .await?,
+                &[&ws.map(|w| w.0), &snapshot],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        if !waiting || std::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 macro_rules! event_columns {
@@ -109,7 +196,11 @@ impl EventStore for PostgresStore {
             Some(EventPattern::One(t)) => (Some(t.as_str().to_string()), None),
             Some(EventPattern::Noun(n)) => (None, Some(format!("{n}.%"))),
         };
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        // What had committed when the call began is in the answer (once every
+        // transaction older than it has ended, within a second).
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         let rows = c
             .query(
                 &c.cached(concat!(
@@ -143,11 +234,10 @@ impl EventStore for PostgresStore {
         let c = self.client().await?;
         c.execute(
             &c.cached(
-                "DELETE FROM events WHERE (workspace_id, id) IN ( \
-                   SELECT e.workspace_id, e.id FROM events e WHERE e.at_ms < $1 \
+                "DELETE FROM events WHERE seq IN ( \
+                   SELECT e.seq FROM events e WHERE e.at_ms < $1 \
                    AND NOT EXISTS (SELECT 1 FROM deliveries d \
-                     WHERE d.workspace_id = e.workspace_id AND d.event_id = e.id \
-                       AND d.state = 'pending') \
+                     WHERE d.event_seq = e.seq AND d.state = 'pending') \
                    LIMIT $2 FOR UPDATE SKIP LOCKED)",
             )
             .await?,
@@ -159,7 +249,7 @@ impl EventStore for PostgresStore {
 }
 
 impl PostgresStore {
-    /// A write transaction that records events, stamped with the command's audit.
+    /// The audit of the command being carried out, for the events a write records.
     pub(super) fn audit() -> Audit {
         crate::store::audit::current()
     }

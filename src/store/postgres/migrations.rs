@@ -166,15 +166,17 @@ CREATE UNIQUE INDEX group_icons_token ON group_icons(token);
     // migration's transaction (see `REKEY_VERSION`); the SQL part is only a marker.
     "-- identifier keys recomputed by store::rekey",
     // 6: events (the audit log and the webhook outbox), webhook endpoints, and
-    // their deliveries. An event's id is per workspace, taken from
-    // workspaces.last_event_id as the writing transaction's last statement: the
-    // row lock orders commits, so ids grow in commit order and `after` paging
-    // never skips an event that commits late.
+    // their deliveries. A write inserts its events with no position (`id` NULL);
+    // the sequencer (`events::sequence`) numbers them per workspace afterwards,
+    // in transaction order, once every older transaction has ended, so positions
+    // grow in commit order without writes waiting on one another.
     r#"
 ALTER TABLE workspaces ADD COLUMN last_event_id BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE events (
+    seq BIGSERIAL PRIMARY KEY,
+    txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
     workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    id BIGINT NOT NULL,
+    id BIGINT,
     type TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
     actor TEXT NOT NULL,
@@ -183,9 +185,10 @@ CREATE TABLE events (
     group_id BIGINT,
     user_id BIGINT,
     subject TEXT,
-    changes TEXT NOT NULL,
-    PRIMARY KEY (workspace_id, id)
+    changes TEXT NOT NULL
 );
+CREATE UNIQUE INDEX events_position ON events(workspace_id, id);
+CREATE INDEX events_unsequenced ON events(txid, seq) WHERE id IS NULL;
 CREATE INDEX events_at ON events(at_ms);
 CREATE INDEX events_group ON events(workspace_id, group_id, id) WHERE group_id IS NOT NULL;
 CREATE INDEX events_user ON events(workspace_id, user_id, id) WHERE user_id IS NOT NULL;
@@ -209,26 +212,20 @@ CREATE TABLE deliveries (
     id BIGSERIAL PRIMARY KEY,
     workspace_id BIGINT NOT NULL,
     webhook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
-    event_id BIGINT NOT NULL,
+    event_seq BIGINT NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at_ms BIGINT NOT NULL,
     lease_until_ms BIGINT,
     lease_token BIGINT,
     created_ms BIGINT NOT NULL,
-    FOREIGN KEY (workspace_id, event_id) REFERENCES events(workspace_id, id) ON DELETE CASCADE
+    -- Every attempt, oldest first: [[at_ms, status or null, latency_ms, error or null], ...]
+    -- (kept in the row: recording a batch of attempts is then one UPDATE).
+    tries JSONB NOT NULL DEFAULT '[]'
 );
 CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
-CREATE INDEX deliveries_event ON deliveries(workspace_id, event_id);
-CREATE TABLE delivery_attempts (
-    delivery_id BIGINT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
-    at_ms BIGINT NOT NULL,
-    status INTEGER,
-    latency_ms BIGINT NOT NULL,
-    error TEXT
-);
-CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id, at_ms);
+CREATE INDEX deliveries_event ON deliveries(event_seq);
 "#,
 ];
 

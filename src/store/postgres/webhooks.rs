@@ -2,7 +2,9 @@
 //! `FOR UPDATE SKIP LOCKED`, so instances sharing the database never hold the same
 //! delivery, and a lease that ran out (its instance died) is taken over.
 
-use super::events::{event_columns, event_from_row, record};
+use super::events::{
+    PATIENCE, current_snapshot, event_columns, event_from_row, record, sequence_until_seen,
+};
 use super::*;
 use crate::domain::event::{self, Audit};
 use crate::domain::webhook::{Attempt, Delivery, DeliveryState, Webhook};
@@ -197,18 +199,19 @@ impl WebhookStore for PostgresStore {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        // A delivery is listed once its event has its position.
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         let rows = c
             .query(
                 &c.cached(
-                    "SELECT d.id, d.webhook_id, d.event_id, e.type, d.state, d.attempts, \
-                       d.next_at_ms, d.created_ms, \
-                       COALESCE((SELECT json_agg(json_build_array(a.at_ms, a.status, \
-                           a.latency_ms, a.error) ORDER BY a.at_ms) \
-                         FROM delivery_attempts a WHERE a.delivery_id = d.id)::text, '[]') \
+                    "SELECT d.id, d.webhook_id, e.id, e.type, d.state, d.attempts, \
+                       d.next_at_ms, d.created_ms, d.tries::text \
                      FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                     JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                     JOIN events e ON e.seq = d.event_seq \
                      WHERE w.workspace_id = $1 AND d.webhook_id = $2 AND d.id < $3 \
+                       AND e.id IS NOT NULL \
                      ORDER BY d.id DESC LIMIT $4",
                 )
                 .await?,
@@ -285,24 +288,30 @@ impl WebhookStore for PostgresStore {
         token: i64,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        // Only events with a position are sent (their id is in the payload):
+        // number what had committed before this call first.
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         let rows = c
             .query(
                 &c.cached(concat!(
                     "WITH due AS (SELECT d.id FROM deliveries d \
                        JOIN webhooks w ON w.id = d.webhook_id \
+                       JOIN events e ON e.seq = d.event_seq \
                        WHERE d.state = 'pending' AND d.next_at_ms <= $1 AND w.enabled \
+                         AND e.id IS NOT NULL \
                          AND (d.lease_until_ms IS NULL OR d.lease_until_ms < $1) \
                        ORDER BY d.next_at_ms LIMIT $4 FOR UPDATE OF d SKIP LOCKED), \
                      leased AS (UPDATE deliveries d SET lease_until_ms = $2, lease_token = $3 \
                        FROM due WHERE d.id = due.id \
-                       RETURNING d.id, d.workspace_id, d.webhook_id, d.event_id, d.attempts) \
+                       RETURNING d.id, d.workspace_id, d.webhook_id, d.event_seq, d.attempts) \
                      SELECT l.id, l.workspace_id, l.webhook_id, w.url, w.secret, \
                        CASE WHEN w.previous_secret_until_ms > $1 THEN w.previous_secret END, \
                        l.attempts, w.failing_since_ms, ",
                     event_columns!(),
                     " FROM leased l JOIN webhooks w ON w.id = l.webhook_id \
-                      JOIN events e ON e.workspace_id = l.workspace_id AND e.id = l.event_id"
+                      JOIN events e ON e.seq = l.event_seq"
                 ))
                 .await?,
                 &[&now_ms, &lease_until_ms, &token, &i64::from(limit)],
@@ -326,79 +335,108 @@ impl WebhookStore for PostgresStore {
             .collect()
     }
 
-    async fn finish_attempt(&self, r: AttemptRecord) -> Result<bool, StoreError> {
+    async fn finish_attempts(&self, records: Vec<AttemptRecord>) -> Result<Vec<bool>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
+        // Every attempt of the batch in one statement; the rows it returns are
+        // those whose lease was still held.
+        let col = |f: fn(&AttemptRecord) -> i64| records.iter().map(f).collect::<Vec<i64>>();
+        let states: Vec<&str> = records.iter().map(|r| r.after.state.as_str()).collect();
+        let statuses: Vec<Option<i32>> = records
+            .iter()
+            .map(|r| r.attempt.status.map(i32::from))
+            .collect();
+        let errors: Vec<Option<&str>> =
+            records.iter().map(|r| r.attempt.error.as_deref()).collect();
         let held = tx
-            .query_opt(
+            .query(
                 &tx.cached(
-                    "SELECT workspace_id, webhook_id FROM deliveries \
-                     WHERE id = $1 AND lease_token = $2 FOR UPDATE",
+                    "UPDATE deliveries d SET state = x.state, next_at_ms = x.next_at, \
+                       attempts = d.attempts + 1, lease_until_ms = NULL, lease_token = NULL, \
+                       tries = d.tries || jsonb_build_array(jsonb_build_array(x.at_ms, x.status, \
+                         x.latency_ms, x.error)) \
+                     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
+                       $5::bigint[], $6::int[], $7::bigint[], $8::text[]) \
+                       AS x(id, token, state, next_at, at_ms, status, latency_ms, error) \
+                     WHERE d.id = x.id AND d.lease_token = x.token \
+                     RETURNING d.id, d.workspace_id, d.webhook_id",
                 )
                 .await?,
-                &[&r.delivery, &r.token],
+                &[
+                    &col(|r| r.delivery),
+                    &col(|r| r.token),
+                    &states,
+                    &col(|r| r.after.next_at_ms),
+                    &col(|r| r.attempt.at_ms),
+                    &statuses,
+                    &col(|r| r.attempt.latency_ms),
+                    &errors,
+                ],
             )
             .await
             .map_err(pg_err)?;
-        let Some(held) = held else {
-            return Ok(false);
-        };
-        let (ws, webhook): (i64, i64) = (held.get(0), held.get(1));
-        let a = &r.attempt;
-        let status = a.status.map(i32::from);
-        tx.execute(
-            &tx.cached(
-                "INSERT INTO delivery_attempts (delivery_id, at_ms, status, latency_ms, error) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?,
-            &[&r.delivery, &a.at_ms, &status, &a.latency_ms, &a.error],
-        )
-        .await
-        .map_err(pg_err)?;
-        tx.execute(
-            &tx.cached(
-                "UPDATE deliveries SET state = $2, next_at_ms = $3, attempts = attempts + 1, \
-                   lease_until_ms = NULL, lease_token = NULL WHERE id = $1",
-            )
-            .await?,
-            &[&r.delivery, &r.after.state.as_str(), &r.after.next_at_ms],
-        )
-        .await
-        .map_err(pg_err)?;
-        let health = if r.after.healthy {
-            "UPDATE webhooks SET failing_since_ms = NULL \
-             WHERE id = $1 AND failing_since_ms IS NOT NULL AND $2::bigint IS NOT NULL"
-        } else {
-            "UPDATE webhooks SET failing_since_ms = COALESCE(failing_since_ms, $2) \
-             WHERE id = $1 AND failing_since_ms IS NULL"
-        };
-        tx.execute(&tx.cached(health).await?, &[&webhook, &a.at_ms])
-            .await
-            .map_err(pg_err)?;
-        if let Some(reason) = &r.after.disable {
-            let ws = WorkspaceId(ws);
-            let before = find_in(&tx, ws, webhook, true).await?;
-            tx.execute(
-                &tx.cached(
-                    "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, updated_at = $3 \
-                     WHERE id = $1 AND enabled",
+        let held: std::collections::BTreeMap<i64, (i64, i64)> = held
+            .iter()
+            .map(|row| (row.get(0), (row.get(1), row.get(2))))
+            .collect();
+        // Endpoint rows in id order, so two instances' batches cannot deadlock.
+        let mut by_webhook: Vec<&AttemptRecord> = records.iter().collect();
+        by_webhook.sort_by_key(|r| held.get(&r.delivery).map(|h| h.1));
+        for r in by_webhook {
+            let Some(&(ws, webhook)) = held.get(&r.delivery) else {
+                continue;
+            };
+            let at = r.attempt.at_ms;
+            if r.after.healthy && r.was_failing {
+                tx.execute(
+                    &tx.cached("UPDATE webhooks SET failing_since_ms = NULL WHERE id = $1")
+                        .await?,
+                    &[&webhook],
                 )
-                .await?,
-                &[&webhook, reason, &(a.at_ms / 1000)],
-            )
-            .await
-            .map_err(pg_err)?;
-            let after = find_in(&tx, ws, webhook, false).await?;
-            if let Some(draft) = before
-                .zip(after)
-                .and_then(|(b, a)| event::webhook_updated(&b, &a))
-            {
-                record(&tx, ws, &Audit::SYSTEM, &[draft]).await?;
+                .await
+                .map_err(pg_err)?;
+            } else if !r.after.healthy {
+                tx.execute(
+                    &tx.cached(
+                        "UPDATE webhooks SET failing_since_ms = $2 \
+                         WHERE id = $1 AND failing_since_ms IS NULL",
+                    )
+                    .await?,
+                    &[&webhook, &at],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            if let Some(reason) = &r.after.disable {
+                let ws = WorkspaceId(ws);
+                let before = find_in(&tx, ws, webhook, true).await?;
+                tx.execute(
+                    &tx.cached(
+                        "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, \
+                           updated_at = $3 WHERE id = $1 AND enabled",
+                    )
+                    .await?,
+                    &[&webhook, reason, &(at / 1000)],
+                )
+                .await
+                .map_err(pg_err)?;
+                let after = find_in(&tx, ws, webhook, false).await?;
+                if let Some(draft) = before
+                    .zip(after)
+                    .and_then(|(b, a)| event::webhook_updated(&b, &a))
+                {
+                    record(&tx, ws, &Audit::SYSTEM, &[draft]).await?;
+                }
             }
         }
         tx.commit().await.map_err(pg_err)?;
-        Ok(true)
+        Ok(records
+            .iter()
+            .map(|r| held.contains_key(&r.delivery))
+            .collect())
     }
 
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {

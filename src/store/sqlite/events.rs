@@ -156,19 +156,66 @@ impl EventStore for SqliteStore {
     async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError> {
         self.writer
             .write(move |conn| {
-                let n = conn
-                    .exec_cached(
-                        "DELETE FROM events WHERE (workspace_id, id) IN ( \
-                           SELECT e.workspace_id, e.id FROM events e WHERE e.at_ms < ?1 \
-                           AND NOT EXISTS (SELECT 1 FROM deliveries d \
-                             WHERE d.workspace_id = e.workspace_id AND d.event_id = e.id \
-                               AND d.state = 'pending') \
-                           LIMIT ?2)",
-                        params![before_ms, batch],
-                    )
+                let workspaces: Vec<i64> = conn
+                    .prepare_cached("SELECT id FROM workspaces ORDER BY id")
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
                     .map_err(map_err)?;
-                Ok(n as u64)
+                let mut removed = 0u64;
+                for ws in workspaces {
+                    let room = u64::from(batch).saturating_sub(removed);
+                    if room == 0 {
+                        break;
+                    }
+                    let cutoff = first_at_or_after(conn, ws, before_ms).map_err(map_err)?;
+                    let n = conn
+                        .exec_cached(
+                            "DELETE FROM events WHERE workspace_id = ?1 AND id IN ( \
+                               SELECT e.id FROM events e WHERE e.workspace_id = ?1 AND e.id < ?2 \
+                               AND NOT EXISTS (SELECT 1 FROM deliveries d \
+                                 WHERE d.workspace_id = ?1 AND d.event_id = e.id \
+                                   AND d.state = 'pending') \
+                               ORDER BY e.id LIMIT ?3)",
+                            params![ws, cutoff, room as i64],
+                        )
+                        .map_err(map_err)?;
+                    removed += n as u64;
+                }
+                Ok(removed)
             })
             .await
     }
+}
+
+/// The id of a workspace's first event at or after `at_ms`, found by bisecting
+/// the ids (a workspace's events are numbered in the order they were written, so
+/// their times grow with their ids): a few primary-key look-ups, where an index
+/// on the time would cost every write an index entry. A clock that stepped back
+/// at most makes an event go a little early or late.
+fn first_at_or_after(conn: &Connection, ws: i64, at_ms: i64) -> rusqlite::Result<i64> {
+    let (lo, hi): (Option<i64>, Option<i64>) = conn.row_cached(
+        "SELECT min(id), max(id) FROM events WHERE workspace_id = ?1",
+        params![ws],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (Some(mut lo), Some(hi)) = (lo, hi) else {
+        return Ok(0);
+    };
+    let mut hi = hi + 1;
+    // Invariant: every event below `lo` is older than `at_ms`; `hi` is past it.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at: Option<(i64, i64)> = conn
+            .row_cached(
+                "SELECT id, at_ms FROM events WHERE workspace_id = ?1 AND id >= ?2 \
+                 ORDER BY id LIMIT 1",
+                params![ws, mid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match at {
+            Some((id, t)) if t < at_ms => lo = id + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
 }

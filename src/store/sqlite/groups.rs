@@ -127,6 +127,9 @@ fn check_references(
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
+        // The event is made here, not on the one writer thread, which only
+        // copies it in (its group id is known once the row is).
+        let mut created = event::group_created(&g.as_group(ws));
         self.write_audited(move |conn, audit| {
             let refs =
                 References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
@@ -164,11 +167,8 @@ impl GroupStore for SqliteStore {
             if g.icon.is_some() {
                 put_icon(conn, id, &g.icon).map_err(map_err)?;
             }
-            let made = Group {
-                id: GroupId(id),
-                ..g.as_group(ws)
-            };
-            record(conn, ws, audit, &[event::group_created(&made)])?;
+            created.group = Some(id);
+            record(conn, ws, audit, &[created])?;
             Ok(GroupId(id))
         })
         .await

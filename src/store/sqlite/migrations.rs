@@ -200,7 +200,7 @@ CREATE TABLE events (
     changes TEXT NOT NULL,
     PRIMARY KEY (workspace_id, id)
 ) WITHOUT ROWID;
-CREATE INDEX events_at ON events(at_ms);
+-- No index on at_ms: pruning bisects the ids (each index costs every write).
 CREATE INDEX events_group ON events(workspace_id, group_id, id) WHERE group_id IS NOT NULL;
 CREATE INDEX events_user ON events(workspace_id, user_id, id) WHERE user_id IS NOT NULL;
 CREATE TABLE webhooks (
@@ -230,19 +230,14 @@ CREATE TABLE deliveries (
     lease_until_ms INTEGER,
     lease_token INTEGER,
     created_ms INTEGER NOT NULL,
+    -- Every attempt, oldest first: [[at_ms, status or null, latency_ms, error or null], ...]
+    -- (kept in the row: recording an attempt is then one UPDATE).
+    tries TEXT NOT NULL DEFAULT '[]',
     FOREIGN KEY (workspace_id, event_id) REFERENCES events(workspace_id, id) ON DELETE CASCADE
 );
 CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
 CREATE INDEX deliveries_event ON deliveries(workspace_id, event_id);
-CREATE TABLE delivery_attempts (
-    delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
-    at_ms INTEGER NOT NULL,
-    status INTEGER,
-    latency_ms INTEGER NOT NULL,
-    error TEXT
-);
-CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id, at_ms);
 "#,
 ];
 

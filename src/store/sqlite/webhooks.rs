@@ -161,53 +161,39 @@ impl WebhookStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read(move |conn| {
-            in_snapshot(conn, |conn| {
-                let mut out: Vec<Delivery> = conn
-                    .prepare_cached(
-                        "SELECT d.id, d.webhook_id, d.event_id, e.type, d.state, d.attempts, \
-                           d.next_at_ms, d.created_ms \
-                         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                         JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
-                         WHERE w.workspace_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 \
-                         ORDER BY d.id DESC LIMIT ?4",
-                    )?
-                    .query_map(
-                        params![ws.0, webhook, before.unwrap_or(i64::MAX), limit],
-                        |r| {
-                            let state: String = r.get(4)?;
-                            Ok(Delivery {
-                                id: r.get(0)?,
-                                webhook: r.get(1)?,
-                                event_id: r.get(2)?,
-                                event_type: r.get(3)?,
-                                state: DeliveryState::parse(&state)
-                                    .unwrap_or(DeliveryState::Pending),
-                                attempts: r.get(5)?,
-                                next_at_ms: r.get(6)?,
-                                created_ms: r.get(7)?,
-                                tries: Vec::new(),
-                            })
-                        },
-                    )?
-                    .collect::<rusqlite::Result<_>>()?;
-                let mut attempts = conn.prepare_cached(
-                    "SELECT at_ms, status, latency_ms, error FROM delivery_attempts \
-                     WHERE delivery_id = ?1 ORDER BY at_ms, rowid",
-                )?;
-                for d in out.iter_mut() {
-                    d.tries = attempts
-                        .query_map(params![d.id], |r| {
-                            Ok(Attempt {
-                                at_ms: r.get(0)?,
-                                status: r.get(1)?,
-                                latency_ms: r.get(2)?,
-                                error: r.get(3)?,
-                            })
-                        })?
-                        .collect::<rusqlite::Result<_>>()?;
-                }
-                Ok(out)
-            })
+            conn.prepare_cached(
+                "SELECT d.id, d.webhook_id, d.event_id, e.type, d.state, d.attempts, \
+                   d.next_at_ms, d.created_ms, d.tries \
+                 FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                 WHERE w.workspace_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 \
+                 ORDER BY d.id DESC LIMIT ?4",
+            )?
+            .query_map(
+                params![ws.0, webhook, before.unwrap_or(i64::MAX), limit],
+                |r| {
+                    let state: String = r.get(4)?;
+                    let tries: String = r.get(8)?;
+                    Ok(Delivery {
+                        id: r.get(0)?,
+                        webhook: r.get(1)?,
+                        event_id: r.get(2)?,
+                        event_type: r.get(3)?,
+                        state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Pending),
+                        attempts: r.get(5)?,
+                        next_at_ms: r.get(6)?,
+                        created_ms: r.get(7)?,
+                        tries: parse_tries(&tries).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                8,
+                                rusqlite::types::Type::Text,
+                                e.into(),
+                            )
+                        })?,
+                    })
+                },
+            )?
+            .collect()
         })
         .await
     }
@@ -244,6 +230,20 @@ impl WebhookStore for SqliteStore {
         token: i64,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        // Most calls find nothing due: find that out on a reader, without taking
+        // a turn on the one writer.
+        let any_due = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM deliveries \
+                     WHERE state = 'pending' AND next_at_ms <= ?1)",
+                )?
+                .query_row(params![now_ms], |r| r.get::<_, bool>(0))
+            })
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.writer
             .write(move |conn| {
                 let ids: Vec<i64> = conn
@@ -261,102 +261,48 @@ impl WebhookStore for SqliteStore {
                             .collect()
                     })
                     .map_err(map_err)?;
-                let mut out = Vec::with_capacity(ids.len());
-                let mut read = conn
-                    .prepare_cached(concat!(
-                        "SELECT d.id, d.workspace_id, d.webhook_id, w.url, w.secret, \
-                           CASE WHEN w.previous_secret_until_ms > ?2 THEN w.previous_secret END, \
-                           d.attempts, w.failing_since_ms, ",
-                        event_columns!(),
-                        " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                          JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
-                          WHERE d.id = ?1"
-                    ))
-                    .map_err(map_err)?;
-                for id in ids {
-                    let due = read
-                        .query_row(params![id, now_ms], |r| {
-                            let previous: Option<String> = r.get(5)?;
-                            Ok(DueDelivery {
-                                id: r.get(0)?,
-                                workspace: WorkspaceId(r.get(1)?),
-                                webhook: r.get(2)?,
-                                url: r.get(3)?,
-                                secrets: std::iter::once(r.get(4)?).chain(previous).collect(),
-                                attempts: r.get(6)?,
-                                failing_since_ms: r.get(7)?,
-                                event: event_from_row(r, 8)?,
-                            })
-                        })
-                        .map_err(map_err)?;
-                    out.push(due);
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                let ids =
+                    serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+                conn.prepare_cached(concat!(
+                    "SELECT d.id, d.workspace_id, d.webhook_id, w.url, w.secret, \
+                       CASE WHEN w.previous_secret_until_ms > ?2 THEN w.previous_secret END, \
+                       d.attempts, w.failing_since_ms, ",
+                    event_columns!(),
+                    " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                      JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                      WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.next_at_ms"
+                ))
+                .and_then(|mut read| {
+                    read.query_map(params![ids, now_ms], |r| {
+                        let previous: Option<String> = r.get(5)?;
+                        Ok(DueDelivery {
+                            id: r.get(0)?,
+                            workspace: WorkspaceId(r.get(1)?),
+                            webhook: r.get(2)?,
+                            url: r.get(3)?,
+                            secrets: std::iter::once(r.get(4)?).chain(previous).collect(),
+                            attempts: r.get(6)?,
+                            failing_since_ms: r.get(7)?,
+                            event: event_from_row(r, 8)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(map_err)
             })
             .await
     }
 
-    async fn finish_attempt(&self, r: AttemptRecord) -> Result<bool, StoreError> {
+    async fn finish_attempts(&self, records: Vec<AttemptRecord>) -> Result<Vec<bool>, StoreError> {
         self.writer
             .write(move |conn| {
-                let held: Option<(i64, i64)> = conn
-                    .row_cached(
-                        "SELECT workspace_id, webhook_id FROM deliveries \
-                         WHERE id = ?1 AND lease_token = ?2",
-                        params![r.delivery, r.token],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                let Some((ws, webhook)) = held else {
-                    return Ok(false);
-                };
-                let a = &r.attempt;
-                conn.exec_cached(
-                    "INSERT INTO delivery_attempts (delivery_id, at_ms, status, latency_ms, error) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![r.delivery, a.at_ms, a.status, a.latency_ms, a.error],
-                )
-                .map_err(map_err)?;
-                conn.exec_cached(
-                    "UPDATE deliveries SET state = ?2, next_at_ms = ?3, attempts = attempts + 1, \
-                       lease_until_ms = NULL, lease_token = NULL WHERE id = ?1",
-                    params![r.delivery, r.after.state.as_str(), r.after.next_at_ms],
-                )
-                .map_err(map_err)?;
-                if r.after.healthy {
-                    conn.exec_cached(
-                        "UPDATE webhooks SET failing_since_ms = NULL \
-                         WHERE id = ?1 AND failing_since_ms IS NOT NULL",
-                        params![webhook],
-                    )
-                    .map_err(map_err)?;
-                } else {
-                    conn.exec_cached(
-                        "UPDATE webhooks SET failing_since_ms = COALESCE(failing_since_ms, ?2) \
-                         WHERE id = ?1",
-                        params![webhook, a.at_ms],
-                    )
-                    .map_err(map_err)?;
-                }
-                if let Some(reason) = &r.after.disable {
-                    let ws = WorkspaceId(ws);
-                    let before = find_in(conn, ws, webhook)?;
-                    conn.exec_cached(
-                        "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 \
-                         WHERE id = ?1 AND enabled",
-                        params![webhook, reason, a.at_ms / 1000],
-                    )
-                    .map_err(map_err)?;
-                    let after = find_in(conn, ws, webhook)?;
-                    if let Some(draft) = before
-                        .zip(after)
-                        .and_then(|(b, a)| event::webhook_updated(&b, &a))
-                    {
-                        record(conn, ws, &event::Audit::SYSTEM, &[draft])?;
-                    }
-                }
-                Ok(true)
+                records
+                    .iter()
+                    .map(|r| finish_in(conn, r))
+                    .collect::<Result<Vec<bool>, StoreError>>()
             })
             .await
     }
@@ -372,4 +318,81 @@ impl WebhookStore for SqliteStore {
         .await
         .map(|n| n as u64)
     }
+}
+
+/// Reads a delivery's stored attempts (see the `tries` column).
+fn parse_tries(json: &str) -> Result<Vec<Attempt>, String> {
+    let raw: Vec<(i64, Option<u16>, i64, Option<String>)> =
+        serde_json::from_str(json).map_err(|e| format!("stored attempts unreadable: {e}"))?;
+    Ok(raw
+        .into_iter()
+        .map(|(at_ms, status, latency_ms, error)| Attempt {
+            at_ms,
+            status,
+            latency_ms,
+            error,
+        })
+        .collect())
+}
+
+/// Records one attempt inside the writer's transaction: one UPDATE in the common
+/// case (a healthy endpoint answering 2xx).
+fn finish_in(conn: &Connection, r: &AttemptRecord) -> Result<bool, StoreError> {
+    let a = &r.attempt;
+    let held: Option<(i64, i64)> = conn
+        .row_cached(
+            "UPDATE deliveries SET state = ?3, next_at_ms = ?4, attempts = attempts + 1, \
+               lease_until_ms = NULL, lease_token = NULL, \
+               tries = json_insert(tries, '$[#]', json_array(?5, ?6, ?7, ?8)) \
+             WHERE id = ?1 AND lease_token = ?2 RETURNING workspace_id, webhook_id",
+            params![
+                r.delivery,
+                r.token,
+                r.after.state.as_str(),
+                r.after.next_at_ms,
+                a.at_ms,
+                a.status,
+                a.latency_ms,
+                a.error
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(map_err)?;
+    let Some((ws, webhook)) = held else {
+        return Ok(false);
+    };
+    if r.after.healthy {
+        if r.was_failing {
+            conn.exec_cached(
+                "UPDATE webhooks SET failing_since_ms = NULL WHERE id = ?1",
+                params![webhook],
+            )
+            .map_err(map_err)?;
+        }
+    } else {
+        conn.exec_cached(
+            "UPDATE webhooks SET failing_since_ms = ?2 WHERE id = ?1 AND failing_since_ms IS NULL",
+            params![webhook, a.at_ms],
+        )
+        .map_err(map_err)?;
+    }
+    if let Some(reason) = &r.after.disable {
+        let ws = WorkspaceId(ws);
+        let before = find_in(conn, ws, webhook)?;
+        conn.exec_cached(
+            "UPDATE webhooks SET enabled = 0, disabled_reason = ?2, updated_at = ?3 \
+             WHERE id = ?1 AND enabled",
+            params![webhook, reason, a.at_ms / 1000],
+        )
+        .map_err(map_err)?;
+        let after = find_in(conn, ws, webhook)?;
+        if let Some(draft) = before
+            .zip(after)
+            .and_then(|(b, a)| event::webhook_updated(&b, &a))
+        {
+            record(conn, ws, &event::Audit::SYSTEM, &[draft])?;
+        }
+    }
+    Ok(true)
 }
