@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
+/// How many rounds of `concurrency` attempts one lease takes at most; the lease
+/// lasts long enough for all of them (see [`DeliverySettings::lease`]).
+const LEASE_ROUNDS: usize = 4;
+
 /// How long the sender waits after a wake-up before it leases.
 const GATHER: Duration = Duration::from_millis(10);
 
@@ -49,11 +53,12 @@ impl Default for DeliverySettings {
 }
 
 impl DeliverySettings {
-    /// A lease outlasts any attempt made under it (the client gives up at
-    /// `timeout`), so an instance that stays up never sends a delivery twice; a
-    /// dead instance's leases are taken over this long after it leased them.
-    fn lease(&self) -> Duration {
-        self.timeout + Duration::from_secs(5)
+    /// A lease outlasts the attempts made under it (at most `LEASE_ROUNDS` in a
+    /// row per slot, each cut off at `timeout`), so an instance that stays up
+    /// never sends a delivery twice; a dead instance's leases are taken over this
+    /// long after it leased them (45 s by default).
+    pub fn lease(&self) -> Duration {
+        self.timeout * LEASE_ROUNDS as u32 + Duration::from_secs(5)
     }
 }
 
@@ -147,11 +152,12 @@ async fn record_attempts(
 impl Sender {
     async fn run(self, wake: &Notify) {
         loop {
-            // Lease only as many as there are free slots to send them.
+            // Lease when a slot is free, up to `LEASE_ROUNDS` slots' worth: a
+            // lease is one write however many it takes.
             let Ok(first) = self.slots.clone().acquire_owned().await else {
                 return;
             };
-            let room = self.slots.available_permits() + 1;
+            let room = self.settings.concurrency.max(1) * LEASE_ROUNDS;
             let now = now_ms();
             let lease = i64::try_from(self.settings.lease().as_millis()).unwrap_or(60_000);
             let token: i64 = rand::rng().random_range(1..i64::MAX);

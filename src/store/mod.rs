@@ -448,7 +448,8 @@ pub trait EventStore: Send + Sync {
     /// A page of a workspace's events in id order.
     async fn list_events(&self, ws: WorkspaceId, q: &EventQuery) -> Result<Vec<Event>, StoreError>;
     /// Removes at most `batch` events (of any workspace) older than `before_ms`
-    /// that no pending delivery still needs, with their finished deliveries.
+    /// that no pending delivery still needs and every enabled endpoint has had
+    /// queued, with their finished deliveries.
     /// Returns how many went; call again until it is less than `batch`.
     async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError>;
 }
@@ -544,8 +545,10 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Leases at most `limit` deliveries that are due at `now_ms` to enabled
     /// endpoints, and not leased by anyone else, until `lease_until_ms`, under
-    /// `token`. Two callers never hold the same delivery; a lease that ran out
-    /// (its holder died) is taken over.
+    /// `token`: first the events each enabled endpoint has not had yet (each
+    /// endpoint keeps a cursor; they become delivery rows here, in one batch),
+    /// then retries that came due. Two callers never hold the same delivery; a
+    /// lease that ran out (its holder died) is taken over.
     async fn lease_deliveries(
         &self,
         now_ms: i64,
@@ -559,7 +562,9 @@ pub trait WebhookStore: Send + Sync {
     /// whether it was recorded; false, and nothing written for it, when its
     /// `token` no longer holds the lease.
     async fn finish_attempts(&self, records: Vec<AttemptRecord>) -> Result<Vec<bool>, StoreError>;
-    /// How many deliveries are pending, over all workspaces.
+    /// How many deliveries are pending, over all workspaces: retries waiting, and
+    /// events enabled endpoints have still to be sent (counted whatever their
+    /// type).
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
 }
 

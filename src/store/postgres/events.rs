@@ -12,10 +12,10 @@ pub(super) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Writes `drafts` as events of `ws`, stamped with `audit`, and queues a delivery
-/// of each to every enabled endpoint of the workspace subscribed to its type: one
-/// statement, inside the caller's transaction, so the events commit with the
-/// change or not at all.
+/// Writes `drafts` as events of `ws`, stamped with `audit`: one statement,
+/// inside the caller's transaction, so the events commit with the change or not
+/// at all. Webhook deliveries are queued from the events later, in batches (see
+/// `webhooks::queue_new_events`): a change pays for its event only.
 ///
 /// The events get their position (`id`) later, from [`sequence`]: taking it here,
 /// from a counter row, would hold that row's lock through the commit and make
@@ -38,18 +38,12 @@ pub(super) async fn record<C: GenericClient>(
     let door = audit.door.map(|d| d.as_str());
     c.execute(
         &c.cached(
-            "WITH ev AS (INSERT INTO events (workspace_id, type, at_ms, actor, actor_label, door, \
+            "INSERT INTO events (workspace_id, type, at_ms, actor, actor_label, door, \
                  group_id, user_id, subject, changes) \
-               SELECT $1, x.t, $3, $4, (SELECT label FROM api_keys WHERE prefix = $5), $6, \
+             SELECT $1, x.t, $3, $4, (SELECT label FROM api_keys WHERE prefix = $5), $6, \
                  x.g, x.u, x.s, x.c \
-               FROM unnest($2::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
-                 WITH ORDINALITY AS x(t, g, u, s, c, ord) ORDER BY x.ord \
-               RETURNING seq, type) \
-             INSERT INTO deliveries (workspace_id, webhook_id, event_seq, next_at_ms, created_ms) \
-             SELECT $1, w.id, ev.seq, $3, $3 FROM ev JOIN webhooks w \
-               ON w.workspace_id = $1 AND w.enabled \
-               AND (w.events ? ev.type OR w.events ? (split_part(ev.type, '.', 1) || '.*') \
-                    OR w.events ? '*')",
+             FROM unnest($2::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
+               WITH ORDINALITY AS x(t, g, u, s, c, ord) ORDER BY x.ord",
         )
         .await?,
         &[
@@ -231,11 +225,15 @@ impl EventStore for PostgresStore {
     }
 
     async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError> {
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         c.execute(
             &c.cached(
                 "DELETE FROM events WHERE seq IN ( \
-                   SELECT e.seq FROM events e WHERE e.at_ms < $1 \
+                   SELECT e.seq FROM events e WHERE e.at_ms < $1 AND e.id IS NOT NULL \
+                   AND e.id <= COALESCE((SELECT min(w.cursor) FROM webhooks w \
+                     WHERE w.workspace_id = e.workspace_id AND w.enabled), e.id) \
                    AND NOT EXISTS (SELECT 1 FROM deliveries d \
                      WHERE d.event_seq = e.seq AND d.state = 'pending') \
                    LIMIT $2 FOR UPDATE SKIP LOCKED)",

@@ -204,6 +204,9 @@ CREATE TABLE webhooks (
     previous_secret TEXT,
     previous_secret_until_ms BIGINT,
     failing_since_ms BIGINT,
+    -- The last event (position in the workspace) handed to `deliveries`: events
+    -- after it are queued for this endpoint when a sender next leases.
+    cursor BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

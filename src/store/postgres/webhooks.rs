@@ -54,12 +54,17 @@ impl WebhookStore for PostgresStore {
     async fn create_webhook(&self, ws: WorkspaceId, w: NewWebhook) -> Result<Webhook, StoreError> {
         let audit = Self::audit();
         let mut c = self.client().await?;
+        // The endpoint starts after every event committed before it: number them
+        // first, so the workspace's last position covers them.
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_one(
                 &tx.cached(&format!(
                     "INSERT INTO webhooks (workspace_id, url, events, description, secret, \
-                       created_at, updated_at) VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $6) \
+                       created_at, updated_at, cursor) VALUES ($1, $2, $3::text::jsonb, $4, $5, \
+                       $6, $6, (SELECT last_event_id FROM workspaces WHERE id = $1)) \
                      RETURNING {WEBHOOK_COLUMNS}"
                 ))
                 .await?,
@@ -293,31 +298,46 @@ impl WebhookStore for PostgresStore {
         // number what had committed before this call first.
         let snapshot = current_snapshot(&c).await?;
         sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
-        let rows = c
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let mut ids = queue_new_events(&tx, now_ms, lease_until_ms, token, limit).await?;
+        let room = i64::from(limit) - ids.len() as i64;
+        let retries = tx
             .query(
-                &c.cached(concat!(
+                &tx.cached(
                     "WITH due AS (SELECT d.id FROM deliveries d \
                        JOIN webhooks w ON w.id = d.webhook_id \
-                       JOIN events e ON e.seq = d.event_seq \
                        WHERE d.state = 'pending' AND d.next_at_ms <= $1 AND w.enabled \
-                         AND e.id IS NOT NULL \
                          AND (d.lease_until_ms IS NULL OR d.lease_until_ms < $1) \
-                       ORDER BY d.next_at_ms LIMIT $4 FOR UPDATE OF d SKIP LOCKED), \
-                     leased AS (UPDATE deliveries d SET lease_until_ms = $2, lease_token = $3 \
-                       FROM due WHERE d.id = due.id \
-                       RETURNING d.id, d.workspace_id, d.webhook_id, d.event_seq, d.attempts) \
-                     SELECT l.id, l.workspace_id, l.webhook_id, w.url, w.secret, \
-                       CASE WHEN w.previous_secret_until_ms > $1 THEN w.previous_secret END, \
-                       l.attempts, w.failing_since_ms, ",
-                    event_columns!(),
-                    " FROM leased l JOIN webhooks w ON w.id = l.webhook_id \
-                      JOIN events e ON e.seq = l.event_seq"
-                ))
+                       ORDER BY d.next_at_ms LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
+                     UPDATE deliveries d SET lease_until_ms = $2, lease_token = $3 \
+                     FROM due WHERE d.id = due.id RETURNING d.id",
+                )
                 .await?,
-                &[&now_ms, &lease_until_ms, &token, &i64::from(limit)],
+                &[&now_ms, &lease_until_ms, &token, &room.max(0)],
             )
             .await
             .map_err(pg_err)?;
+        ids.extend(retries.iter().map(|r| r.get::<_, i64>(0)));
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            tx.query(
+                &tx.cached(concat!(
+                    "SELECT d.id, d.workspace_id, d.webhook_id, w.url, w.secret, \
+                       CASE WHEN w.previous_secret_until_ms > $2 THEN w.previous_secret END, \
+                       d.attempts, w.failing_since_ms, ",
+                    event_columns!(),
+                    " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                      JOIN events e ON e.seq = d.event_seq \
+                      WHERE d.id = ANY($1) ORDER BY d.next_at_ms"
+                ))
+                .await?,
+                &[&ids, &now_ms],
+            )
+            .await
+            .map_err(pg_err)?
+        };
+        tx.commit().await.map_err(pg_err)?;
         rows.iter()
             .map(|r| {
                 let previous: Option<String> = r.get(5);
@@ -440,15 +460,98 @@ impl WebhookStore for PostgresStore {
     }
 
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        let snapshot = current_snapshot(&c).await?;
+        sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         let row = c
             .query_one(
-                &c.cached("SELECT count(*) FROM deliveries WHERE state = 'pending'")
-                    .await?,
+                &c.cached(
+                    "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') + \
+                       (SELECT COALESCE(sum(ws.last_event_id - w.cursor), 0) FROM webhooks w \
+                        JOIN workspaces ws ON ws.id = w.workspace_id WHERE w.enabled)::bigint",
+                )
+                .await?,
                 &[],
             )
             .await
             .map_err(pg_err)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
+}
+
+/// Most events scanned for one endpoint in one lease.
+const QUEUE_SCAN: i64 = 1000;
+
+/// Hands the numbered events each enabled endpoint has not had yet to
+/// `deliveries`, as rows leased at once to `token` (at most `limit` in all), and
+/// moves each endpoint's cursor past what it scanned. A change thus pays only for
+/// its event; its deliveries are written here, many in one statement. The
+/// endpoint's row lock (SKIP LOCKED: another instance at it is left to it) makes
+/// this exclusive across instances. Returns the new deliveries' ids.
+async fn queue_new_events(
+    tx: &deadpool_postgres::Transaction<'_>,
+    now_ms: i64,
+    lease_until_ms: i64,
+    token: i64,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let behind = tx
+        .query(
+            &tx.cached(
+                "SELECT w.id, w.workspace_id, w.cursor, w.events::text, ws.last_event_id \
+                 FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id \
+                 WHERE w.enabled AND w.cursor < ws.last_event_id ORDER BY w.id \
+                 FOR UPDATE OF w SKIP LOCKED",
+            )
+            .await?,
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut ids: Vec<i64> = Vec::new();
+    for row in behind {
+        let room = i64::from(limit) - ids.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        let (webhook, ws, cursor, events, last): (i64, i64, i64, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        // Positions are gapless per workspace (pruning only removes the oldest).
+        let upto = last.min(cursor + room.min(QUEUE_SCAN));
+        let queued = tx
+            .query(
+                &tx.cached(
+                    "INSERT INTO deliveries (workspace_id, webhook_id, event_seq, next_at_ms, \
+                       created_ms, lease_until_ms, lease_token) \
+                     SELECT $1, $2, e.seq, $5, $5, $6, $7 FROM events e \
+                     WHERE e.workspace_id = $1 AND e.id > $3 AND e.id <= $4 \
+                       AND ($8::text::jsonb ? e.type \
+                         OR $8::text::jsonb ? (split_part(e.type, '.', 1) || '.*') \
+                         OR $8::text::jsonb ? '*') \
+                     ORDER BY e.id RETURNING id",
+                )
+                .await?,
+                &[
+                    &ws,
+                    &webhook,
+                    &cursor,
+                    &upto,
+                    &now_ms,
+                    &lease_until_ms,
+                    &token,
+                    &events,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        tx.execute(
+            &tx.cached("UPDATE webhooks SET cursor = $2 WHERE id = $1")
+                .await?,
+            &[&webhook, &upto],
+        )
+        .await
+        .map_err(pg_err)?;
+        ids.extend(queued.iter().map(|r| r.get::<_, i64>(0)));
+    }
+    Ok(ids)
 }

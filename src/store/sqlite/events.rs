@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::domain::event::{Audit, Event, EventDraft, EventPattern, EventType};
-use crate::domain::webhook::matching_patterns;
 use crate::store::{EventQuery, EventStore};
 
 pub(super) fn now_ms() -> i64 {
@@ -13,10 +12,11 @@ pub(super) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Writes `drafts` as events of `ws`, stamped with `audit`, and queues a delivery
-/// of each to every enabled endpoint of the workspace subscribed to its type.
-/// Runs inside the caller's write transaction: the events commit with the change
-/// or not at all. Ids come from the workspace row, so they grow in commit order.
+/// Writes `drafts` as events of `ws`, stamped with `audit`, inside the caller's
+/// write transaction: the events commit with the change or not at all. Ids come
+/// from the workspace row, so they grow in commit order. Webhook deliveries are
+/// queued from the events later, in batches (see `webhooks::queue_new_events`):
+/// a change pays for its event only.
 pub(super) fn record(
     conn: &Connection,
     ws: WorkspaceId,
@@ -60,15 +60,6 @@ pub(super) fn record(
                 d.subject,
                 d.changes_json(),
             ],
-        )
-        .map_err(map_err)?;
-        let [one, noun, all] = matching_patterns(d.kind);
-        conn.exec_cached(
-            "INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, created_ms) \
-             SELECT ?1, w.id, ?2, ?3, ?3 FROM webhooks w \
-             WHERE w.workspace_id = ?1 AND w.enabled \
-               AND EXISTS (SELECT 1 FROM json_each(w.events) j WHERE j.value IN (?4, ?5, ?6))",
-            params![ws.0, id, at, one, noun, all],
         )
         .map_err(map_err)?;
     }
@@ -166,7 +157,16 @@ impl EventStore for SqliteStore {
                     if room == 0 {
                         break;
                     }
-                    let cutoff = first_at_or_after(conn, ws, before_ms).map_err(map_err)?;
+                    // Old, and not still to be queued for an enabled endpoint.
+                    let waiting: Option<i64> = conn
+                        .row_cached(
+                            "SELECT min(cursor) FROM webhooks WHERE workspace_id = ?1 AND enabled",
+                            params![ws],
+                            |r| r.get(0),
+                        )
+                        .map_err(map_err)?;
+                    let old = first_at_or_after(conn, ws, before_ms).map_err(map_err)?;
+                    let cutoff = waiting.map_or(old, |c| old.min(c + 1));
                     let n = conn
                         .exec_cached(
                             "DELETE FROM events WHERE workspace_id = ?1 AND id IN ( \

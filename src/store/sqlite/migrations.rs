@@ -215,6 +215,9 @@ CREATE TABLE webhooks (
     previous_secret TEXT,
     previous_secret_until_ms INTEGER,
     failing_since_ms INTEGER,
+    -- The last event (position in the workspace) handed to `deliveries`: events
+    -- after it are queued for this endpoint when the sender next leases.
+    cursor INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );

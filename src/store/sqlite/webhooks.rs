@@ -46,7 +46,8 @@ impl WebhookStore for SqliteStore {
         self.write_audited(move |conn, audit| {
             conn.exec_cached(
                 "INSERT INTO webhooks (workspace_id, url, events, description, secret, \
-                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                     created_at, updated_at, cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, \
+                     (SELECT last_event_id FROM workspaces WHERE id = ?1))",
                 params![
                     ws.0,
                     w.url,
@@ -236,7 +237,9 @@ impl WebhookStore for SqliteStore {
             .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM deliveries \
-                     WHERE state = 'pending' AND next_at_ms <= ?1)",
+                       WHERE state = 'pending' AND next_at_ms <= ?1) \
+                     OR EXISTS (SELECT 1 FROM webhooks w JOIN workspaces ws \
+                       ON ws.id = w.workspace_id WHERE w.enabled AND w.cursor < ws.last_event_id)",
                 )?
                 .query_row(params![now_ms], |r| r.get::<_, bool>(0))
             })
@@ -246,7 +249,9 @@ impl WebhookStore for SqliteStore {
         }
         self.writer
             .write(move |conn| {
-                let ids: Vec<i64> = conn
+                let mut ids = queue_new_events(conn, now_ms, lease_until_ms, token, limit)?;
+                let room = limit.saturating_sub(ids.len() as u32);
+                let retries: Vec<i64> = conn
                     .prepare_cached(
                         "UPDATE deliveries SET lease_until_ms = ?2, lease_token = ?3 \
                          WHERE id IN (SELECT d.id FROM deliveries d \
@@ -257,10 +262,11 @@ impl WebhookStore for SqliteStore {
                          RETURNING id",
                     )
                     .and_then(|mut s| {
-                        s.query_map(params![now_ms, lease_until_ms, token, limit], |r| r.get(0))?
+                        s.query_map(params![now_ms, lease_until_ms, token, room], |r| r.get(0))?
                             .collect()
                     })
                     .map_err(map_err)?;
+                ids.extend(retries);
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -310,7 +316,9 @@ impl WebhookStore for SqliteStore {
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
         self.read(|conn| {
             conn.row_cached(
-                "SELECT count(*) FROM deliveries WHERE state = 'pending'",
+                "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') + \
+                   (SELECT COALESCE(sum(ws.last_event_id - w.cursor), 0) FROM webhooks w \
+                    JOIN workspaces ws ON ws.id = w.workspace_id WHERE w.enabled)",
                 [],
                 |r| r.get::<_, i64>(0),
             )
@@ -395,4 +403,79 @@ fn finish_in(conn: &Connection, r: &AttemptRecord) -> Result<bool, StoreError> {
         }
     }
     Ok(true)
+}
+
+/// Most events scanned for one endpoint in one lease.
+const QUEUE_SCAN: i64 = 1000;
+
+/// Hands the events each enabled endpoint has not had yet to `deliveries`, as
+/// rows leased at once to `token` (at most `limit` in all), and moves each
+/// endpoint's cursor past what it scanned. A change thus pays only for its event;
+/// its deliveries are written here, many in one statement. The one writer makes
+/// this exclusive. Returns the new deliveries' ids.
+fn queue_new_events(
+    conn: &Connection,
+    now_ms: i64,
+    lease_until_ms: i64,
+    token: i64,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let behind: Vec<(i64, i64, i64, String, i64)> = conn
+        .prepare_cached(
+            "SELECT w.id, w.workspace_id, w.cursor, w.events, ws.last_event_id \
+             FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id \
+             WHERE w.enabled AND w.cursor < ws.last_event_id ORDER BY w.id",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
+        })
+        .map_err(map_err)?;
+    let mut ids = Vec::new();
+    for (webhook, ws, cursor, events, last) in behind {
+        let room = i64::from(limit) - ids.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        // Ids are gapless per workspace (pruning only removes the oldest), so the
+        // next `room` events to scan are the ids after the cursor.
+        let upto = last.min(cursor + room.min(QUEUE_SCAN));
+        let queued: Vec<i64> = conn
+            .prepare_cached(
+                "INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, \
+                   created_ms, lease_until_ms, lease_token) \
+                 SELECT ?1, ?2, e.id, ?5, ?5, ?6, ?7 FROM events e \
+                 WHERE e.workspace_id = ?1 AND e.id > ?3 AND e.id <= ?4 \
+                   AND EXISTS (SELECT 1 FROM json_each(?8) j WHERE j.value = '*' \
+                     OR j.value = e.type \
+                     OR j.value = substr(e.type, 1, instr(e.type, '.')) || '*') \
+                 ORDER BY e.id RETURNING id",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    params![
+                        ws,
+                        webhook,
+                        cursor,
+                        upto,
+                        now_ms,
+                        lease_until_ms,
+                        token,
+                        events
+                    ],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(map_err)?;
+        conn.exec_cached(
+            "UPDATE webhooks SET cursor = ?2 WHERE id = ?1",
+            params![webhook, upto],
+        )
+        .map_err(map_err)?;
+        ids.extend(queued);
+    }
+    Ok(ids)
 }
