@@ -55,8 +55,8 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
                        f"(events recorded in both; the difference is the queued delivery and sending it).")
         depth = q["queue"]
         peak = max((n for _, n in depth), default=0)
-        drained = next((t for t, n in depth if n == 0 and t >= q["load_secs"]), None)
-        out.append(f"Delivery queue (pending deliveries, sampled each second): peak {peak}; "
+        drained = next((t for t, n in depth if n <= 0 and t >= q["load_secs"]), None)
+        out.append(f"Delivery queue (group.created events not yet received by the sink, sampled each second): peak {peak}; "
                    f"the load ran {q['load_secs']:.0f} s; "
                    + (f"empty again at {drained:.0f} s" if drained is not None else "not empty when sampling stopped")
                    + f"; {q['delivered']} deliveries received by the sink.")

@@ -165,9 +165,10 @@ impl WebhookStore for SqliteStore {
             conn.prepare_cached(
                 "SELECT d.id, d.webhook_id, d.event_id, e.type, d.state, d.attempts, \
                    d.next_at_ms, d.created_ms, d.tries \
-                 FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                 JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
-                 WHERE w.workspace_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 \
+                 FROM deliveries d CROSS JOIN webhooks w CROSS JOIN events e \
+                 WHERE w.id = d.webhook_id \
+                   AND e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                   AND w.workspace_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 \
                  ORDER BY d.id DESC LIMIT ?4",
             )?
             .query_map(
@@ -237,7 +238,8 @@ impl WebhookStore for SqliteStore {
             .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM deliveries \
-                       WHERE state = 'pending' AND next_at_ms <= ?1) \
+                       WHERE state = 'pending' AND next_at_ms <= ?1 \
+                         AND (lease_until_ms IS NULL OR lease_until_ms < ?1)) \
                      OR EXISTS (SELECT 1 FROM webhooks w JOIN workspaces ws \
                        ON ws.id = w.workspace_id WHERE w.enabled AND w.cursor < ws.last_event_id)",
                 )?
@@ -277,9 +279,10 @@ impl WebhookStore for SqliteStore {
                        CASE WHEN w.previous_secret_until_ms > ?2 THEN w.previous_secret END, \
                        d.attempts, w.failing_since_ms, ",
                     event_columns!(),
-                    " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                      JOIN events e ON e.workspace_id = d.workspace_id AND e.id = d.event_id \
-                      WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.next_at_ms"
+                    " FROM deliveries d CROSS JOIN webhooks w CROSS JOIN events e \
+                      WHERE d.id IN (SELECT value FROM json_each(?1)) AND w.id = d.webhook_id \
+                        AND e.workspace_id = d.workspace_id AND e.id = d.event_id \
+                      ORDER BY d.next_at_ms"
                 ))
                 .and_then(|mut read| {
                     read.query_map(params![ids, now_ms], |r| {
