@@ -20,9 +20,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeOut {
     pub field: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value: a string, number, boolean, list, object or null.
     pub before: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// Any JSON value, as `before`.
     pub after: serde_json::Value,
 }
 
