@@ -104,6 +104,7 @@ macro_rules! store_conformance_tests {
             events_fan_out_to_subscribed_endpoints,
             leases_are_exclusive_and_attempts_move_deliveries_on,
             racing_leases_never_share_a_delivery,
+            endpoints_get_events_from_their_creation_on,
         );
         $crate::store_conformance_tests!(@pairs $make;
             exports_load_into_an_empty_store,

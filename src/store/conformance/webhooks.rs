@@ -404,3 +404,35 @@ pub async fn racing_leases_never_share_a_delivery(store: Arc<dyn Store>) {
         "every delivery leased once (40 groups and the webhook)"
     );
 }
+
+/// An endpoint gets the events from its creation on, never the ones before it,
+/// however late the engine numbers them.
+pub async fn endpoints_get_events_from_their_creation_on(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    for i in 0..3 {
+        store
+            .insert_group(ws.id, group(&format!("Before {i}"), None))
+            .await
+            .unwrap();
+    }
+    let h = store.create_webhook(ws.id, hook(&["*"])).await.unwrap();
+    let after = store
+        .insert_group(ws.id, group("After", None))
+        .await
+        .unwrap();
+    let now = crate::store::conformance::now_ms();
+    let due = store
+        .lease_deliveries(now, now + 60_000, 1, 100)
+        .await
+        .unwrap();
+    let got: Vec<(&str, Option<i64>)> = due
+        .iter()
+        .map(|d| (d.event.kind.as_str(), d.event.group))
+        .collect();
+    assert_eq!(
+        got,
+        [("webhook.created", None), ("group.created", Some(after.0))],
+        "{due:?}"
+    );
+    assert!(due.iter().all(|d| d.webhook == h.id));
+}

@@ -232,8 +232,9 @@ impl EventStore for PostgresStore {
             &c.cached(
                 "DELETE FROM events WHERE seq IN ( \
                    SELECT e.seq FROM events e WHERE e.at_ms < $1 AND e.id IS NOT NULL \
-                   AND e.id <= COALESCE((SELECT min(w.cursor) FROM webhooks w \
-                     WHERE w.workspace_id = e.workspace_id AND w.enabled), e.id) \
+                   AND NOT EXISTS (SELECT 1 FROM webhooks w \
+                     WHERE w.workspace_id = e.workspace_id AND w.enabled \
+                       AND e.id > w.cursor AND e.seq > w.start_seq) \
                    AND NOT EXISTS (SELECT 1 FROM deliveries d \
                      WHERE d.event_seq = e.seq AND d.state = 'pending') \
                    LIMIT $2 FOR UPDATE SKIP LOCKED)",

@@ -207,6 +207,10 @@ CREATE TABLE webhooks (
     -- The last event (position in the workspace) handed to `deliveries`: events
     -- after it are queued for this endpoint when a sender next leases.
     cursor BIGINT NOT NULL DEFAULT 0,
+    -- Events inserted before the endpoint was made (seq at most this) are not
+    -- its to deliver, even if they get their position after it (the sequencer
+    -- may not have reached them when it was made).
+    start_seq BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

@@ -54,17 +54,15 @@ impl WebhookStore for PostgresStore {
     async fn create_webhook(&self, ws: WorkspaceId, w: NewWebhook) -> Result<Webhook, StoreError> {
         let audit = Self::audit();
         let mut c = self.client().await?;
-        // The endpoint starts after every event committed before it: number them
-        // first, so the workspace's last position covers them.
-        let snapshot = current_snapshot(&c).await?;
-        sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_one(
                 &tx.cached(&format!(
                     "INSERT INTO webhooks (workspace_id, url, events, description, secret, \
-                       created_at, updated_at, cursor) VALUES ($1, $2, $3::text::jsonb, $4, $5, \
-                       $6, $6, (SELECT last_event_id FROM workspaces WHERE id = $1)) \
+                       created_at, updated_at, cursor, start_seq) VALUES ($1, $2, \
+                       $3::text::jsonb, $4, $5, $6, $6, \
+                       (SELECT last_event_id FROM workspaces WHERE id = $1), \
+                       (SELECT COALESCE(max(seq), 0) FROM events)) \
                      RETURNING {WEBHOOK_COLUMNS}"
                 ))
                 .await?,
@@ -467,8 +465,10 @@ impl WebhookStore for PostgresStore {
             .query_one(
                 &c.cached(
                     "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') + \
-                       (SELECT COALESCE(sum(ws.last_event_id - w.cursor), 0) FROM webhooks w \
-                        JOIN workspaces ws ON ws.id = w.workspace_id WHERE w.enabled)::bigint",
+                       (SELECT count(*) FROM webhooks w JOIN events e \
+                        ON e.workspace_id = w.workspace_id AND e.id > w.cursor \
+                          AND e.seq > w.start_seq \
+                        WHERE w.enabled)",
                 )
                 .await?,
                 &[],
@@ -498,7 +498,8 @@ async fn queue_new_events(
     let behind = tx
         .query(
             &tx.cached(
-                "SELECT w.id, w.workspace_id, w.cursor, w.events::text, ws.last_event_id \
+                "SELECT w.id, w.workspace_id, w.cursor, w.events::text, ws.last_event_id, \
+                   w.start_seq \
                  FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id \
                  WHERE w.enabled AND w.cursor < ws.last_event_id ORDER BY w.id \
                  FOR UPDATE OF w SKIP LOCKED",
@@ -514,8 +515,14 @@ async fn queue_new_events(
         if room <= 0 {
             break;
         }
-        let (webhook, ws, cursor, events, last): (i64, i64, i64, String, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        let (webhook, ws, cursor, events, last, start): (i64, i64, i64, String, i64, i64) = (
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        );
         // Positions are gapless per workspace (pruning only removes the oldest).
         let upto = last.min(cursor + room.min(QUEUE_SCAN));
         let queued = tx
@@ -524,7 +531,7 @@ async fn queue_new_events(
                     "INSERT INTO deliveries (workspace_id, webhook_id, event_seq, next_at_ms, \
                        created_ms, lease_until_ms, lease_token) \
                      SELECT $1, $2, e.seq, $5, $5, $6, $7 FROM events e \
-                     WHERE e.workspace_id = $1 AND e.id > $3 AND e.id <= $4 \
+                     WHERE e.workspace_id = $1 AND e.id > $3 AND e.id <= $4 AND e.seq > $9 \
                        AND ($8::text::jsonb ? e.type \
                          OR $8::text::jsonb ? (split_part(e.type, '.', 1) || '.*') \
                          OR $8::text::jsonb ? '*') \
@@ -540,6 +547,7 @@ async fn queue_new_events(
                     &lease_until_ms,
                     &token,
                     &events,
+                    &start,
                 ],
             )
             .await
