@@ -479,8 +479,11 @@ impl WebhookStore for PostgresStore {
     }
 }
 
-/// Most events scanned for one endpoint in one lease.
-const QUEUE_SCAN: i64 = 1000;
+/// Events scanned per step when queuing an endpoint's new events.
+const QUEUE_WINDOW: i64 = 10_000;
+/// Most steps per endpoint in one lease (an endpoint far behind, or subscribed
+/// to little, catches up over several leases).
+const QUEUE_STEPS: usize = 8;
 
 /// Hands the numbered events each enabled endpoint has not had yet to
 /// `deliveries`, as rows leased at once to `token` (at most `limit` in all), and
@@ -511,11 +514,7 @@ async fn queue_new_events(
         .map_err(pg_err)?;
     let mut ids: Vec<i64> = Vec::new();
     for row in behind {
-        let room = i64::from(limit) - ids.len() as i64;
-        if room <= 0 {
-            break;
-        }
-        let (webhook, ws, cursor, events, last, start): (i64, i64, i64, String, i64, i64) = (
+        let (webhook, ws, mut cursor, events, last, start): (i64, i64, i64, String, i64, i64) = (
             row.get(0),
             row.get(1),
             row.get(2),
@@ -523,43 +522,61 @@ async fn queue_new_events(
             row.get(4),
             row.get(5),
         );
-        // Positions are gapless per workspace (pruning only removes the oldest).
-        let upto = last.min(cursor + room.min(QUEUE_SCAN));
-        let queued = tx
-            .query(
-                &tx.cached(
-                    "INSERT INTO deliveries (workspace_id, webhook_id, event_seq, next_at_ms, \
-                       created_ms, lease_until_ms, lease_token) \
-                     SELECT $1, $2, e.seq, $5, $5, $6, $7 FROM events e \
-                     WHERE e.workspace_id = $1 AND e.id > $3 AND e.id <= $4 AND e.seq > $9 \
-                       AND ($8::text::jsonb ? e.type \
-                         OR $8::text::jsonb ? (split_part(e.type, '.', 1) || '.*') \
-                         OR $8::text::jsonb ? '*') \
-                     ORDER BY e.id RETURNING id",
+        for _ in 0..QUEUE_STEPS {
+            let room = i64::from(limit) - ids.len() as i64;
+            if room <= 0 || cursor >= last {
+                break;
+            }
+            // Positions are gapless per workspace (pruning only removes the
+            // oldest): the window is the next ids after the cursor.
+            let upto = last.min(cursor + QUEUE_WINDOW);
+            let found = tx
+                .query(
+                    &tx.cached(
+                        "SELECT e.seq, e.id FROM events e \
+                         WHERE e.workspace_id = $1 AND e.id > $2 AND e.id <= $3 AND e.seq > $4 \
+                           AND ($5::text::jsonb ? e.type \
+                             OR $5::text::jsonb ? (split_part(e.type, '.', 1) || '.*') \
+                             OR $5::text::jsonb ? '*') \
+                         ORDER BY e.id LIMIT $6",
+                    )
+                    .await?,
+                    &[&ws, &cursor, &upto, &start, &events, &room],
                 )
-                .await?,
-                &[
-                    &ws,
-                    &webhook,
-                    &cursor,
-                    &upto,
-                    &now_ms,
-                    &lease_until_ms,
-                    &token,
-                    &events,
-                    &start,
-                ],
-            )
-            .await
-            .map_err(pg_err)?;
+                .await
+                .map_err(pg_err)?;
+            let seqs: Vec<i64> = found.iter().map(|r| r.get(0)).collect();
+            // A full batch stops at its last event; otherwise the whole window
+            // was looked at.
+            cursor = if found.len() as i64 == room {
+                found.last().map_or(upto, |r| r.get(1))
+            } else {
+                upto
+            };
+            if !seqs.is_empty() {
+                let queued = tx
+                    .query(
+                        &tx.cached(
+                            "INSERT INTO deliveries (workspace_id, webhook_id, event_seq, \
+                               next_at_ms, created_ms, lease_until_ms, lease_token) \
+                             SELECT $1, $2, s, $3, $3, $4, $5 FROM unnest($6::bigint[]) AS s \
+                             RETURNING id",
+                        )
+                        .await?,
+                        &[&ws, &webhook, &now_ms, &lease_until_ms, &token, &seqs],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                ids.extend(queued.iter().map(|r| r.get::<_, i64>(0)));
+            }
+        }
         tx.execute(
             &tx.cached("UPDATE webhooks SET cursor = $2 WHERE id = $1")
                 .await?,
-            &[&webhook, &upto],
+            &[&webhook, &cursor],
         )
         .await
         .map_err(pg_err)?;
-        ids.extend(queued.iter().map(|r| r.get::<_, i64>(0)));
     }
     Ok(ids)
 }

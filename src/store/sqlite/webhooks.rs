@@ -416,8 +416,11 @@ fn finish_in(conn: &Connection, r: &AttemptRecord) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-/// Most events scanned for one endpoint in one lease.
-const QUEUE_SCAN: i64 = 1000;
+/// Events scanned per step when queuing an endpoint's new events.
+const QUEUE_WINDOW: i64 = 10_000;
+/// Most steps per endpoint in one lease (an endpoint far behind, or subscribed
+/// to little, catches up over several leases).
+const QUEUE_STEPS: usize = 8;
 
 /// Hands the events each enabled endpoint has not had yet to `deliveries`, as
 /// rows leased at once to `token` (at most `limit` in all), and moves each
@@ -445,48 +448,58 @@ fn queue_new_events(
         })
         .map_err(map_err)?;
     let mut ids = Vec::new();
-    for (webhook, ws, cursor, events, last) in behind {
-        let room = i64::from(limit) - ids.len() as i64;
-        if room <= 0 {
-            break;
+    for (webhook, ws, mut cursor, events, last) in behind {
+        for _ in 0..QUEUE_STEPS {
+            let room = i64::from(limit) - ids.len() as i64;
+            if room <= 0 || cursor >= last {
+                break;
+            }
+            // Ids are gapless per workspace (pruning only removes the oldest):
+            // the window is the next ids after the cursor.
+            let upto = last.min(cursor + QUEUE_WINDOW);
+            let queued: Vec<(i64, i64)> = conn
+                .prepare_cached(
+                    "INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, \
+                       created_ms, lease_until_ms, lease_token) \
+                     SELECT ?1, ?2, e.id, ?5, ?5, ?6, ?7 FROM events e \
+                     WHERE e.workspace_id = ?1 AND e.id > ?3 AND e.id <= ?4 \
+                       AND EXISTS (SELECT 1 FROM json_each(?8) j WHERE j.value = '*' \
+                         OR j.value = e.type \
+                         OR j.value = substr(e.type, 1, instr(e.type, '.')) || '*') \
+                     ORDER BY e.id LIMIT ?9 RETURNING id, event_id",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            ws,
+                            webhook,
+                            cursor,
+                            upto,
+                            now_ms,
+                            lease_until_ms,
+                            token,
+                            events,
+                            room
+                        ],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?
+                    .collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+                })
+                .map_err(map_err)?;
+            // A full batch stops at its last event; otherwise the whole window
+            // was looked at.
+            cursor = if queued.len() as i64 == room {
+                queued.iter().map(|q| q.1).max().unwrap_or(upto)
+            } else {
+                upto
+            };
+            ids.extend(queued.into_iter().map(|q| q.0));
         }
-        // Ids are gapless per workspace (pruning only removes the oldest), so the
-        // next `room` events to scan are the ids after the cursor.
-        let upto = last.min(cursor + room.min(QUEUE_SCAN));
-        let queued: Vec<i64> = conn
-            .prepare_cached(
-                "INSERT INTO deliveries (workspace_id, webhook_id, event_id, next_at_ms, \
-                   created_ms, lease_until_ms, lease_token) \
-                 SELECT ?1, ?2, e.id, ?5, ?5, ?6, ?7 FROM events e \
-                 WHERE e.workspace_id = ?1 AND e.id > ?3 AND e.id <= ?4 \
-                   AND EXISTS (SELECT 1 FROM json_each(?8) j WHERE j.value = '*' \
-                     OR j.value = e.type \
-                     OR j.value = substr(e.type, 1, instr(e.type, '.')) || '*') \
-                 ORDER BY e.id RETURNING id",
-            )
-            .and_then(|mut s| {
-                s.query_map(
-                    params![
-                        ws,
-                        webhook,
-                        cursor,
-                        upto,
-                        now_ms,
-                        lease_until_ms,
-                        token,
-                        events
-                    ],
-                    |r| r.get(0),
-                )?
-                .collect::<rusqlite::Result<Vec<i64>>>()
-            })
-            .map_err(map_err)?;
         conn.exec_cached(
             "UPDATE webhooks SET cursor = ?2 WHERE id = ?1",
-            params![webhook, upto],
+            params![webhook, cursor],
         )
         .map_err(map_err)?;
-        ids.extend(queued);
     }
     Ok(ids)
 }
