@@ -141,6 +141,9 @@ pub async fn events(service: &Service, a: EventsArgs) -> Result<(), StartupError
         })?;
     let mut after = a.after.max(0);
     let mut left = a.limit.unwrap_or(u64::MAX);
+    if left == 0 && !a.follow {
+        return Ok(());
+    }
     loop {
         let q = EventQuery {
             after,

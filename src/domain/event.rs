@@ -330,17 +330,6 @@ pub fn group_changes(before: &Group, after: &Group) -> Vec<Change> {
     changes
 }
 
-impl Door {
-    pub const ALL: [Door; 6] = [
-        Door::Grupo,
-        Door::ActiveCampaign,
-        Door::Rest,
-        Door::Scim,
-        Door::Console,
-        Door::Cli,
-    ];
-}
-
 /// Who is changing things and through which door: what every event written in
 /// a command's transaction is stamped with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,18 +477,18 @@ impl Event {
             .join("; ")
     }
 
-    /// The event's `data` as webhooks deliver it and the REST API shows it.
+    /// The event's `data` as webhooks deliver it: [`Event::to_json`] less the
+    /// type and time (the delivery's own fields), the id as `event_id`.
     pub fn data(&self) -> Value {
-        json!({
-            "event_id": self.id,
-            "actor": self.actor,
-            "actor_label": self.actor_label,
-            "door": self.door,
-            "group_id": self.group,
-            "user_id": self.user,
-            "subject": self.subject,
-            "changes": self.changes.iter().map(Change::to_json).collect::<Vec<_>>(),
-        })
+        let mut v = self.to_json();
+        if let Value::Object(map) = &mut v {
+            map.remove("type");
+            map.remove("timestamp");
+            if let Some(id) = map.remove("id") {
+                map.insert("event_id".into(), id);
+            }
+        }
+        v
     }
 }
 

@@ -3,7 +3,7 @@
 //! Pure values and functions; the service sends, the store keeps the rows.
 
 use super::ValidationErrors;
-use super::event::{EventPattern, EventType};
+use super::event::EventPattern;
 use super::text;
 
 pub const URL_MAX: usize = 2000;
@@ -351,16 +351,6 @@ pub fn check_patterns(list: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// The subscription strings an event of type `t` matches, as the engines look
-/// them up: the type itself, its noun's wildcard, and `*`.
-pub fn matching_patterns(t: EventType) -> [String; 3] {
-    [
-        t.as_str().to_string(),
-        format!("{}.*", t.noun()),
-        "*".into(),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,15 +482,6 @@ mod tests {
                 true
             )
             .is_err()
-        );
-    }
-
-    #[test]
-    fn an_event_matches_its_type_its_noun_and_everything() {
-        let [one, noun, all] = matching_patterns(EventType::MemberAdded);
-        assert_eq!(
-            (one.as_str(), noun.as_str(), all.as_str()),
-            ("member.added", "member.*", "*")
         );
     }
 }

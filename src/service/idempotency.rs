@@ -9,7 +9,7 @@
 //! killed process) leaves a claim behind, and then only until its lease runs out:
 //! the next request with the key takes it over.
 
-use super::{Caller, Service, ServiceError, now};
+use super::{Caller, Service, ServiceError, now, now_ms};
 use crate::domain::ValidationErrors;
 use crate::store::{IdempotencyClaim, NewClaim};
 use sha2::{Digest, Sha256};
@@ -49,14 +49,6 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     h.update([0]);
     h.update(body);
     h.finalize().to_vec()
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Service {

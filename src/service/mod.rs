@@ -192,13 +192,7 @@ impl Service {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::store::now_ms;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {

@@ -620,6 +620,25 @@ impl<T> Store for T where
 {
 }
 
+/// Milliseconds since the Unix epoch: the clock every event, lease and claim is
+/// stamped with (the engines', the service's and the tests').
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// An event row's columns, in the order both engines' `event_from_row` read them
+/// (the table aliased `e`).
+macro_rules! event_columns {
+    () => {
+        "e.id, e.type, e.at_ms, e.actor, e.actor_label, e.door, e.group_id, e.user_id, \
+         e.subject, e.changes"
+    };
+}
+pub(crate) use event_columns;
+
 /// A group's policy as both engines store it: one JSON column.
 pub(crate) fn policy_json(policy: &GroupPolicy) -> Result<String, StoreError> {
     serde_json::to_string(policy).map_err(|e| StoreError::Backend(e.to_string()))

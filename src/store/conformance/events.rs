@@ -13,7 +13,8 @@ fn all(after: i64) -> EventQuery {
     }
 }
 
-async fn events(store: &Arc<dyn Store>, ws: &Workspace) -> Vec<Event> {
+/// Every event of the workspace (up to 1000), oldest first.
+pub(super) async fn events(store: &Arc<dyn Store>, ws: &Workspace) -> Vec<Event> {
     store.list_events(ws.id, &all(0)).await.expect("events")
 }
 

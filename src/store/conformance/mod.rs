@@ -49,13 +49,7 @@ pub use webhooks::*;
 pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::store::now_ms;
 
 /// Expands to one test per conformance case, each on a fresh store from `$make`
 /// (an async fn returning `Arc<dyn Store>`, or a guard that derefs to one); the

@@ -1,5 +1,6 @@
 //! Conformance: webhook endpoints and the delivery queue.
 
+use super::events::events;
 use super::*;
 use crate::domain::event::EventType;
 use crate::domain::webhook::{AfterAttempt, Attempt, DeliveryState};
@@ -88,16 +89,7 @@ pub async fn webhooks_round_trip_and_record_events(store: Arc<dyn Store>) {
     assert!(store.delete_webhook(other.id, made.id).await.is_err());
     store.delete_webhook(ws.id, made.id).await.unwrap();
     assert_eq!(store.find_webhook(ws.id, made.id).await.unwrap(), None);
-    let log = store
-        .list_events(
-            ws.id,
-            &crate::store::EventQuery {
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let log = events(&store, &ws).await;
     let kinds: Vec<EventType> = log.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -316,16 +308,7 @@ pub async fn leases_are_exclusive_and_attempts_move_deliveries_on(store: Arc<dyn
         disabled.disabled_reason.as_deref(),
         Some("the endpoint answered 410 Gone")
     );
-    let log = store
-        .list_events(
-            ws.id,
-            &crate::store::EventQuery {
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let log = events(&store, &ws).await;
     let last = log.last().unwrap();
     assert_eq!(
         (last.kind, last.actor.as_str()),

@@ -5,13 +5,6 @@ use super::*;
 use crate::domain::event::{Audit, Event, EventDraft, EventPattern, EventType};
 use crate::store::{EventQuery, EventStore};
 
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Writes `drafts` as events of `ws`, stamped with `audit`: one statement,
 /// inside the caller's transaction, so the events commit with the change or not
 /// at all. Webhook deliveries are queued from the events later, in batches (see
@@ -155,13 +148,7 @@ pub(super) async fn sequence_until_seen(
     }
 }
 
-macro_rules! event_columns {
-    () => {
-        "e.id, e.type, e.at_ms, e.actor, e.actor_label, e.door, e.group_id, e.user_id, \
-         e.subject, e.changes"
-    };
-}
-pub(super) use event_columns;
+pub(super) use crate::store::{event_columns, now_ms};
 
 /// An event row, from `event_columns!()` starting at column `at`.
 pub(super) fn event_from_row(r: &Row, at: usize) -> Result<Event, StoreError> {

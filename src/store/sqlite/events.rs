@@ -5,13 +5,6 @@ use super::*;
 use crate::domain::event::{Audit, Event, EventDraft, EventPattern, EventType};
 use crate::store::{EventQuery, EventStore};
 
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Writes `drafts` as events of `ws`, stamped with `audit`, inside the caller's
 /// write transaction: the events commit with the change or not at all. Ids come
 /// from the workspace row, so they grow in commit order. Webhook deliveries are
@@ -79,13 +72,7 @@ impl SqliteStore {
     }
 }
 
-macro_rules! event_columns {
-    () => {
-        "e.id, e.type, e.at_ms, e.actor, e.actor_label, e.door, e.group_id, e.user_id, \
-         e.subject, e.changes"
-    };
-}
-pub(super) use event_columns;
+pub(super) use crate::store::{event_columns, now_ms};
 
 /// An event row, from `event_columns!()` starting at column `at`.
 pub(super) fn event_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Event> {
