@@ -145,6 +145,8 @@ impl Builtin {
 pub enum GroupRef {
     Id(GroupId),
     Slug(String),
+    /// One of the groups every workspace has (never read from a request).
+    Builtin(Builtin),
 }
 
 impl GroupRef {

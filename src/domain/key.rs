@@ -16,6 +16,8 @@ pub struct ApiKey {
     pub label: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// When a request last authenticated with it (to the minute).
+    pub last_used_at: Option<i64>,
 }
 
 /// The public prefix of a presented key, when it has the right shape.

@@ -19,6 +19,7 @@ use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::listing::GroupQuery;
+use crate::domain::session::Session;
 use crate::domain::membership::OnExisting;
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
 use crate::domain::slug::Slug;
@@ -243,10 +244,34 @@ pub trait KeyStore: Send + Sync {
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError>;
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError>;
+    /// Records that a key was used at `now` (never moving the time back).
+    async fn touch_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError>;
     /// A token that changes whenever any process revokes a key in this store, read
     /// without a database round trip. The service caches checked keys only while it
     /// stays the same. `None`: this engine cannot tell, so keys are not cached.
     fn key_revocations(&self) -> Option<u64>;
+}
+
+/// Console sign-in sessions, by the SHA-256 of their cookie's token.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn insert_session(
+        &self,
+        token_hash: Vec<u8>,
+        session: Session,
+    ) -> Result<(), StoreError>;
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    /// Records a use of the session at `now`.
+    async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Ends a session (signing out); ending one that is gone is not an error.
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
+    /// Removes sessions last used before `seen_before` or made before
+    /// `created_before`; returns how many went.
+    async fn prune_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Group categories.
@@ -591,6 +616,7 @@ pub mod prelude {
 pub trait Store:
     WorkspaceStore
     + KeyStore
+    + SessionStore
     + CategoryStore
     + FieldStore
     + GroupStore
@@ -607,6 +633,7 @@ pub trait Store:
 impl<T> Store for T where
     T: WorkspaceStore
         + KeyStore
+        + SessionStore
         + CategoryStore
         + FieldStore
         + GroupStore

@@ -41,6 +41,7 @@ pub fn group_query(q: &QueryParams) -> Result<GroupQuery, ApiError> {
             .map(|p| p.trim().to_lowercase())
             .filter(|p| !p.is_empty()),
         secret,
+        pinned: None,
         visible_to: None,
         after,
         limit: q.limit()?,

@@ -114,6 +114,7 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
                 category: None,
                 name_prefix: None,
                 secret: None,
+                pinned: None,
                 visible_to: None,
                 after: None,
                 limit: 50,

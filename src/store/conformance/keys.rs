@@ -53,6 +53,14 @@ pub async fn api_keys_are_found_listed_and_revoked(store: Arc<dyn Store>) {
     let listed = store.list_api_keys(Some(ws.id)).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].revoked_at, Some(9));
+    assert_eq!(listed[1].last_used_at, None);
+    // Last use only moves forward, and only for the key named.
+    store.touch_api_key("CCCCCCCC", 60).await.unwrap();
+    store.touch_api_key("CCCCCCCC", 30).await.unwrap();
+    store.touch_api_key("ZZZZZZZZ", 90).await.unwrap();
+    let listed = store.list_api_keys(Some(ws.id)).await.unwrap();
+    let used: Vec<Option<i64>> = listed.iter().map(|k| k.last_used_at).collect();
+    assert_eq!(used, [None, Some(60)]);
     assert!(matches!(
         store.revoke_api_key("ZZZZZZZZ", 9).await,
         Err(StoreError::NotFound(_))

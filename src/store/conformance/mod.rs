@@ -43,10 +43,12 @@ mod events;
 pub use events::*;
 mod webhooks;
 pub use webhooks::*;
+mod sessions;
+pub use sessions::*;
 
-/// Undoes the events migration (SQLite 10, PostgreSQL 6) on either engine, for
-/// tests that make an older database by moving its version back.
-pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE deliveries; \
+/// Undoes the migrations from events on (SQLite 10 and 11, PostgreSQL 6 and 7) on
+/// either engine, for tests that make an older database by moving its version back.
+pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE console_sessions; ALTER TABLE api_keys DROP COLUMN last_used_at; DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
 pub use crate::store::now_ms;
@@ -99,6 +101,7 @@ macro_rules! store_conformance_tests {
             leases_are_exclusive_and_attempts_move_deliveries_on,
             racing_leases_never_share_a_delivery,
             endpoints_get_events_from_their_creation_on,
+            sessions_are_found_touched_ended_and_pruned,
         );
         $crate::store_conformance_tests!(@pairs $make;
             exports_load_into_an_empty_store,
@@ -243,6 +246,7 @@ mod coverage {
         include_str!("dump.rs"),
         include_str!("events.rs"),
         include_str!("webhooks.rs"),
+        include_str!("sessions.rs"),
     ];
 
     /// A store operation that no conformance case calls fails here: add a case (in

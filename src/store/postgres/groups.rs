@@ -249,6 +249,10 @@ impl GroupStore for PostgresStore {
         ws: WorkspaceId,
         by: &GroupRef,
     ) -> Result<Option<Group>, StoreError> {
+        let builtin: &'static str = match by {
+            GroupRef::Builtin(b) => b.as_str(),
+            _ => "",
+        };
         let (sql, key): (&str, &(dyn tokio_postgres::types::ToSql + Sync)) = match by {
             GroupRef::Id(id) => (
                 concat!(
@@ -265,6 +269,14 @@ impl GroupStore for PostgresStore {
                     " FROM groups g WHERE g.workspace_id = $1 AND g.slug_key = $2"
                 ),
                 key,
+            ),
+            GroupRef::Builtin(_) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = $1 AND g.builtin = $2"
+                ),
+                &builtin,
             ),
         };
         let c = self.client().await?;

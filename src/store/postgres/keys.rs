@@ -40,7 +40,7 @@ impl KeyStore for PostgresStore {
         let rows = c
             .query(
                 &c.cached(
-                    "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at FROM api_keys k \
+                    "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at, k.last_used_at FROM api_keys k \
                  JOIN workspaces w ON w.id = k.workspace_id \
                  WHERE $1::BIGINT IS NULL OR k.workspace_id = $1 ORDER BY k.created_at, k.prefix",
                 )
@@ -57,6 +57,7 @@ impl KeyStore for PostgresStore {
                 label: r.get(2),
                 created_at: r.get(3),
                 revoked_at: r.get(4),
+                last_used_at: r.get(5),
             })
             .collect())
     }
@@ -98,6 +99,21 @@ impl KeyStore for PostgresStore {
         .map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)?;
         self.revocations.bump();
+        Ok(())
+    }
+
+    async fn touch_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            &c.cached(
+                "UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .await?,
+            &[&prefix, &now],
+        )
+        .await
+        .map_err(pg_err)?;
         Ok(())
     }
 

@@ -234,6 +234,19 @@ CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
 CREATE INDEX deliveries_event ON deliveries(event_seq);
 "#,
+    // 7: console sign-in sessions (only the SHA-256 of the cookie's token is
+    // stored), and when each key was last used.
+    r#"
+CREATE TABLE console_sessions (
+    token_hash BYTEA PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+);
+CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
+ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT;
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

@@ -12,7 +12,7 @@ mod revocations;
 use super::{
     ApiKeyRecord, CategoryStore, ConnectFailure, DumpStore, Entity, FieldStore, GroupQuery,
     GroupStore, GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore,
-    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, StoreError, UserStore, UserUpdate,
+    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore, UserUpdate,
     WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
@@ -313,6 +313,7 @@ mod groups;
 mod idempotency;
 mod keys;
 mod members;
+mod sessions;
 use members::add_members_in;
 mod users;
 mod webhooks;

@@ -270,7 +270,7 @@ impl GroupStore for SqliteStore {
         // the look-up itself. Slugs go to the database every time.
         let cached = match by {
             GroupRef::Id(id) => self.changes.write_token().map(|t| (t, (ws, *id))),
-            GroupRef::Slug(_) => None,
+            GroupRef::Slug(_) | GroupRef::Builtin(_) => None,
         };
         if let Some((t, key)) = &cached {
             if let Some(g) = self.groups.get(key, *t) {
@@ -293,6 +293,14 @@ impl GroupStore for SqliteStore {
                     " FROM groups g WHERE g.workspace_id = ?1 AND g.slug_key = ?2"
                 ),
                 key.clone().into(),
+            ),
+            GroupRef::Builtin(b) => (
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups g WHERE g.workspace_id = ?1 AND g.builtin = ?2"
+                ),
+                b.as_str().to_string().into(),
             ),
         };
         let found = self

@@ -51,7 +51,7 @@ impl KeyStore for SqliteStore {
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at \
+                "SELECT k.prefix, w.name, k.label, k.created_at, k.revoked_at, k.last_used_at \
                  FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
                  WHERE ?1 IS NULL OR k.workspace_id = ?1 ORDER BY k.created_at, k.prefix",
             )?;
@@ -62,6 +62,7 @@ impl KeyStore for SqliteStore {
                     label: r.get(2)?,
                     created_at: r.get(3)?,
                     revoked_at: r.get(4)?,
+                    last_used_at: r.get(5)?,
                 })
             })?;
             rows.collect()
@@ -103,6 +104,21 @@ impl KeyStore for SqliteStore {
                 self.changes.path().display()
             ))
         })
+    }
+
+    async fn touch_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
+        let prefix = prefix.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.exec_cached(
+                    "UPDATE api_keys SET last_used_at = ?2 WHERE prefix = ?1 \
+                     AND (last_used_at IS NULL OR last_used_at < ?2)",
+                    params![prefix, now],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
     }
 
     fn key_revocations(&self) -> Option<u64> {

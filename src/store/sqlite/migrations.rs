@@ -242,6 +242,19 @@ CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
 CREATE INDEX deliveries_event ON deliveries(workspace_id, event_id);
 "#,
+    // 11: console sign-in sessions (kept here so every instance knows them; only
+    // the SHA-256 of the cookie's token is stored), and when each key was last used.
+    r#"
+CREATE TABLE console_sessions (
+    token_hash BLOB PRIMARY KEY,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+);
+CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

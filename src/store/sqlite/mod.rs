@@ -9,7 +9,7 @@ mod writer;
 use super::{
     ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
     GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
-    NewApiKey, NewClaim, NewGroup, NewUser, StoreError, UserStore, UserUpdate, WorkspaceStore,
+    NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore, UserUpdate, WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};
@@ -330,6 +330,7 @@ mod groups;
 mod idempotency;
 mod keys;
 mod members;
+mod sessions;
 use members::add_members_in;
 mod users;
 mod webhooks;
