@@ -180,6 +180,8 @@ pub struct GroupDraft {
     pub password_protect: Option<bool>,
     pub password: Option<String>,
     pub icon_url: Option<String>,
+    /// An uploaded icon file's bytes (the console's file input).
+    pub icon_upload: Option<Vec<u8>>,
     pub custom_fields: Vec<(i64, String)>,
     /// Permission and limit changes (ActiveCampaign's fields).
     pub policy: PolicyPatch,
@@ -206,6 +208,8 @@ pub enum IconPlan {
     Keep,
     Clear,
     Fetch(url::Url),
+    /// Decode these uploaded bytes.
+    Upload(Vec<u8>),
 }
 
 /// A checked request: every value is valid; `None` means "leave as it is" (on
@@ -299,6 +303,18 @@ pub fn plan(
                 IconPlan::Keep
             }
         },
+    };
+    let icon = match (draft.icon_upload, icon) {
+        (None, plan) => plan,
+        (Some(_), IconPlan::Fetch(_) | IconPlan::Clear) => {
+            errors.push("icon_url", "give an icon address or an icon file, not both");
+            IconPlan::Keep
+        }
+        (Some(bytes), _) if bytes.is_empty() => {
+            errors.push("icon_file", "the file is empty");
+            IconPlan::Keep
+        }
+        (Some(bytes), _) => IconPlan::Upload(bytes),
     };
 
     let mut custom_fields = Vec::new();

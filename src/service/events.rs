@@ -39,7 +39,7 @@ impl Service {
         }
     }
 
-    /// Prunes old events now and every ten minutes, for as long as the server runs.
+    /// Prunes old events (and ended console sessions) now and every ten minutes, for as long as the server runs.
     pub fn spawn_pruner(&self, retention: Duration) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         tokio::spawn(async move {
@@ -48,6 +48,9 @@ impl Service {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "old events pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning old events failed"),
+                }
+                if let Err(e) = service.prune_sessions().await {
+                    tracing::warn!(error = %e, "pruning ended console sessions failed");
                 }
                 tokio::time::sleep(PRUNE_EVERY).await;
             }

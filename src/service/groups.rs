@@ -47,10 +47,22 @@ impl Service {
         })?)
     }
 
-    async fn fetch_icon(&self, plan: &IconPlan) -> Option<Option<IconImage>> {
-        match plan {
+    /// The icon a plan asks for: `None` to keep the current one, `Some(None)` for
+    /// none. A URL that cannot be fetched gives the default icon (as the dialects'
+    /// documents say); an uploaded file that is not an image is refused.
+    async fn fetch_icon(&self, plan: &IconPlan) -> Result<Option<Option<IconImage>>, ServiceError> {
+        Ok(match plan {
             IconPlan::Keep => None,
             IconPlan::Clear => Some(None),
+            IconPlan::Upload(bytes) => match self.icons.decode(bytes.clone()).await {
+                Ok(icon) => Some(Some(icon)),
+                Err(e) => {
+                    return Err(ServiceError::Invalid(ValidationErrors::single(
+                        "icon_file",
+                        e.to_string(),
+                    )));
+                }
+            },
             IconPlan::Fetch(url) => match self.icons.fetch(url.clone()).await {
                 Ok(icon) => Some(Some(icon)),
                 Err(e) => {
@@ -59,7 +71,7 @@ impl Service {
                     Some(None)
                 }
             },
-        }
+        })
     }
 
     /// Creates a group. Validation happens before any slow work (hashing, fetching).
@@ -84,7 +96,7 @@ impl Service {
                 PasswordPlan::Set(p) => Some(passwords::hash(p).await?),
                 PasswordPlan::Keep | PasswordPlan::Clear => None,
             };
-            let icon = self.fetch_icon(&plan.icon).await.flatten();
+            let icon = self.fetch_icon(&plan.icon).await?.flatten();
             let new = NewGroup {
                 name: plan.name.unwrap_or_default(),
                 slug,
@@ -171,7 +183,7 @@ impl Service {
                 PasswordPlan::Clear => Some(None),
                 PasswordPlan::Keep => None,
             };
-            let icon = self.fetch_icon(&plan.icon).await;
+            let icon = self.fetch_icon(&plan.icon).await?;
             let update = GroupUpdate {
                 name: plan.name,
                 slug: plan.slug,

@@ -339,6 +339,16 @@ impl IconFetcher {
             }
             body.extend_from_slice(&chunk);
         }
+        self.decode(body).await
+    }
+
+    /// Turns an image file (fetched or uploaded) into the group's 200x200 PNG,
+    /// under the same size cap and decode limits as a fetch.
+    pub async fn decode(&self, body: Vec<u8>) -> Result<IconImage, IconError> {
+        let cap = self.policy.max_bytes;
+        if body.len() > cap {
+            return Err(IconError::TooLarge(cap));
+        }
         // The permit moves into the blocking task, so it is held until the decode
         // really ends, even when this future is dropped (the client went away).
         let permit =

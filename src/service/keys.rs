@@ -88,6 +88,7 @@ impl Service {
         let actor = KeyPrefix::parse(prefix)
             .map(Actor::Key)
             .ok_or(ServiceError::Unauthorized)?;
+        self.note_key_use(prefix);
         Ok(Caller {
             workspace: record.workspace,
             actor,

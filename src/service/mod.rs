@@ -2,6 +2,7 @@
 //! store. Dialects and the command line call it; nothing else writes.
 
 mod admin;
+pub mod console;
 pub mod delivery;
 pub mod events;
 mod groups;
@@ -94,6 +95,14 @@ pub enum ServiceError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being carried out")]
     IdempotencyKeyInUse,
+    #[error("the username or password is wrong, or the key is not valid")]
+    SignInRefused,
+    #[error("this user does not hold the admin role in the workspace's Admin group")]
+    NotConsoleAdmin,
+    #[error("too many failed sign-ins: try again in {wait_secs} s")]
+    TooManySignIns { wait_secs: u64 },
+    #[error("the console session has ended: sign in again")]
+    SessionEnded,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -155,6 +164,12 @@ pub struct Service {
     claim_lease: std::time::Duration,
     /// Wakes the webhook sender after a change (see [`delivery`]).
     deliveries: delivery::Deliveries,
+    /// Failed console sign-ins, per address and account (see [`console`]).
+    sign_ins: Arc<console::Throttle>,
+    /// When each key's use was last written (see [`console`]).
+    key_uses: console::KeyUses,
+    /// How long an unused console session lasts.
+    console_idle: std::time::Duration,
 }
 
 impl Service {
@@ -165,7 +180,18 @@ impl Service {
             keys: Arc::new(keys::key_cache()),
             claim_lease: idempotency::DEFAULT_CLAIM_LEASE,
             deliveries: Default::default(),
+            sign_ins: Arc::new(console::Throttle::new()),
+            key_uses: Default::default(),
+            console_idle: std::time::Duration::from_secs(
+                crate::domain::session::DEFAULT_IDLE_SECS as u64,
+            ),
         }
+    }
+
+    /// Sets how long an unused console session lasts (at least a minute).
+    pub fn with_console_idle(mut self, idle: std::time::Duration) -> Service {
+        self.console_idle = idle.max(std::time::Duration::from_secs(60));
+        self
     }
 
     /// Sets how long an idempotency claim lasts unrenewed (at least a second).

@@ -94,16 +94,29 @@ pub fn parse_urlencoded(input: &[u8]) -> Result<FormFields, FormError> {
 /// Reads a multipart body. File parts (those with a filename) are skipped, as PHP
 /// puts them in `$_FILES`, not `$_POST`.
 pub async fn parse_multipart(body: Bytes, boundary: &str) -> Result<FormFields, FormError> {
+    Ok(parse_multipart_files(body, boundary).await?.0)
+}
+
+/// A file part of a multipart body: its field name and bytes.
+pub type FilePart = (String, Bytes);
+
+/// Reads a multipart body into its fields and, apart, its file parts (an empty
+/// file input sends a part with an empty filename and no bytes: left out).
+pub async fn parse_multipart_files(
+    body: Bytes,
+    boundary: &str,
+) -> Result<(FormFields, Vec<FilePart>), FormError> {
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut fields = FormFields::default();
+    let mut files = Vec::new();
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| FormError::Multipart(e.to_string()))?
     {
         let name = field.name().map(str::to_string);
-        let is_file = field.file_name().is_some();
+        let file_name = field.file_name().map(str::to_string);
         let data = field
             .bytes()
             .await
@@ -111,13 +124,16 @@ pub async fn parse_multipart(body: Bytes, boundary: &str) -> Result<FormFields, 
         let Some(name) = name.filter(|n| !n.is_empty()) else {
             continue;
         };
-        if is_file {
+        if let Some(file_name) = file_name {
+            if !(file_name.is_empty() && data.is_empty()) {
+                files.push((name, data));
+            }
             continue;
         }
         let value = String::from_utf8(data.to_vec()).map_err(|_| FormError::NotUtf8)?;
         fields.push(name, value)?;
     }
-    Ok(fields)
+    Ok((fields, files))
 }
 
 /// Reads a form body by its content type. No content type, or an empty body, is

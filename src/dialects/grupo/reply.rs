@@ -276,7 +276,13 @@ impl From<ServiceError> for Reply {
             e @ (ServiceError::WebhookNotFound | ServiceError::DeliveryNotFound) => {
                 Reply::error("permission_denied", capitalise(&e.to_string()), vec![])
             }
-            ServiceError::WorkspaceNotFound(_) | ServiceError::KeyNotFound(_) => Reply::error(
+            // Console sign-in errors cannot arise from Grupo's requests either.
+            ServiceError::WorkspaceNotFound(_)
+            | ServiceError::KeyNotFound(_)
+            | ServiceError::SignInRefused
+            | ServiceError::NotConsoleAdmin
+            | ServiceError::TooManySignIns { .. }
+            | ServiceError::SessionEnded => Reply::error(
                 "invalid_api_secret_key",
                 "Invalid API Secret Key".into(),
                 vec![],

@@ -120,6 +120,12 @@ impl From<ServiceError> for ApiError {
         let (status, key) = match &e {
             ServiceError::Invalid(errors) => return ApiError::invalid(errors),
             ServiceError::Unauthorized => (S::UNAUTHORIZED, "invalid_api_secret_key"),
+            // The console's sign-in errors (REST never signs in; kept exact anyway).
+            ServiceError::SignInRefused | ServiceError::SessionEnded => {
+                (S::UNAUTHORIZED, "invalid_api_secret_key")
+            }
+            ServiceError::NotConsoleAdmin => (S::FORBIDDEN, "permission_denied"),
+            ServiceError::TooManySignIns { .. } => (S::TOO_MANY_REQUESTS, "too_many_requests"),
             ServiceError::SlugTaken => (S::CONFLICT, "slug_already_exists"),
             ServiceError::UsernameTaken => (S::CONFLICT, "username_exists"),
             ServiceError::EmailTaken => (S::CONFLICT, "email_exists"),
