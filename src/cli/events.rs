@@ -152,6 +152,7 @@ pub async fn events(service: &Service, a: EventsArgs) -> Result<(), StartupError
             group: a.group,
             user: a.user,
             actor: a.actor.clone(),
+            ..Default::default()
         };
         let page = service.list_events(caller, q).await?;
         for e in &page {

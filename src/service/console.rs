@@ -395,3 +395,13 @@ impl Service {
 
 /// Per-process memory of when each key's use was last written.
 pub(crate) type KeyUses = Arc<Mutex<HashMap<String, i64>>>;
+
+impl Service {
+    /// The caller's workspace's totals (the console's overview).
+    pub async fn workspace_counts(
+        &self,
+        caller: Caller,
+    ) -> Result<crate::store::WorkspaceCounts, ServiceError> {
+        Ok(self.store.workspace_counts(caller.workspace).await?)
+    }
+}

@@ -235,6 +235,19 @@ pub trait WorkspaceStore: Send + Sync {
     async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError>;
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError>;
+    /// How many of each thing the workspace holds (the console's overview).
+    async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError>;
+}
+
+/// A workspace's totals: groups (built-in ones included), users, memberships,
+/// API keys not revoked, webhook endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkspaceCounts {
+    pub groups: i64,
+    pub users: i64,
+    pub memberships: i64,
+    pub active_keys: i64,
+    pub webhooks: i64,
 }
 
 /// API keys: stored hashes, look-up by prefix, revocation.
@@ -465,6 +478,10 @@ pub struct EventQuery {
     pub user: Option<i64>,
     /// Only events by this actor (`key:<prefix>`, `cli`, ...).
     pub actor: Option<String>,
+    /// Only events before this id (paging newest first); `None`: no bound.
+    pub before: Option<i64>,
+    /// Newest first (the console's view) instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// The audit log: events written by every other write, in its transaction.

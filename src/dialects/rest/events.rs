@@ -118,6 +118,7 @@ pub async fn list_events(
         group: q.int("group")?,
         user: q.int("user")?,
         actor: q.str("actor").map(|a| a.trim().to_string()),
+        ..Default::default()
     };
     let events = service.list_events(caller, query).await?;
     Ok(Json(EventPage {

@@ -297,6 +297,30 @@ pub async fn events_page_and_filter_per_workspace(store: Arc<dyn Store>) {
     assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
     let next = list(EventQuery { limit: 2, ..all(2) }).await;
     assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 4]);
+    // Newest first, paged back with `before`, filters still applying.
+    let newest = list(EventQuery {
+        limit: 2,
+        newest_first: true,
+        ..all(0)
+    })
+    .await;
+    let last = events(&store, &ws).await.last().map(|e| e.id).unwrap();
+    assert_eq!(newest.iter().map(|e| e.id).collect::<Vec<_>>(), [last, last - 1]);
+    let back = list(EventQuery {
+        limit: 2,
+        newest_first: true,
+        before: Some(3),
+        ..all(0)
+    })
+    .await;
+    assert_eq!(back.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 1]);
+    let cli_newest = list(EventQuery {
+        newest_first: true,
+        actor: Some("cli".into()),
+        ..all(0)
+    })
+    .await;
+    assert_eq!(types(&cli_newest), ["member.added"]);
 }
 
 /// Writes racing in one workspace get distinct ids, with no gap, each with its

@@ -182,19 +182,26 @@ impl EventStore for PostgresStore {
         // transaction older than it has ended, within a second).
         let snapshot = current_snapshot(&c).await?;
         sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
-        let rows = c
-            .query(
-                &c.cached(concat!(
+        macro_rules! page {
+            ($order:literal) => {
+                concat!(
                     "SELECT ",
                     event_columns!(),
-                    " FROM events e WHERE e.workspace_id = $1 AND e.id > $2 \
+                    " FROM events e WHERE e.workspace_id = $1 AND e.id > $2 AND e.id < $9 \
                        AND ($3::text IS NULL OR e.type = $3) AND ($4::text IS NULL OR e.type LIKE $4) \
                        AND ($5::bigint IS NULL OR e.group_id = $5) \
                        AND ($6::bigint IS NULL OR e.user_id = $6) \
                        AND ($7::text IS NULL OR e.actor = $7) \
-                     ORDER BY e.id LIMIT $8"
-                ))
-                .await?,
+                     ORDER BY e.id ",
+                    $order,
+                    " LIMIT $8"
+                )
+            };
+        }
+        let sql = if q.newest_first { page!("DESC") } else { page!("ASC") };
+        let rows = c
+            .query(
+                &c.cached(sql).await?,
                 &[
                     &ws.0,
                     &q.after,
@@ -204,6 +211,7 @@ impl EventStore for PostgresStore {
                     &q.user,
                     &q.actor,
                     &i64::from(q.limit),
+                    &q.before.unwrap_or(i64::MAX),
                 ],
             )
             .await

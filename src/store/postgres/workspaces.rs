@@ -1,6 +1,7 @@
 //! Workspaces (tenants).
 
 use super::*;
+use crate::store::WorkspaceCounts;
 
 #[async_trait]
 impl WorkspaceStore for PostgresStore {
@@ -28,6 +29,31 @@ impl WorkspaceStore for PostgresStore {
             .ok_or_else(|| StoreError::AlreadyExists(format!("workspace '{name}'")))?;
         tx.commit().await.map_err(pg_err)?;
         Ok(ws)
+    }
+
+    async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError> {
+        let c = self.client().await?;
+        let r = c
+            .query_one(
+                &c.cached(
+                    "SELECT (SELECT count(*) FROM groups WHERE workspace_id = $1), \
+                 (SELECT count(*) FROM users WHERE workspace_id = $1), \
+                 (SELECT CAST(coalesce(sum(member_count), 0) AS BIGINT) FROM groups WHERE workspace_id = $1), \
+                 (SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL), \
+                 (SELECT count(*) FROM webhooks WHERE workspace_id = $1)",
+                )
+                .await?,
+                &[&ws.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(WorkspaceCounts {
+            groups: r.get(0),
+            users: r.get(1),
+            memberships: r.get(2),
+            active_keys: r.get(3),
+            webhooks: r.get(4),
+        })
     }
 
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {

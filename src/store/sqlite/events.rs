@@ -111,18 +111,34 @@ impl EventStore for SqliteStore {
         let (exact, like) = kind_filter(&q.kind);
         let q = q.clone();
         self.read(move |conn| {
-            conn.prepare_cached(concat!(
-                "SELECT ",
-                event_columns!(),
-                " FROM events e WHERE e.workspace_id = ?1 AND e.id > ?2 \
-                   AND (?3 IS NULL OR e.type = ?3) AND (?4 IS NULL OR e.type LIKE ?4) \
-                   AND (?5 IS NULL OR e.group_id = ?5) AND (?6 IS NULL OR e.user_id = ?6) \
-                   AND (?7 IS NULL OR e.actor = ?7) \
-                 ORDER BY e.id LIMIT ?8"
-            ))?
+            macro_rules! page {
+                ($order:literal) => {
+                    concat!(
+                        "SELECT ",
+                        event_columns!(),
+                        " FROM events e WHERE e.workspace_id = ?1 AND e.id > ?2 AND e.id < ?9 \
+                           AND (?3 IS NULL OR e.type = ?3) AND (?4 IS NULL OR e.type LIKE ?4) \
+                           AND (?5 IS NULL OR e.group_id = ?5) AND (?6 IS NULL OR e.user_id = ?6) \
+                           AND (?7 IS NULL OR e.actor = ?7) \
+                         ORDER BY e.id ",
+                        $order,
+                        " LIMIT ?8"
+                    )
+                };
+            }
+            let sql = if q.newest_first { page!("DESC") } else { page!("ASC") };
+            conn.prepare_cached(sql)?
             .query_map(
                 params![
-                    ws.0, q.after, exact, like, q.group, q.user, q.actor, q.limit
+                    ws.0,
+                    q.after,
+                    exact,
+                    like,
+                    q.group,
+                    q.user,
+                    q.actor,
+                    q.limit,
+                    q.before.unwrap_or(i64::MAX)
                 ],
                 |r| event_from_row(r, 0),
             )?

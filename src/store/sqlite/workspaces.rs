@@ -26,6 +26,28 @@ impl WorkspaceStore for SqliteStore {
             .await
     }
 
+    async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT (SELECT count(*) FROM groups WHERE workspace_id = ?1), \
+                 (SELECT count(*) FROM users WHERE workspace_id = ?1), \
+                 (SELECT CAST(coalesce(sum(member_count), 0) AS BIGINT) FROM groups WHERE workspace_id = ?1), \
+                 (SELECT count(*) FROM api_keys WHERE workspace_id = ?1 AND revoked_at IS NULL), \
+                 (SELECT count(*) FROM webhooks WHERE workspace_id = ?1)",
+            )?
+            .query_row([ws.0], |r| {
+                Ok(WorkspaceCounts {
+                    groups: r.get(0)?,
+                    users: r.get(1)?,
+                    memberships: r.get(2)?,
+                    active_keys: r.get(3)?,
+                    webhooks: r.get(4)?,
+                })
+            })
+        })
+        .await
+    }
+
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached("SELECT id, name FROM workspaces ORDER BY id")?;
