@@ -30,7 +30,15 @@ pub struct FileConfig {
     #[serde(default)]
     pub events: FileEvents,
     #[serde(default)]
+    pub console: FileConsole,
+    #[serde(default)]
     pub http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConsole {
+    pub idle_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +88,7 @@ pub struct Overrides {
     pub webhook_retry_schedule: Option<Vec<u64>>,
     pub webhook_disable_after_hours: Option<u64>,
     pub event_retention_days: Option<u64>,
+    pub console_idle_minutes: Option<u64>,
     pub icon_timeout_secs: Option<u64>,
     pub icon_max_bytes: Option<usize>,
     pub http_header_timeout_secs: Option<u64>,
@@ -134,6 +143,8 @@ pub struct Settings {
     pub webhooks: crate::service::delivery::DeliverySettings,
     /// How long events are kept.
     pub event_retention: Duration,
+    /// How long an unused console session lasts.
+    pub console_idle: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +188,15 @@ impl Settings {
         if !(1..=36_500).contains(&retention_days) {
             return Err(ConfigError::Invalid(
                 "events.retention_days must be between 1 and 36500".into(),
+            ));
+        }
+        let idle_minutes = o
+            .console_idle_minutes
+            .or(file.console.idle_minutes)
+            .unwrap_or(crate::domain::session::DEFAULT_IDLE_SECS as u64 / 60);
+        if !(1..=1440).contains(&idle_minutes) {
+            return Err(ConfigError::Invalid(
+                "console.idle_minutes must be between 1 and 1440".into(),
             ));
         }
         let http = resolve_http(&o, &file.http)?;
@@ -244,6 +264,7 @@ impl Settings {
         Ok(Settings {
             webhooks,
             event_retention: Duration::from_secs(retention_days * 86_400),
+            console_idle: Duration::from_secs(idle_minutes * 60),
             http,
             idempotency_claim: Duration::from_secs(claim_secs),
             listen,

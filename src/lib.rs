@@ -20,6 +20,9 @@
 //!   `activecampaign` (`/admin/api.php?api_action=group_*`) and `rest` (`/api/v1`,
 //!   with its OpenAPI document). A dialect decodes a request into a domain command,
 //!   calls the service, and encodes the answer or error in its own format.
+//! - [`console`]: the admin console at `/console/`, a door like the dialects:
+//!   server-rendered pages and forms over the same service calls, signed in with
+//!   a key or an Admin-group admin's password, sessions kept in the store.
 //! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
 //!   bracket names, PHP serialize, XML.
 //! - [`server`]: the axum router that mounts the dialects, plus the icon and health
@@ -34,6 +37,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod dialects;
 pub mod domain;
 pub mod logging;

@@ -126,6 +126,9 @@ pub struct ServeArgs {
     /// Keep events this many days (default 90).
     #[arg(long, env = "GROUPD_EVENT_RETENTION_DAYS")]
     pub event_retention_days: Option<u64>,
+    /// Sign console sessions out after this many minutes unused (default 30).
+    #[arg(long, env = "GROUPD_CONSOLE_IDLE_MINUTES")]
+    pub console_idle_minutes: Option<u64>,
     /// Time limit for one icon fetch, in seconds (default 10).
     #[arg(long, env = "GROUPD_ICON_TIMEOUT_SECS")]
     pub icon_timeout_secs: Option<u64>,
@@ -276,6 +279,7 @@ impl Cli {
             o.webhook_retry_schedule = s.webhook_retry_schedule.clone();
             o.webhook_disable_after_hours = s.webhook_disable_after_hours;
             o.event_retention_days = s.event_retention_days;
+            o.console_idle_minutes = s.console_idle_minutes;
             o.icon_timeout_secs = s.icon_timeout_secs;
             o.icon_max_bytes = s.icon_max_bytes;
             o.http_header_timeout_secs = s.http_header_timeout_secs;

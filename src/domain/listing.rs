@@ -61,7 +61,12 @@ mod tests {
 
     #[test]
     fn pages_read_pinned_groups_first_and_filter_by_pinned() {
-        let at = |pinned, id| Some(GroupCursor { pinned, id: GroupId(id) });
+        let at = |pinned, id| {
+            Some(GroupCursor {
+                pinned,
+                id: GroupId(id),
+            })
+        };
         assert_eq!(query(None, None).parts(), [(true, 0), (false, 0)]);
         assert_eq!(query(None, at(true, 7)).parts(), [(true, 7), (false, 0)]);
         assert_eq!(query(None, at(false, 7)).parts(), [(false, 7)]);

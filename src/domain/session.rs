@@ -106,7 +106,15 @@ mod tests {
         }
         assert_eq!(key.to_text(), "key:AbCd1234");
         assert_eq!(user.to_text(), "user:42");
-        for bad in ["", "cli", "user:", "user:-1", "user:4x", "key:short", "scim:key:AbCd1234"] {
+        for bad in [
+            "",
+            "cli",
+            "user:",
+            "user:-1",
+            "user:4x",
+            "key:short",
+            "scim:key:AbCd1234",
+        ] {
             assert_eq!(SessionActor::parse(bad), None, "{bad}");
         }
     }

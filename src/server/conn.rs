@@ -239,8 +239,8 @@ pub async fn serve(
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
         while tasks.try_join_next().is_some() {}
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, say: free one if a connection is idle,
                 // else wait rather than spin.
@@ -274,7 +274,7 @@ pub async fn serve(
         let router = router.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            serve_one(stream, router, state, limits, shutdown).await;
+            serve_one(stream, peer, router, state, limits, shutdown).await;
             registry.remove(id);
         });
     }
@@ -305,6 +305,7 @@ async fn refuse(mut stream: TcpStream) {
 
 async fn serve_one(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     state: Arc<ConnState>,
     limits: ConnLimits,
@@ -315,8 +316,9 @@ async fn serve_one(
         state: state.clone(),
     });
     let svc_state = state.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let running = Running::start(&svc_state);
+        req.extensions_mut().insert(super::ClientAddr(peer));
         let mut router = router.clone();
         async move {
             let answer =

@@ -83,8 +83,14 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
         }
     };
     let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
-    Ok(Service::new(store, icons).with_claim_lease(settings.idempotency_claim))
+    Ok(Service::new(store, icons)
+        .with_claim_lease(settings.idempotency_claim)
+        .with_console_idle(settings.console_idle))
 }
+
+/// The address a request's connection came from (set by the accept loop).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
 
 /// Every route groupd serves.
 pub fn router(service: Service) -> Router {
@@ -92,6 +98,7 @@ pub fn router(service: Service) -> Router {
         .merge(dialects::grupo::routes())
         .merge(dialects::activecampaign::routes())
         .merge(dialects::rest::routes(service.clone()))
+        .merge(crate::console::routes())
         .route(DEFAULT_ICON_PATH, get(default_icon))
         .route("/icons/{file}", get(icon))
         .route("/groups/{id}/icon", get(group_icon))
@@ -237,7 +244,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     };
     let _ = writeln!(
         std::io::stdout(),
-        "groupd listening on http://{addr} (database {database})"
+        "groupd listening on http://{addr} (database {database})\n\
+         Admin console: http://{addr}/console/ (sign in with an API key)"
     );
     let _ = std::io::stdout().flush();
     let http = settings.http;
@@ -260,7 +268,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
 
 /// The largest body any dialect keeps (each refuses more with its own error).
 pub const LARGEST_BODY: usize = max_of(
-    dialects::rest::MAX_BODY_BYTES,
+    max_of(
+        dialects::rest::MAX_BODY_BYTES,
+        crate::console::MAX_BODY_BYTES,
+    ),
     max_of(
         dialects::grupo::MAX_BODY_BYTES,
         dialects::activecampaign::MAX_BODY_BYTES,

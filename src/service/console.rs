@@ -84,7 +84,9 @@ impl Throttle {
                 map.clear();
             }
         }
-        let entry = map.entry(subject.to_string()).or_insert((0, Instant::now()));
+        let entry = map
+            .entry(subject.to_string())
+            .or_insert((0, Instant::now()));
         if entry.1.elapsed() >= memory {
             entry.0 = 0;
         }
@@ -139,18 +141,18 @@ impl Service {
     /// Signs in to the console; returns the new session's token (for the cookie).
     /// `client` is the address the attempt came from: it and the account named are
     /// each slowed down after repeated failures.
-    pub async fn console_sign_in(
-        &self,
-        how: SignIn,
-        client: &str,
-    ) -> Result<String, ServiceError> {
+    pub async fn console_sign_in(&self, how: SignIn, client: &str) -> Result<String, ServiceError> {
         let account = match &how {
             SignIn::Key(key) => format!("key:{}", prefix_of(key.trim()).unwrap_or("?")),
             SignIn::Password {
                 workspace,
                 username,
                 ..
-            } => format!("user:{}/{}", workspace.trim(), username.trim().to_lowercase()),
+            } => format!(
+                "user:{}/{}",
+                workspace.trim(),
+                username.trim().to_lowercase()
+            ),
         };
         let client = format!("addr:{client}");
         let wait = self
@@ -189,16 +191,19 @@ impl Service {
         Ok(token)
     }
 
-    async fn check_sign_in(&self, how: SignIn) -> Result<(WorkspaceId, SessionActor), ServiceError> {
+    async fn check_sign_in(
+        &self,
+        how: SignIn,
+    ) -> Result<(WorkspaceId, SessionActor), ServiceError> {
         match how {
             SignIn::Key(key) => {
-                let caller = self
-                    .authenticate(Some(&key), Door::Console)
-                    .await
-                    .map_err(|e| match e {
-                        ServiceError::Unauthorized => ServiceError::SignInRefused,
-                        other => other,
-                    })?;
+                let caller =
+                    self.authenticate(Some(&key), Door::Console)
+                        .await
+                        .map_err(|e| match e {
+                            ServiceError::Unauthorized => ServiceError::SignInRefused,
+                            other => other,
+                        })?;
                 match caller.actor {
                     Actor::Key(prefix) => Ok((caller.workspace, SessionActor::Key(prefix))),
                     _ => Err(ServiceError::SignInRefused),
@@ -237,7 +242,11 @@ impl Service {
     }
 
     /// Whether the user holds the admin role in the workspace's built-in Admin group.
-    async fn is_workspace_admin(&self, ws: WorkspaceId, user: UserId) -> Result<bool, ServiceError> {
+    async fn is_workspace_admin(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+    ) -> Result<bool, ServiceError> {
         let Some(admin) = self
             .store
             .find_group(ws, &GroupRef::Builtin(Builtin::Admin))
@@ -356,7 +365,11 @@ impl Service {
 
     /// Revokes a key of the caller's workspace; a key of another workspace is
     /// not found.
-    pub async fn revoke_workspace_key(&self, caller: Caller, prefix: &str) -> Result<(), ServiceError> {
+    pub async fn revoke_workspace_key(
+        &self,
+        caller: Caller,
+        prefix: &str,
+    ) -> Result<(), ServiceError> {
         self.audited(caller, async move {
             let not_found = || ServiceError::KeyNotFound(prefix.to_string());
             let p = KeyPrefix::parse(prefix).ok_or_else(not_found)?;
@@ -375,7 +388,10 @@ impl Service {
             let Ok(mut seen) = self.key_uses.lock() else {
                 return;
             };
-            if seen.get(prefix).is_some_and(|&t| at - t < session::TOUCH_EVERY_SECS) {
+            if seen
+                .get(prefix)
+                .is_some_and(|&t| at - t < session::TOUCH_EVERY_SECS)
+            {
                 return;
             }
             if seen.len() >= 4096 {

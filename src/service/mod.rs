@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 pub use icons::{IconFetcher, IconPolicy};
 pub use keys::NewKey;
+pub use members::BULK_MAX;
 
 /// Who is calling: the workspace an API key opened, who holds it and through
 /// which door they came (what the events of their changes say).

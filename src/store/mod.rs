@@ -19,9 +19,9 @@ use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
 use crate::domain::listing::GroupQuery;
-use crate::domain::session::Session;
 use crate::domain::membership::OnExisting;
 use crate::domain::policy::{GroupPolicy, PolicyPatch};
+use crate::domain::session::Session;
 use crate::domain::slug::Slug;
 use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 use crate::domain::webhook::{Attempt, Delivery, Webhook};
@@ -268,11 +268,8 @@ pub trait KeyStore: Send + Sync {
 /// Console sign-in sessions, by the SHA-256 of their cookie's token.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn insert_session(
-        &self,
-        token_hash: Vec<u8>,
-        session: Session,
-    ) -> Result<(), StoreError>;
+    async fn insert_session(&self, token_hash: Vec<u8>, session: Session)
+    -> Result<(), StoreError>;
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>, StoreError>;
     /// Records a use of the session at `now`.
     async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError>;

@@ -638,3 +638,26 @@ impl Drop for PgCluster {
     }
 }
 pub mod receiver;
+
+impl TestApp {
+    /// Runs SQL statements directly on the app's database (SQLite file or
+    /// PostgreSQL), for tests that must move stored time (an expired session).
+    pub async fn sql(&self, statements: &str) {
+        match std::fs::read_to_string(self.dir.join(CONFIG)) {
+            Ok(text) => {
+                let url = text.split('"').nth(1).expect("database_url").to_string();
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the app's database");
+                tokio::spawn(conn);
+                client.batch_execute(statements).await.expect("sql");
+            }
+            Err(_) => {
+                let conn = rusqlite::Connection::open(self.dir.join("groupd.db")).expect("open");
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .expect("busy timeout");
+                conn.execute_batch(statements).expect("sql");
+            }
+        }
+    }
+}

@@ -305,7 +305,10 @@ pub async fn events_page_and_filter_per_workspace(store: Arc<dyn Store>) {
     })
     .await;
     let last = events(&store, &ws).await.last().map(|e| e.id).unwrap();
-    assert_eq!(newest.iter().map(|e| e.id).collect::<Vec<_>>(), [last, last - 1]);
+    assert_eq!(
+        newest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [last, last - 1]
+    );
     let back = list(EventQuery {
         limit: 2,
         newest_first: true,

@@ -50,7 +50,10 @@ pub async fn every_workspace_has_locked_builtin_groups(store: Arc<dyn Store>) {
         // Each is found by its kind, in its own workspace only.
         for b in &builtins {
             let kind = GroupRef::Builtin(b.builtin.unwrap());
-            assert_eq!(store.find_group(w.id, &kind).await.unwrap().as_ref(), Some(b));
+            assert_eq!(
+                store.find_group(w.id, &kind).await.unwrap().as_ref(),
+                Some(b)
+            );
         }
         assert!(builtins[2].policy.has("user_delete"));
         assert!(!builtins[0].policy.has("user_delete"));

@@ -32,9 +32,19 @@ pub async fn sessions_are_found_touched_ended_and_pruned(store: Arc<dyn Store>) 
     store.delete_session(&[2; 32]).await.unwrap();
     assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
     // Pruning takes the idle and the too old, and nothing else.
-    store.insert_session(vec![4; 32], session(&ws, key, 1000)).await.unwrap();
-    store.insert_session(vec![5; 32], session(&ws, key, 2000)).await.unwrap();
-    assert_eq!(store.prune_sessions(1001, 0).await.unwrap(), 2, "seen at 400 and 1000");
+    store
+        .insert_session(vec![4; 32], session(&ws, key, 1000))
+        .await
+        .unwrap();
+    store
+        .insert_session(vec![5; 32], session(&ws, key, 2000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune_sessions(1001, 0).await.unwrap(),
+        2,
+        "seen at 400 and 1000"
+    );
     assert_eq!(store.prune_sessions(0, 2000).await.unwrap(), 0);
     assert_eq!(store.prune_sessions(0, 2001).await.unwrap(), 1);
     assert_eq!(store.find_session(&[5; 32]).await.unwrap(), None);

@@ -107,18 +107,39 @@ pub async fn workspaces_are_found_by_name_and_listed(store: Arc<dyn Store>) {
         )
         .await
         .expect("key");
-    let g = store.insert_group(other.id, group("Counted", None)).await.expect("group");
-    let u = store.insert_user(other.id, user("counted")).await.expect("user");
+    let g = store
+        .insert_group(other.id, group("Counted", None))
+        .await
+        .expect("group");
+    let u = store
+        .insert_user(other.id, user("counted"))
+        .await
+        .expect("user");
     store
         .add_members(other.id, g, vec![u], None, OnExisting::Keep, 4)
         .await
         .expect("member");
     let counts = store.workspace_counts(other.id).await.expect("counts");
     assert_eq!(
-        (counts.groups, counts.users, counts.memberships, counts.active_keys),
+        (
+            counts.groups,
+            counts.users,
+            counts.memberships,
+            counts.active_keys
+        ),
         (4, 1, 1, 1)
     );
     store.revoke_api_key("CoUnTkEy", 5).await.expect("revoke");
-    assert_eq!(store.workspace_counts(other.id).await.expect("counts").active_keys, 0);
-    assert_eq!(store.workspace_counts(ws.id).await.expect("counts").users, 0);
+    assert_eq!(
+        store
+            .workspace_counts(other.id)
+            .await
+            .expect("counts")
+            .active_keys,
+        0
+    );
+    assert_eq!(
+        store.workspace_counts(ws.id).await.expect("counts").users,
+        0
+    );
 }

@@ -198,7 +198,11 @@ impl EventStore for PostgresStore {
                 )
             };
         }
-        let sql = if q.newest_first { page!("DESC") } else { page!("ASC") };
+        let sql = if q.newest_first {
+            page!("DESC")
+        } else {
+            page!("ASC")
+        };
         let rows = c
             .query(
                 &c.cached(sql).await?,

@@ -12,8 +12,8 @@ mod revocations;
 use super::{
     ApiKeyRecord, CategoryStore, ConnectFailure, DumpStore, Entity, FieldStore, GroupQuery,
     GroupStore, GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore,
-    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore, UserUpdate,
-    WorkspaceStore,
+    NameHolder, NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore,
+    UserUpdate, WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};

@@ -126,23 +126,27 @@ impl EventStore for SqliteStore {
                     )
                 };
             }
-            let sql = if q.newest_first { page!("DESC") } else { page!("ASC") };
+            let sql = if q.newest_first {
+                page!("DESC")
+            } else {
+                page!("ASC")
+            };
             conn.prepare_cached(sql)?
-            .query_map(
-                params![
-                    ws.0,
-                    q.after,
-                    exact,
-                    like,
-                    q.group,
-                    q.user,
-                    q.actor,
-                    q.limit,
-                    q.before.unwrap_or(i64::MAX)
-                ],
-                |r| event_from_row(r, 0),
-            )?
-            .collect()
+                .query_map(
+                    params![
+                        ws.0,
+                        q.after,
+                        exact,
+                        like,
+                        q.group,
+                        q.user,
+                        q.actor,
+                        q.limit,
+                        q.before.unwrap_or(i64::MAX)
+                    ],
+                    |r| event_from_row(r, 0),
+                )?
+                .collect()
         })
         .await
     }

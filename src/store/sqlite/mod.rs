@@ -9,7 +9,8 @@ mod writer;
 use super::{
     ApiKeyRecord, CategoryStore, DumpStore, Entity, FieldStore, GroupQuery, GroupStore,
     GroupUpdate, IconImage, IdempotencyClaim, IdempotencyStore, KeyStore, MemberStore, NameHolder,
-    NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore, UserUpdate, WorkspaceCounts, WorkspaceStore,
+    NewApiKey, NewClaim, NewGroup, NewUser, SessionStore, StoreError, UserStore, UserUpdate,
+    WorkspaceCounts, WorkspaceStore,
 };
 use crate::domain::category::{Category, DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME};
 use crate::domain::field::{FieldDef, FieldKind, NewFieldDef};

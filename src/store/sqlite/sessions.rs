@@ -11,7 +11,13 @@ impl SessionStore for SqliteStore {
                 conn.exec_cached(
                     "INSERT INTO console_sessions (token_hash, workspace_id, actor, created_at, \
                      seen_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![token_hash, s.workspace.0, s.actor.to_text(), s.created_at, s.seen_at],
+                    params![
+                        token_hash,
+                        s.workspace.0,
+                        s.actor.to_text(),
+                        s.created_at,
+                        s.seen_at
+                    ],
                 )
                 .map_err(map_err)?;
                 Ok(())
