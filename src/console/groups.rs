@@ -786,7 +786,7 @@ async fn group_page(
         @if members.is_empty() {
             p { "No members" @if after.is_some() { " on this page" } "." }
         } @else {
-            div.table-wrap {
+            div.table-wrap id="member-table" {
                 table {
                     thead { tr { th { "User" } th { "Email" } th { "Role" } th { "Joined" } th { "Remove" } } }
                     tbody {
