@@ -14,7 +14,7 @@ use crate::domain::policy::{LimitKind, PERMISSIONS, Period, PolicyPatch};
 use crate::domain::user::{GroupRole, Membership, UserId};
 use crate::service::console::ConsoleUser;
 use crate::service::{Service, ServiceError};
-use crate::store::EventQuery;
+use crate::domain::event::EventQuery;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};

@@ -9,7 +9,7 @@ use crate::domain::webhook::{Delivery, Webhook};
 use crate::service::console::ConsoleUser;
 use crate::service::webhooks::{WebhookRequest, WithSecret};
 use crate::service::{Service, ServiceError};
-use crate::store::EventQuery;
+use crate::domain::event::EventQuery;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};

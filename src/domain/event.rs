@@ -759,6 +759,24 @@ pub fn member_removed_events(group: i64, left: &[super::user::UserId]) -> Vec<Ev
         .collect()
 }
 
+/// Which events a page of the audit log holds.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this id (keyset paging); 0 for the first page.
+    pub after: i64,
+    pub limit: u32,
+    /// Only events of this type, noun (`group.*`) or any (`None`, `*`).
+    pub kind: Option<EventPattern>,
+    pub group: Option<i64>,
+    pub user: Option<i64>,
+    /// Only events by this actor (`key:<prefix>`, `cli`, ...).
+    pub actor: Option<String>,
+    /// Only events before this id (paging newest first); `None`: no bound.
+    pub before: Option<i64>,
+    /// Newest first (the console's view) instead of oldest first.
+    pub newest_first: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

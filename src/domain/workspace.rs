@@ -32,3 +32,14 @@ pub fn validate_name(raw: &str) -> Result<String, ValidationErrors> {
         ))
     }
 }
+
+/// A workspace's totals: groups (built-in ones included), users, memberships,
+/// API keys not revoked, webhook endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkspaceCounts {
+    pub groups: i64,
+    pub users: i64,
+    pub memberships: i64,
+    pub active_keys: i64,
+    pub webhooks: i64,
+}

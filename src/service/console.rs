@@ -417,7 +417,7 @@ impl Service {
     pub async fn workspace_counts(
         &self,
         caller: Caller,
-    ) -> Result<crate::store::WorkspaceCounts, ServiceError> {
+    ) -> Result<crate::domain::workspace::WorkspaceCounts, ServiceError> {
         Ok(self.store.workspace_counts(caller.workspace).await?)
     }
 }

@@ -14,7 +14,7 @@ pub mod sqlite;
 pub mod token_cache;
 
 use crate::domain::category::Category;
-use crate::domain::event::{Event, EventPattern};
+use crate::domain::event::Event;
 use crate::domain::field::{FieldDef, NewFieldDef};
 use crate::domain::group::{Group, GroupId, GroupRef};
 use crate::domain::key::ApiKey;
@@ -29,6 +29,8 @@ use crate::domain::workspace::{Workspace, WorkspaceId};
 use async_trait::async_trait;
 
 mod error;
+pub use crate::domain::event::EventQuery;
+pub use crate::domain::workspace::WorkspaceCounts;
 pub use error::{ConnectFailure, Entity, StoreError};
 
 /// An icon image as stored: already cropped and encoded, with the unguessable token
@@ -239,16 +241,6 @@ pub trait WorkspaceStore: Send + Sync {
     async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError>;
 }
 
-/// A workspace's totals: groups (built-in ones included), users, memberships,
-/// API keys not revoked, webhook endpoints.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WorkspaceCounts {
-    pub groups: i64,
-    pub users: i64,
-    pub memberships: i64,
-    pub active_keys: i64,
-    pub webhooks: i64,
-}
 
 /// API keys: stored hashes, look-up by prefix, revocation.
 #[async_trait]
@@ -461,24 +453,6 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         token: i64,
     ) -> Result<(), StoreError>;
-}
-
-/// Which events a page of the audit log holds.
-#[derive(Debug, Clone, Default)]
-pub struct EventQuery {
-    /// Only events after this id (keyset paging); 0 for the first page.
-    pub after: i64,
-    pub limit: u32,
-    /// Only events of this type, noun (`group.*`) or any (`None`, `*`).
-    pub kind: Option<EventPattern>,
-    pub group: Option<i64>,
-    pub user: Option<i64>,
-    /// Only events by this actor (`key:<prefix>`, `cli`, ...).
-    pub actor: Option<String>,
-    /// Only events before this id (paging newest first); `None`: no bound.
-    pub before: Option<i64>,
-    /// Newest first (the console's view) instead of oldest first.
-    pub newest_first: bool,
 }
 
 /// The audit log: events written by every other write, in its transaction.

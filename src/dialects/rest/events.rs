@@ -7,7 +7,7 @@ use crate::domain::event::{Event, EventPattern, rfc3339_ms};
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::service::Service;
 use crate::service::webhooks::{WebhookRequest, WithSecret};
-use crate::store::EventQuery;
+use crate::domain::event::EventQuery;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
