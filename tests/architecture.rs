@@ -30,5 +30,8 @@ fn doors_never_import_the_store() {
         })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(offenders.is_empty(), "doors importing the store: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "doors importing the store: {offenders:?}"
+    );
 }

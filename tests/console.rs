@@ -1113,3 +1113,54 @@ async fn webhooks_and_the_audit_log_from_the_console() {
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("id=\"f-group-error\""));
 }
+
+/// The text of `<pre id="{id}">`, unescaped.
+fn pre_text(body: &str, id: &str) -> String {
+    let start = body
+        .find(&format!("<pre id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no {id}"))
+        + id.len()
+        + 11;
+    let end = body[start..].find("</pre>").unwrap() + start;
+    body[start..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn the_overview_snippets_run_as_shown() {
+    let app = spawn_app().await;
+    let mut v = signed_in(&app).await;
+    let page = v.get("/console/").await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |program: &str, file: &std::path::Path| {
+        let out = std::process::Command::new(program)
+            .arg(file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} ({e}); scripts/test installs it"));
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for (id, program, expect) in [
+        ("php-grupo", "php", "Group Created Successfully."),
+        ("php-activecampaign", "php", "Group added"),
+        ("curl-grupo", "sh", "\"success\":true"),
+        ("curl-activecampaign", "sh", "\"result_code\":1"),
+        ("curl-rest", "sh", "\"name\":\"Group Name\""),
+    ] {
+        let code = pre_text(&page.body, id).replace("YOUR_API_KEY", &app.key);
+        let file = dir.path().join(format!("{id}.txt"));
+        std::fs::write(&file, code).unwrap();
+        let out = run(program, &file);
+        assert!(out.contains(expect), "{id} printed {out}");
+    }
+    let (_, groups) = app.rest("GET", "/api/v1/groups?limit=100", None).await;
+    assert_eq!(groups["items"].as_array().unwrap().len(), 3 + 5);
+}

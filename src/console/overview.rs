@@ -114,7 +114,6 @@ pub async fn show(
     let stats = [
         ("Groups", counts.groups, "/console/groups"),
         ("Users", counts.users, "/console/users"),
-        ("Memberships", counts.memberships, "/console/groups"),
         ("Active API keys", counts.active_keys, "/console/keys"),
         ("Webhook endpoints", counts.webhooks, "/console/webhooks"),
     ];

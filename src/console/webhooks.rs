@@ -4,12 +4,12 @@
 
 use super::page::{self, Kind, Problems, Section};
 use super::{Console, Posted};
+use crate::domain::event::EventQuery;
 use crate::domain::event::{Event, EventPattern, EventType};
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::service::console::ConsoleUser;
 use crate::service::webhooks::{WebhookRequest, WithSecret};
 use crate::service::{Service, ServiceError};
-use crate::domain::event::EventQuery;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};

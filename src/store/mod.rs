@@ -241,7 +241,6 @@ pub trait WorkspaceStore: Send + Sync {
     async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError>;
 }
 
-
 /// API keys: stored hashes, look-up by prefix, revocation.
 #[async_trait]
 pub trait KeyStore: Send + Sync {

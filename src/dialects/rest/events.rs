@@ -3,11 +3,11 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::{Auth, JsonBody, QueryParams, decode_cursor, encode_cursor, path_id};
+use crate::domain::event::EventQuery;
 use crate::domain::event::{Event, EventPattern, rfc3339_ms};
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::service::Service;
 use crate::service::webhooks::{WebhookRequest, WithSecret};
-use crate::domain::event::EventQuery;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

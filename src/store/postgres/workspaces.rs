@@ -38,7 +38,6 @@ impl WorkspaceStore for PostgresStore {
                 &c.cached(
                     "SELECT (SELECT count(*) FROM groups WHERE workspace_id = $1), \
                  (SELECT count(*) FROM users WHERE workspace_id = $1), \
-                 (SELECT CAST(coalesce(sum(member_count), 0) AS BIGINT) FROM groups WHERE workspace_id = $1), \
                  (SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL), \
                  (SELECT count(*) FROM webhooks WHERE workspace_id = $1)",
                 )
@@ -50,9 +49,8 @@ impl WorkspaceStore for PostgresStore {
         Ok(WorkspaceCounts {
             groups: r.get(0),
             users: r.get(1),
-            memberships: r.get(2),
-            active_keys: r.get(3),
-            webhooks: r.get(4),
+            active_keys: r.get(2),
+            webhooks: r.get(3),
         })
     }
 
