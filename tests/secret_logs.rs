@@ -1,6 +1,7 @@
 //! No log level prints a secret or a person's data: a full run at `trace` (which
 //! includes `debug`), on whichever engine the suite runs, is searched for the keys,
-//! passwords, their hashes and the email addresses it handled.
+//! passwords, their hashes, the email addresses, webhook secrets and console
+//! session and CSRF tokens it handled.
 
 mod common;
 
@@ -118,6 +119,77 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
     }
     assert_eq!(status, 401, "the revoked key still works");
 
+    // The console: signed in with a key and with an admin's password; a form sent.
+    let (_, groups) = app.rest("GET", "/api/v1/groups?limit=10", None).await;
+    let admin = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["builtin"] == "admin")
+        .unwrap()["id"]
+        .clone();
+    let (status, _) = app
+        .rest(
+            "POST",
+            &format!("/api/v1/groups/{admin}/members"),
+            Some(json!({"user": "ada", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut sessions = Vec::new();
+    for form in [
+        vec![("method", "key"), ("key", app.key.as_str())],
+        vec![
+            ("method", "password"),
+            ("workspace", "default"),
+            ("username", "ada"),
+            ("password", user_password),
+        ],
+    ] {
+        let r = browser
+            .post(app.url("/console/sign-in"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let token = cookie
+            .strip_prefix("groupd_console=")
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        sessions.push(token);
+    }
+    let page = browser
+        .get(app.url("/console/keys"))
+        .header("cookie", format!("groupd_console={}", sessions[1]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"_csrf\" value=\"";
+    let at = page.find(marker).expect("a csrf token") + marker.len();
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let made = browser
+        .post(app.url("/console/keys"))
+        .header("cookie", format!("groupd_console={}", sessions[1]))
+        .form(&[("_csrf", csrf.as_str()), ("label", "console key")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = made.find("<code id=\"new-key\">").expect("the new key") + 19;
+    let console_key = made[at..].split('<').next().unwrap().to_string();
+
     let text = std::fs::read_to_string(&log).unwrap();
     // The run was logged at all (so an empty log cannot pass).
     assert!(
@@ -143,6 +215,10 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
         ("the email address", email),
         ("the email address", "secret-mail"),
         ("the webhook secret", first_secret.as_str()),
+        ("a console session token", sessions[0].as_str()),
+        ("a console session token", sessions[1].as_str()),
+        ("a console CSRF token", csrf.as_str()),
+        ("a key made in the console", console_key.as_str()),
         ("the webhook secret's key", &first_secret["whsec_".len()..]),
         (
             "the rotated webhook secret",
