@@ -1,4 +1,5 @@
-//! Logging to standard error, filtered by `GROUPD_LOG` (default `info`), with one
+//! Logging to standard error, as text or JSON lines (`--log-format`), filtered by
+//! `GROUPD_LOG` (default `info`), with one
 //! rule no filter can lift: libraries that would print SQL statement parameters
 //! (argon2 hashes, emails, names) are never heard below `info`.
 //!
@@ -28,15 +29,40 @@ fn names_parameter_target(target: &str) -> bool {
     })
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; colour codes only when standard error is a terminal.
+    Text,
+    /// One JSON object a line, with the request span's fields (for log shippers).
+    Json,
+}
+
 /// Installs the logger. Call once, at start.
-pub fn init() {
+pub fn init(format: LogFormat) {
     let env = EnvFilter::try_from_env("GROUPD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = env.and(filter_fn(may_log));
     use std::io::IsTerminal;
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(env.and(filter_fn(may_log)));
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let _ = match format {
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_filter(filter),
+            )
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .try_init(),
+    };
 }
 
 #[cfg(test)]

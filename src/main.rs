@@ -33,8 +33,9 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    groupd::logging::init();
-    match groupd::cli::run(Cli::parse()).await {
+    let cli = Cli::parse();
+    groupd::logging::init(cli.log_format);
+    match groupd::cli::run(cli).await {
         Ok(()) | Err(groupd::server::StartupError::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("groupd: {e}");

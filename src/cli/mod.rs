@@ -56,6 +56,10 @@ pub struct Cli {
     /// Most connections to PostgreSQL (default 16).
     #[arg(long, global = true, env = "GROUPD_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<usize>,
+    /// Log lines as `text` (default; colours only on a terminal) or `json` (one
+    /// object a line, for log shippers).
+    #[arg(long, global = true, env = "GROUPD_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

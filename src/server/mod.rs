@@ -4,6 +4,8 @@
 //! (`wire::body`) before a dialect reads it.
 
 mod conn;
+pub mod metrics;
+pub mod observe;
 
 use crate::config::Settings;
 use crate::dialects;
@@ -23,7 +25,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -103,20 +104,27 @@ pub fn router(service: Service) -> Router {
         .route("/icons/{file}", get(icon))
         .route("/groups/{id}/icon", get(group_icon))
         .route("/health", get(|| async { "ok" }))
+        .route("/health/live", get(|| async { "live" }))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics::serve))
         .fallback(not_found)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(observe::observe))
         .with_state(service)
 }
 
-/// Logs method, path (never the query: it may hold a key), status and time.
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let start = Instant::now();
-    let response = next.run(req).await;
-    tracing::debug!(%method, %path, status = response.status().as_u16(),
-        micros = start.elapsed().as_micros() as u64, "request");
-    response
+/// How long `/health/ready` waits for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /health/ready`: 200 when the database answers within two seconds, 503
+/// otherwise (a load balancer then sends requests elsewhere).
+async fn ready(State(service): State<Service>) -> Response {
+    let why = match tokio::time::timeout(READY_WITHIN, service.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("the database did not answer within {} s", READY_WITHIN.as_secs()),
+    };
+    tracing::warn!(reason = %why, "not ready");
+    (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()
 }
 
 fn json_error(status: StatusCode, key: &str, message: &str) -> Response {
@@ -212,6 +220,7 @@ async fn group_icon(
 /// Starts groupd: opens the store, makes the first key on a new database, listens,
 /// and serves until Ctrl-C or SIGTERM.
 pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    metrics::install().map_err(StartupError::Other)?;
     let service = build_service(&settings).await?;
     if let Some(key) = service.bootstrap().await.map_err(StartupError::Service)? {
         // A closed standard output must not stop the server: these lines are a

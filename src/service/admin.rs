@@ -31,6 +31,11 @@ impl Service {
         Ok((ws, key))
     }
 
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping().await?)
+    }
+
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>, ServiceError> {
         Ok(self.store.list_workspaces().await?)
     }

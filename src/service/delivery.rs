@@ -256,6 +256,15 @@ impl Sender {
             Outcome::Answered { status, .. } => Some(*status),
             Outcome::NoAnswer(_) => None,
         };
+        metrics::histogram!("groupd_webhook_attempt_seconds").record(took.as_secs_f64());
+        metrics::counter!(
+            "groupd_webhook_attempts_total",
+            "outcome" => if after.error.is_some() { "failed" } else { "delivered" }
+        )
+        .increment(1);
+        if after.disable.is_some() {
+            metrics::counter!("groupd_webhook_endpoints_disabled_total").increment(1);
+        }
         if let Some(error) = &after.error {
             tracing::info!(webhook = d.webhook, delivery = d.id, event = d.event.id,
                 attempt = d.attempts + 1, error = %error, next = after.state.as_str(),

@@ -25,6 +25,24 @@ fn reference_error(e: StoreError) -> ServiceError {
     }
 }
 
+/// Counts an icon's fetch or upload by source and outcome (`ok`, or the kind
+/// of failure), for `groupd_icon_fetches_total`.
+fn icon_outcome(source: &'static str, e: Option<&crate::service::icons::IconError>) {
+    use crate::service::icons::IconError as E;
+    let outcome = match e {
+        None => "ok",
+        Some(E::Blocked { .. }) => "blocked",
+        Some(E::Fetch(_)) => "unreachable",
+        Some(E::Status(_)) => "bad_status",
+        Some(E::TooLarge(_)) => "too_large",
+        Some(E::Busy) => "busy",
+        Some(E::NotAnImage(_)) => "not_an_image",
+        Some(E::TooManyPixels { .. }) => "too_many_pixels",
+    };
+    metrics::counter!("groupd_icon_fetches_total", "source" => source, "outcome" => outcome)
+        .increment(1);
+}
+
 impl Service {
     async fn check_plan(
         &self,
@@ -55,8 +73,12 @@ impl Service {
             IconPlan::Keep => None,
             IconPlan::Clear => Some(None),
             IconPlan::Upload(bytes) => match self.icons.decode(bytes.clone()).await {
-                Ok(icon) => Some(Some(icon)),
+                Ok(icon) => {
+                    icon_outcome("upload", None);
+                    Some(Some(icon))
+                }
                 Err(e) => {
+                    icon_outcome("upload", Some(&e));
                     return Err(ServiceError::Invalid(ValidationErrors::single(
                         "icon_file",
                         e.to_string(),
@@ -64,8 +86,12 @@ impl Service {
                 }
             },
             IconPlan::Fetch(url) => match self.icons.fetch(url.clone()).await {
-                Ok(icon) => Some(Some(icon)),
+                Ok(icon) => {
+                    icon_outcome("url", None);
+                    Some(Some(icon))
+                }
                 Err(e) => {
+                    icon_outcome("url", Some(&e));
                     tracing::info!(host = url.host_str().unwrap_or(""), reason = %e,
                         "group icon not fetched; the group gets the default icon");
                     Some(None)

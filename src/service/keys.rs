@@ -89,6 +89,7 @@ impl Service {
             .map(Actor::Key)
             .ok_or(ServiceError::Unauthorized)?;
         self.note_key_use(prefix);
+        crate::server::observe::note_workspace(record.workspace.0);
         Ok(Caller {
             workspace: record.workspace,
             actor,

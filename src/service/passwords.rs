@@ -34,10 +34,12 @@ async fn with_work_area<T: Send + 'static>(
     blocks: usize,
     f: impl FnOnce(&mut [Block]) -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, ServiceError> {
-    let _slot = hashing_slots()
-        .acquire()
-        .await
-        .map_err(|e| ServiceError::Internal(format!("hashing slots closed: {e}")))?;
+    metrics::gauge!("groupd_argon2_waiting").increment(1.0);
+    let waited = std::time::Instant::now();
+    let slot = hashing_slots().acquire().await;
+    metrics::gauge!("groupd_argon2_waiting").decrement(1.0);
+    metrics::histogram!("groupd_argon2_wait_seconds").record(waited.elapsed().as_secs_f64());
+    let _slot = slot.map_err(|e| ServiceError::Internal(format!("hashing slots closed: {e}")))?;
     let mut area = work_areas()
         .lock()
         .ok()

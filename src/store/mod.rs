@@ -237,6 +237,8 @@ pub trait WorkspaceStore: Send + Sync {
     async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError>;
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError>;
+    /// Whether the database answers (a trivial query): readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
     /// How many of each thing the workspace holds (the console's overview).
     async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError>;
 }
@@ -634,6 +636,28 @@ impl<T> Store for T where
 {
 }
 
+/// The method a closure (or function) was written in, from its type name: for
+/// `...::<impl GroupStore for SqliteStore>::find_group::{{closure}}`, `find_group`.
+/// A `&'static str`, so a metric label costs no allocation.
+pub(crate) fn op_name(type_name: &'static str) -> &'static str {
+    type_name
+        .rsplit("::")
+        .map(|s| s.split('<').next().unwrap_or(""))
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or("unknown")
+}
+
+/// Records how long a store operation took (the `groupd_store_operation_duration_seconds`
+/// histogram, by engine and operation).
+pub(crate) fn record_op(engine: &'static str, op: &'static str, since: std::time::Instant) {
+    metrics::histogram!(
+        "groupd_store_operation_duration_seconds",
+        "engine" => engine,
+        "operation" => op
+    )
+    .record(since.elapsed().as_secs_f64());
+}
+
 /// Milliseconds since the Unix epoch: the clock every event, lease and claim is
 /// stamped with (the engines', the service's and the tests').
 pub fn now_ms() -> i64 {
@@ -682,4 +706,27 @@ pub(crate) fn custom_fields_from_json(
                 .map_err(|e| format!("stored custom field id {k:?} unreadable: {e}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod op_name_tests {
+    use super::op_name;
+
+    #[test]
+    fn the_method_is_read_from_a_closure_type_name() {
+        assert_eq!(
+            op_name("groupd::store::sqlite::groups::<impl groupd::store::GroupStore for groupd::store::sqlite::SqliteStore>::find_group::{{closure}}::{{closure}}"),
+            "find_group"
+        );
+        assert_eq!(op_name("groupd::store::postgres::keys::insert_api_key::f"), "f");
+        assert_eq!(
+            op_name("groupd::store::sqlite::webhooks::<impl groupd::store::WebhookStore for groupd::store::sqlite::SqliteStore>::lease_deliveries<'_, '_>::{{closure}}::{{closure}}"),
+            "lease_deliveries"
+        );
+        fn probe() {}
+        let name = op_name(std::any::type_name_of_val(&probe));
+        assert_eq!(name, "probe");
+        let closure = || ();
+        assert_eq!(op_name(std::any::type_name_of_val(&closure)), "the_method_is_read_from_a_closure_type_name");
+    }
 }

@@ -89,6 +89,11 @@ pub fn start(dir: &Path, extra: &[&str], key: Option<String>) -> TestApp {
 
 /// Starts groupd on a fresh database logging at `level` (`GROUPD_LOG`) into `log`.
 pub async fn spawn_app_logged(level: &str, log: &Path) -> TestApp {
+    spawn_app_logged_with(level, log, &[]).await
+}
+
+/// [`spawn_app_logged`] with more environment variables (`GROUPD_LOG_FORMAT`, ...).
+pub async fn spawn_app_logged_with(level: &str, log: &Path, env: &[(&str, &str)]) -> TestApp {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().to_path_buf();
     if on_postgres() {
@@ -98,6 +103,9 @@ pub async fn spawn_app_logged(level: &str, log: &Path) -> TestApp {
     let file = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(BIN);
     cmd.env("GROUPD_LOG", level);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let mut app = start_command(cmd, &dir, &["--icon-allow-private"], None, file.into());
     app._tmp = Some(tmp);
     app

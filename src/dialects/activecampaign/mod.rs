@@ -31,6 +31,17 @@ use axum::routing::get;
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Every `api_action` this dialect carries out (also the operation label of its
+/// requests' logs and metrics).
+pub const ACTIONS: [&str; 6] = [
+    "group_add",
+    "group_edit",
+    "group_view",
+    "group_list",
+    "group_delete",
+    "group_delete_list",
+];
+
 pub fn routes() -> Router<Service> {
     Router::new().route("/admin/api.php", get(api).post(api))
 }

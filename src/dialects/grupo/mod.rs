@@ -81,16 +81,34 @@ async fn api_request(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&service, query, &headers, body).await {
+    let mut operation = None;
+    let mut response = match handle(&service, query, &headers, body, &mut operation).await {
         Ok(reply) | Err(reply) => reply.into_response(),
-    }
+    };
+    response.extensions_mut().insert(crate::server::observe::Operation(
+        operation.unwrap_or("unknown"),
+    ));
+    response
 }
+
+/// Every (operation, object) Grupo carries out, with its log and metric name.
+const OPERATIONS: [(&str, &str, &str); 8] = [
+    ("add", "groups", "add_groups"),
+    ("update", "groups", "update_groups"),
+    ("remove", "groups", "remove_groups"),
+    ("add", "site_users", "add_site_users"),
+    ("update", "site_users", "update_site_users"),
+    ("remove", "site_users", "remove_site_users"),
+    ("add", "group_members", "add_group_members"),
+    ("remove", "group_members", "remove_group_members"),
+];
 
 async fn handle(
     service: &Service,
     query: Option<String>,
     headers: &HeaderMap,
     body: Body,
+    operation: &mut Option<&'static str>,
 ) -> Result<Reply, Reply> {
     let (params, checked) = read_params(service, query, headers, body).await?;
     // The key checked before the body is reused unless the body named another.
@@ -120,6 +138,10 @@ async fn handle(
             ));
         }
     };
+    *operation = OPERATIONS
+        .iter()
+        .find(|(o, t, _)| *o == op && *t == target)
+        .map(|(_, _, name)| *name);
     match (op, target) {
         ("add", "groups") => add_group::run(service, caller, &params).await,
         ("update", "groups") => update_group::run(service, caller, &params).await,

@@ -72,6 +72,7 @@ pub async fn workspaces_are_isolated(store: Arc<dyn Store>) {
 }
 
 pub async fn workspaces_are_found_by_name_and_listed(store: Arc<dyn Store>) {
+    store.ping().await.expect("a fresh store answers");
     store.bootstrap(1).await.expect("bootstrap");
     let other = store.create_workspace("other", 2).await.expect("create");
     let found = store.find_workspace("other").await.expect("find");

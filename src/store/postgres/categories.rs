@@ -12,7 +12,7 @@ impl CategoryStore for PostgresStore {
         name: &str,
         now: i64,
     ) -> Result<Category, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let id: i64 = tx
             .query_opt(
@@ -43,7 +43,7 @@ impl CategoryStore for PostgresStore {
     }
 
     async fn list_categories(&self, ws: WorkspaceId) -> Result<Vec<Category>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached("SELECT id, name FROM categories WHERE workspace_id = $1 ORDER BY id")
@@ -67,7 +67,7 @@ impl CategoryStore for PostgresStore {
         id: i64,
         name: &str,
     ) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let before: String = tx
             .query_opt(
@@ -95,7 +95,7 @@ impl CategoryStore for PostgresStore {
 
     async fn delete_category(&self, ws: WorkspaceId, id: i64) -> Result<u64, StoreError> {
         removal::may_remove_category(id)?;
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let found = tx
             .query_opt(

@@ -6,7 +6,7 @@ use super::*;
 impl DumpStore for PostgresStore {
     async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError> {
         use crate::store::dump::{Cell, ColType, TABLES, header_line, row_line};
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         // One snapshot for the whole export.
         let tx = c
             .build_transaction()
@@ -48,7 +48,7 @@ impl DumpStore for PostgresStore {
         use crate::store::dump::{Cell, ColType, parse};
         use tokio_postgres::types::ToSql;
         let batches = parse(&text)?;
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let mut tx = c.transaction().await.map_err(pg_err)?;
         let existing: i64 = tx
             .query_one(&tx.cached("SELECT COUNT(*) FROM workspaces").await?, &[])

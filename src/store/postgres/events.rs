@@ -177,10 +177,10 @@ impl EventStore for PostgresStore {
             Some(EventPattern::One(t)) => (Some(t.as_str().to_string()), None),
             Some(EventPattern::Noun(n)) => (None, Some(format!("{n}.%"))),
         };
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         // What had committed when the call began is in the answer (once every
         // transaction older than it has ended, within a second).
-        let snapshot = current_snapshot(&c).await?;
+        let snapshot = current_snapshot(&*c).await?;
         sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         macro_rules! page {
             ($order:literal) => {
@@ -224,8 +224,8 @@ impl EventStore for PostgresStore {
     }
 
     async fn prune_events(&self, before_ms: i64, batch: u32) -> Result<u64, StoreError> {
-        let mut c = self.client().await?;
-        let snapshot = current_snapshot(&c).await?;
+        let mut c = self.client_for(op!()).await?;
+        let snapshot = current_snapshot(&*c).await?;
         sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         c.execute(
             &c.cached(

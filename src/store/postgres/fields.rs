@@ -23,7 +23,7 @@ impl FieldStore for PostgresStore {
         def: NewFieldDef,
         now: i64,
     ) -> Result<FieldDef, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let next: i64 = tx
             .query_opt(
@@ -72,7 +72,7 @@ impl FieldStore for PostgresStore {
     }
 
     async fn list_fields(&self, ws: WorkspaceId) -> Result<Vec<FieldDef>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached("SELECT id, name, kind, options FROM field_defs WHERE workspace_id = $1 ORDER BY id").await?,
@@ -84,7 +84,7 @@ impl FieldStore for PostgresStore {
     }
 
     async fn delete_field(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_opt(

@@ -117,7 +117,7 @@ async fn check_references<C: GenericClient>(
 #[async_trait]
 impl GroupStore for PostgresStore {
     async fn insert_group(&self, ws: WorkspaceId, g: NewGroup) -> Result<GroupId, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let refs = References::new(Some(g.category_id), g.custom_fields.iter().map(|(f, _)| *f));
         check_references(&tx, ws, &refs).await?;
@@ -170,7 +170,7 @@ impl GroupStore for PostgresStore {
         id: GroupId,
         u: GroupUpdate,
     ) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let before = group_in(&tx, ws, id, true)
             .await?
@@ -238,7 +238,7 @@ impl GroupStore for PostgresStore {
         ids: &[GroupId],
         successor: Option<GroupId>,
     ) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         group_removal::delete_groups_in(&tx, ws, ids, successor, &Self::audit()).await?;
         tx.commit().await.map_err(pg_err)
@@ -279,7 +279,7 @@ impl GroupStore for PostgresStore {
                 &builtin,
             ),
         };
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(&c.cached(sql).await?, &[&ws.0, key])
             .await
@@ -294,7 +294,7 @@ impl GroupStore for PostgresStore {
         except: Option<NameHolder>,
     ) -> Result<bool, StoreError> {
         let (group, user) = NameHolder::ids(except);
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(
                 &c.cached(
@@ -316,7 +316,7 @@ impl GroupStore for PostgresStore {
         after: Option<GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let stmt = c
             .cached(concat!(
                 "SELECT ",
@@ -335,7 +335,7 @@ impl GroupStore for PostgresStore {
     }
 
     async fn icon_by_token(&self, token: &str) -> Result<Option<IconImage>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(
                 &c.cached("SELECT content_type, data, token FROM group_icons WHERE token = $1")
@@ -356,7 +356,7 @@ impl GroupStore for PostgresStore {
         ws: WorkspaceId,
         q: &GroupQuery,
     ) -> Result<Vec<Group>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let mut filters = String::new();
         let mut next = 5;
         let mut extra: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();

@@ -10,7 +10,7 @@ impl IdempotencyStore for PostgresStore {
         key: &str,
         claim: NewClaim,
     ) -> Result<IdempotencyClaim, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3").await?,
             &[&ws.0, &key, &claim.since],
@@ -71,7 +71,7 @@ impl IdempotencyStore for PostgresStore {
         token: i64,
         lease_until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let n = c
             .execute(
                 &c.cached("UPDATE idempotency_keys SET lease_until_ms = $4 WHERE workspace_id = $1 AND key = $2 \
@@ -91,7 +91,7 @@ impl IdempotencyStore for PostgresStore {
         status: u16,
         body: String,
     ) -> Result<bool, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let n = c
             .execute(
                 &c.cached("UPDATE idempotency_keys SET status = $4, body = $5 WHERE workspace_id = $1 AND key = $2 \
@@ -109,7 +109,7 @@ impl IdempotencyStore for PostgresStore {
         key: &str,
         token: i64,
     ) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND claim_token = $3 \
              AND status IS NULL").await?,

@@ -7,7 +7,7 @@ use crate::domain::event;
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn insert_api_key(&self, ws: WorkspaceId, key: NewApiKey) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         tx.execute(
             &tx.cached("INSERT INTO api_keys (prefix, workspace_id, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)").await?,
@@ -21,7 +21,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn find_api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let stmt = c
             .cached(
                 "SELECT workspace_id, hash, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
@@ -36,7 +36,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn list_api_keys(&self, ws: Option<WorkspaceId>) -> Result<Vec<ApiKey>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached(
@@ -63,7 +63,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn revoke_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_opt(
@@ -103,7 +103,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn touch_api_key(&self, prefix: &str, now: i64) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached(
                 "UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1 \

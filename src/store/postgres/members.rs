@@ -21,7 +21,7 @@ impl MemberStore for PostgresStore {
         on_existing: OnExisting,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let audit = Self::audit();
         let n = add_members_in(&tx, ws, group, users, role, on_existing, now, &audit).await?;
@@ -36,7 +36,7 @@ impl MemberStore for PostgresStore {
         users: Vec<UserId>,
         require_member: bool,
     ) -> Result<u64, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let audit = Self::audit();
         let n = remove_members_in(&tx, ws, group, users, require_member, &audit).await?;
@@ -51,7 +51,7 @@ impl MemberStore for PostgresStore {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<Membership>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached(concat!("SELECT ", user_columns!(), ", m.role, m.joined_at FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -77,7 +77,7 @@ impl MemberStore for PostgresStore {
         groups: &[GroupId],
     ) -> Result<std::collections::BTreeMap<GroupId, GroupRole>, StoreError> {
         let ids: Vec<i64> = groups.iter().map(|g| g.0).collect();
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached(

@@ -234,11 +234,24 @@ impl PostgresStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool
+    /// A pooled connection for the operation `op` (see [`op!`]). The wait for it
+    /// and the pool's state are measured here; the operation's whole time when the
+    /// connection goes back.
+    async fn client_for(&self, op: &'static str) -> Result<Timed, StoreError> {
+        let start = std::time::Instant::now();
+        let client = self
+            .pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))?;
+        metrics::histogram!("groupd_postgres_pool_wait_seconds")
+            .record(start.elapsed().as_secs_f64());
+        let status = self.pool.status();
+        metrics::gauge!("groupd_postgres_pool_size").set(status.size as f64);
+        metrics::gauge!("groupd_postgres_pool_max").set(status.max_size as f64);
+        metrics::gauge!("groupd_postgres_pool_in_use")
+            .set(status.size.saturating_sub(status.available) as f64);
+        Ok(Timed { client, op, start })
     }
 
     /// What the identifier re-key did at this connect (nothing unless it migrated).
@@ -248,7 +261,7 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<crate::store::rekey::Outcome, StoreError> {
         let mut report = crate::store::rekey::Outcome::default();
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let mut tx = c.transaction().await.map_err(pg_err)?;
         // Instances starting together queue on one advisory lock (held until this
         // transaction ends), so exactly one creates the version table and migrates.
@@ -315,6 +328,42 @@ mod keys;
 mod members;
 mod sessions;
 use members::add_members_in;
+
+/// The name of the store method this is written in, for metrics.
+macro_rules! op {
+    () => {{
+        fn f() {}
+        let name = std::any::type_name_of_val(&f);
+        crate::store::op_name(name.strip_suffix("::f").unwrap_or(name))
+    }};
+}
+use op;
+
+/// A pooled connection that records its operation's time when it goes back.
+pub(crate) struct Timed {
+    client: deadpool_postgres::Client,
+    op: &'static str,
+    start: std::time::Instant,
+}
+
+impl std::ops::Deref for Timed {
+    type Target = deadpool_postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Timed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.client
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        crate::store::record_op("postgres", self.op, self.start);
+    }
+}
 mod users;
 mod webhooks;
 mod workspaces;

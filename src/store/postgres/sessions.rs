@@ -6,7 +6,7 @@ use crate::domain::session::{Session, SessionActor};
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert_session(&self, token_hash: Vec<u8>, s: Session) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached(
                 "INSERT INTO console_sessions (token_hash, workspace_id, actor, created_at, seen_at) \
@@ -21,7 +21,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(
                 &c.cached(
@@ -48,7 +48,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached(
                 "UPDATE console_sessions SET seen_at = GREATEST(seen_at, $2) WHERE token_hash = $1",
@@ -62,7 +62,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached("DELETE FROM console_sessions WHERE token_hash = $1")
                 .await?,
@@ -78,7 +78,7 @@ impl SessionStore for PostgresStore {
         seen_before: i64,
         created_before: i64,
     ) -> Result<u64, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         c.execute(
             &c.cached("DELETE FROM console_sessions WHERE seen_at < $1 OR created_at < $2")
                 .await?,

@@ -26,7 +26,7 @@ async fn user_in<C: GenericClient>(
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn insert_user(&self, ws: WorkspaceId, u: NewUser) -> Result<UserId, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_one(
@@ -59,7 +59,7 @@ impl UserStore for PostgresStore {
         id: UserId,
         u: UserUpdate,
     ) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let Some(before) = user_in(&tx, ws, id).await? else {
             return Err(StoreError::NotFound(Entity::User));
@@ -95,7 +95,7 @@ impl UserStore for PostgresStore {
     }
 
     async fn delete_user(&self, ws: WorkspaceId, id: UserId) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let Some(before) = user_in(&tx, ws, id).await? else {
             return Err(StoreError::NotFound(Entity::User));
@@ -139,7 +139,7 @@ impl UserStore for PostgresStore {
             UserRef::Username(k) => (by_column!("username_key"), k),
             UserRef::Email(k) => (by_column!("email_key"), k),
         };
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(&c.cached(sql).await?, &[&ws.0, key])
             .await
@@ -153,7 +153,7 @@ impl UserStore for PostgresStore {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached(concat!(

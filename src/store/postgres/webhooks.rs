@@ -53,7 +53,7 @@ fn json_list(list: &[String]) -> Result<String, StoreError> {
 impl WebhookStore for PostgresStore {
     async fn create_webhook(&self, ws: WorkspaceId, w: NewWebhook) -> Result<Webhook, StoreError> {
         let audit = Self::audit();
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let row = tx
             .query_one(
@@ -84,7 +84,7 @@ impl WebhookStore for PostgresStore {
     }
 
     async fn list_webhooks(&self, ws: WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached(&format!(
@@ -99,8 +99,8 @@ impl WebhookStore for PostgresStore {
     }
 
     async fn find_webhook(&self, ws: WorkspaceId, id: i64) -> Result<Option<Webhook>, StoreError> {
-        let c = self.client().await?;
-        find_in(&c, ws, id, false).await
+        let c = self.client_for(op!()).await?;
+        find_in(&*c, ws, id, false).await
     }
 
     async fn update_webhook(
@@ -110,7 +110,7 @@ impl WebhookStore for PostgresStore {
         u: WebhookUpdate,
     ) -> Result<Webhook, StoreError> {
         let audit = Self::audit();
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let before = find_in(&tx, ws, id, true)
             .await?
@@ -150,7 +150,7 @@ impl WebhookStore for PostgresStore {
 
     async fn delete_webhook(&self, ws: WorkspaceId, id: i64) -> Result<(), StoreError> {
         let audit = Self::audit();
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let before = find_in(&tx, ws, id, true)
             .await?
@@ -175,7 +175,7 @@ impl WebhookStore for PostgresStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let audit = Self::audit();
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let n = tx
             .execute(
@@ -202,9 +202,9 @@ impl WebhookStore for PostgresStore {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         // A delivery is listed once its event has its position.
-        let snapshot = current_snapshot(&c).await?;
+        let snapshot = current_snapshot(&*c).await?;
         sequence_until_seen(&mut c, Some(ws), &snapshot, PATIENCE).await?;
         let rows = c
             .query(
@@ -265,7 +265,7 @@ impl WebhookStore for PostgresStore {
         delivery: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let n = c
             .execute(
                 &c.cached(
@@ -291,10 +291,10 @@ impl WebhookStore for PostgresStore {
         token: i64,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         // Only events with a position are sent (their id is in the payload):
         // number what had committed before this call first.
-        let snapshot = current_snapshot(&c).await?;
+        let snapshot = current_snapshot(&*c).await?;
         sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let mut ids = queue_new_events(&tx, now_ms, lease_until_ms, token, limit).await?;
@@ -357,7 +357,7 @@ impl WebhookStore for PostgresStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         // Every attempt of the batch in one statement; the rows it returns are
         // those whose lease was still held.
@@ -458,8 +458,8 @@ impl WebhookStore for PostgresStore {
     }
 
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
-        let mut c = self.client().await?;
-        let snapshot = current_snapshot(&c).await?;
+        let mut c = self.client_for(op!()).await?;
+        let snapshot = current_snapshot(&*c).await?;
         sequence_until_seen(&mut c, None, &snapshot, PATIENCE).await?;
         let row = c
             .query_one(

@@ -6,7 +6,7 @@ use crate::store::WorkspaceCounts;
 #[async_trait]
 impl WorkspaceStore for PostgresStore {
     async fn bootstrap(&self, now: i64) -> Result<Option<Workspace>, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let any = c
             .query_opt(&c.cached("SELECT id FROM workspaces LIMIT 1").await?, &[])
             .await
@@ -22,7 +22,7 @@ impl WorkspaceStore for PostgresStore {
     }
 
     async fn create_workspace(&self, name: &str, now: i64) -> Result<Workspace, StoreError> {
-        let mut c = self.client().await?;
+        let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let ws = insert_workspace(&tx, name, now)
             .await?
@@ -31,8 +31,14 @@ impl WorkspaceStore for PostgresStore {
         Ok(ws)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let c = self.client_for(op!()).await?;
+        c.simple_query("SELECT 1").await.map_err(pg_err)?;
+        Ok(())
+    }
+
     async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let r = c
             .query_one(
                 &c.cached(
@@ -55,7 +61,7 @@ impl WorkspaceStore for PostgresStore {
     }
 
     async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let rows = c
             .query(
                 &c.cached("SELECT id, name FROM workspaces ORDER BY id")
@@ -74,7 +80,7 @@ impl WorkspaceStore for PostgresStore {
     }
 
     async fn find_workspace(&self, name: &str) -> Result<Option<Workspace>, StoreError> {
-        let c = self.client().await?;
+        let c = self.client_for(op!()).await?;
         let row = c
             .query_opt(
                 &c.cached("SELECT id, name FROM workspaces WHERE name = $1")

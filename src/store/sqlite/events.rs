@@ -68,7 +68,8 @@ impl SqliteStore {
         F: FnOnce(&Connection, &Audit) -> Result<T, StoreError> + Send + 'static,
     {
         let audit = crate::store::audit::current();
-        self.writer.write(move |conn| f(conn, &audit)).await
+        let op = crate::store::op_name(std::any::type_name::<F>());
+        self.writer.write_named(op, move |conn| f(conn, &audit)).await
     }
 }
 

@@ -182,7 +182,9 @@ impl SqliteStore {
             Some(c) => c,
             None => open_reader(&pool.path)?,
         };
+        let start = std::time::Instant::now();
         let out = f(&conn).map_err(map_err);
+        super::record_op("sqlite", super::op_name(std::any::type_name::<F>()), start);
         if let Ok(mut idle) = pool.idle.lock() {
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);

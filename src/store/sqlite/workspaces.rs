@@ -26,6 +26,11 @@ impl WorkspaceStore for SqliteStore {
             .await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
     async fn workspace_counts(&self, ws: WorkspaceId) -> Result<WorkspaceCounts, StoreError> {
         self.read(move |conn| {
             conn.prepare_cached(

@@ -82,6 +82,18 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let op = crate::store::op_name(std::any::type_name::<F>());
+        self.write_named(op, f).await
+    }
+
+    /// [`Writer::write`], timed under the operation name `op` (queueing, the
+    /// write and the group commit it waits for).
+    pub async fn write_named<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let start = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let job = TypedJob {
             f: Some(f),
@@ -91,9 +103,11 @@ impl Writer {
         self.queue
             .send(Box::new(job))
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        answer
+        let out = answer
             .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        crate::store::record_op("sqlite", op, start);
+        out
     }
 }
 
@@ -128,7 +142,11 @@ fn run_writer(
                 let _ = conn.exec_cached("RELEASE job", []);
             }
         }
+        let committing = std::time::Instant::now();
         let commit = conn.exec_cached("COMMIT", []).map(|_| ()).map_err(map_err);
+        metrics::histogram!("groupd_sqlite_commit_seconds")
+            .record(committing.elapsed().as_secs_f64());
+        metrics::histogram!("groupd_sqlite_write_batch_size").record(batch.len() as f64);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
