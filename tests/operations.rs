@@ -7,7 +7,11 @@ mod common;
 use common::{PgCluster, TestApp, on_postgres, spawn_app, spawn_app_logged, spawn_app_logged_with};
 use serde_json::{Value, json};
 
-async fn grupo_with_id(app: &TestApp, id: Option<&str>, fields: &[(&str, &str)]) -> (String, Value) {
+async fn grupo_with_id(
+    app: &TestApp,
+    id: Option<&str>,
+    fields: &[(&str, &str)],
+) -> (String, Value) {
     let mut req = app.client.post(app.url("/api_request/")).form(fields);
     if let Some(id) = id {
         req = req.header("x-request-id", id);
@@ -44,7 +48,10 @@ async fn a_request_id_is_kept_or_made_echoed_and_on_every_log_line() {
     let text = std::fs::read_to_string(&log).unwrap();
     // Both the icon's log line (inside the request) and the request's own line
     // carry the id, with the dialect, operation and workspace.
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("trace-me-123")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("trace-me-123"))
+        .collect();
     assert!(
         lines.iter().any(|l| l.contains("group icon not fetched")),
         "the icon line carries the id:\n{text}"
@@ -53,7 +60,13 @@ async fn a_request_id_is_kept_or_made_echoed_and_on_every_log_line() {
         .iter()
         .find(|l| l.contains("request finished"))
         .expect("the request's line");
-    for part in ["dialect=grupo", "operation=add_groups", "workspace=1", "status=200", "micros="] {
+    for part in [
+        "dialect=grupo",
+        "operation=add_groups",
+        "workspace=1",
+        "status=200",
+        "micros=",
+    ] {
         assert!(finished.contains(part), "{part} in {finished}");
     }
     assert!(!text.contains('\u{1b}'), "no colour codes in a file");
@@ -128,21 +141,46 @@ async fn metrics_count_requests_by_dialect_operation_and_outcome() {
         .unwrap();
     assert_eq!(r.status(), 401);
     let (s, _) = app
-        .rest("POST", "/api/v1/users", Some(json!({"full_name": "P", "username": "pwd-user",
-            "email": "p@example.com", "password": "pw-123456"})))
+        .rest(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"full_name": "P", "username": "pwd-user",
+            "email": "p@example.com", "password": "pw-123456"})),
+        )
         .await;
     assert_eq!(s, 201);
     let r = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let m = r.text().await.unwrap();
     let count = |labels: &str| sample(&m, &format!("groupd_http_requests_total{{{labels}}}"));
-    assert_eq!(count(r#"dialect="grupo",operation="add_groups",status="200""#), Some(3.0), "{m}");
-    assert_eq!(count(r#"dialect="activecampaign",operation="group_list",status="200""#), Some(1.0));
-    assert_eq!(count(r#"dialect="rest",operation="GET /api/v1/groups",status="200""#), Some(1.0));
-    assert_eq!(count(r#"dialect="rest",operation="GET /api/v1/groups",status="401""#), Some(1.0));
     assert_eq!(
-        sample(&m, r#"groupd_http_request_duration_seconds_count{dialect="grupo",operation="add_groups"}"#),
+        count(r#"dialect="grupo",operation="add_groups",status="200""#),
+        Some(3.0),
+        "{m}"
+    );
+    assert_eq!(
+        count(r#"dialect="activecampaign",operation="group_list",status="200""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        count(r#"dialect="rest",operation="GET /api/v1/groups",status="200""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        count(r#"dialect="rest",operation="GET /api/v1/groups",status="401""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"groupd_http_request_duration_seconds_count{dialect="grupo",operation="add_groups"}"#
+        ),
         Some(3.0)
     );
     // This scrape is the one request in flight.
@@ -150,7 +188,9 @@ async fn metrics_count_requests_by_dialect_operation_and_outcome() {
     let engine = if on_postgres() { "postgres" } else { "sqlite" };
     let inserts = sample(
         &m,
-        &format!(r#"groupd_store_operation_duration_seconds_count{{engine="{engine}",operation="insert_group"}}"#),
+        &format!(
+            r#"groupd_store_operation_duration_seconds_count{{engine="{engine}",operation="insert_group"}}"#
+        ),
     );
     assert_eq!(inserts, Some(3.0), "{m}");
     if on_postgres() {
@@ -162,7 +202,10 @@ async fn metrics_count_requests_by_dialect_operation_and_outcome() {
     }
     assert!(sample(&m, "groupd_argon2_wait_seconds_count").is_some_and(|n| n >= 1.0));
     assert_eq!(sample(&m, "groupd_webhook_queue_depth"), Some(0.0));
-    assert!(m.contains(&format!("groupd_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))));
+    assert!(m.contains(&format!(
+        "groupd_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )));
     assert!(!m.contains(&key));
 }
 
@@ -170,37 +213,64 @@ async fn metrics_count_requests_by_dialect_operation_and_outcome() {
 async fn icon_and_webhook_outcomes_are_counted() {
     let app = spawn_app().await;
     let v = app
-        .grupo(&[("add", "groups"), ("group_name", "No icon"), ("group_icon_url", DEAD_ICON)])
+        .grupo(&[
+            ("add", "groups"),
+            ("group_name", "No icon"),
+            ("group_icon_url", DEAD_ICON),
+        ])
         .await;
     assert_eq!(v["success"], true);
     let rx = common::receiver::Receiver::start().await;
     let (s, _) = app
-        .rest("POST", "/api/v1/webhooks", Some(json!({"url": rx.url(), "events": ["group.*"]})))
+        .rest(
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": rx.url(), "events": ["group.*"]})),
+        )
         .await;
     assert_eq!(s, 201);
-    app.grupo(&[("add", "groups"), ("group_name", "Hooked")]).await;
+    app.grupo(&[("add", "groups"), ("group_name", "Hooked")])
+        .await;
     rx.wait_for(std::time::Duration::from_secs(20), |got| !got.is_empty())
         .await;
     let mut m = String::new();
     for _ in 0..50 {
-        m = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        m = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if sample(&m, r#"groupd_webhook_attempts_total{outcome="delivered"}"#).is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(
-        sample(&m, r#"groupd_icon_fetches_total{source="url",outcome="unreachable"}"#),
+        sample(
+            &m,
+            r#"groupd_icon_fetches_total{source="url",outcome="unreachable"}"#
+        ),
         Some(1.0),
         "{m}"
     );
-    assert_eq!(sample(&m, r#"groupd_webhook_attempts_total{outcome="delivered"}"#), Some(1.0));
+    assert_eq!(
+        sample(&m, r#"groupd_webhook_attempts_total{outcome="delivered"}"#),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn health_routes_answer_for_the_process_and_the_database() {
     let app = spawn_app().await;
-    for (path, body) in [("/health", "ok"), ("/health/live", "live"), ("/health/ready", "ready")] {
+    for (path, body) in [
+        ("/health", "ok"),
+        ("/health/live", "live"),
+        ("/health/ready", "ready"),
+    ] {
         let r = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.text().await.unwrap(), body);
@@ -233,7 +303,12 @@ async fn readiness_follows_the_postgresql_server() {
     assert_eq!(status, 503, "{why}");
     assert!(why.starts_with("not ready"), "{why}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
     cluster.start();
     let mut status = 0;

@@ -47,7 +47,10 @@ pub async fn serve(State(service): State<Service>) -> Response {
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the webhook queue"),
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle.render(),
     )
         .into_response()

@@ -121,7 +121,10 @@ async fn ready(State(service): State<Service>) -> Response {
     let why = match tokio::time::timeout(READY_WITHIN, service.ping()).await {
         Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("the database did not answer within {} s", READY_WITHIN.as_secs()),
+        Err(_) => format!(
+            "the database did not answer within {} s",
+            READY_WITHIN.as_secs()
+        ),
     };
     tracing::warn!(reason = %why, "not ready");
     (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()

@@ -113,7 +113,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         id = %id,
-        dialect,
+        dialect = %dialect,
         method = %req.method(),
         path = %path,
         operation = Empty,
@@ -130,7 +130,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unknown".to_string());
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
-    span.record("operation", operation.as_str());
+    span.record("operation", tracing::field::display(&operation));
     span.in_scope(|| {
         tracing::info!(
             status,
@@ -165,7 +165,14 @@ mod tests {
     fn request_ids_are_kept_only_when_harmless() {
         assert!(valid_request_id("a1b2-C3_d4.e5:f6"));
         assert!(valid_request_id(&"x".repeat(128)));
-        for bad in ["", "has space", "line\nbreak", "quote\"", &"x".repeat(129), "é"] {
+        for bad in [
+            "",
+            "has space",
+            "line\nbreak",
+            "quote\"",
+            &"x".repeat(129),
+            "é",
+        ] {
             assert!(!valid_request_id(bad), "{bad:?}");
         }
         let made = new_request_id();
@@ -181,7 +188,10 @@ mod tests {
         assert_eq!(dialect_of("/console/groups"), "console");
         assert_eq!(dialect_of("/health/ready"), "health");
         assert_eq!(dialect_of("/api/v10"), "other");
-        assert_eq!(activecampaign_action(Some("api_action=group_add&x=1")), "group_add");
+        assert_eq!(
+            activecampaign_action(Some("api_action=group_add&x=1")),
+            "group_add"
+        );
         assert_eq!(activecampaign_action(Some("api_action=evil%0A")), "unknown");
         assert_eq!(activecampaign_action(None), "unknown");
     }

@@ -715,18 +715,28 @@ mod op_name_tests {
     #[test]
     fn the_method_is_read_from_a_closure_type_name() {
         assert_eq!(
-            op_name("groupd::store::sqlite::groups::<impl groupd::store::GroupStore for groupd::store::sqlite::SqliteStore>::find_group::{{closure}}::{{closure}}"),
+            op_name(
+                "groupd::store::sqlite::groups::<impl groupd::store::GroupStore for groupd::store::sqlite::SqliteStore>::find_group::{{closure}}::{{closure}}"
+            ),
             "find_group"
         );
-        assert_eq!(op_name("groupd::store::postgres::keys::insert_api_key::f"), "f");
         assert_eq!(
-            op_name("groupd::store::sqlite::webhooks::<impl groupd::store::WebhookStore for groupd::store::sqlite::SqliteStore>::lease_deliveries<'_, '_>::{{closure}}::{{closure}}"),
+            op_name("groupd::store::postgres::keys::insert_api_key::f"),
+            "f"
+        );
+        assert_eq!(
+            op_name(
+                "groupd::store::sqlite::webhooks::<impl groupd::store::WebhookStore for groupd::store::sqlite::SqliteStore>::lease_deliveries<'_, '_>::{{closure}}::{{closure}}"
+            ),
             "lease_deliveries"
         );
         fn probe() {}
         let name = op_name(std::any::type_name_of_val(&probe));
         assert_eq!(name, "probe");
         let closure = || ();
-        assert_eq!(op_name(std::any::type_name_of_val(&closure)), "the_method_is_read_from_a_closure_type_name");
+        assert_eq!(
+            op_name(std::any::type_name_of_val(&closure)),
+            "the_method_is_read_from_a_closure_type_name"
+        );
     }
 }

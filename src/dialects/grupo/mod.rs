@@ -85,9 +85,11 @@ async fn api_request(
     let mut response = match handle(&service, query, &headers, body, &mut operation).await {
         Ok(reply) | Err(reply) => reply.into_response(),
     };
-    response.extensions_mut().insert(crate::server::observe::Operation(
-        operation.unwrap_or("unknown"),
-    ));
+    response
+        .extensions_mut()
+        .insert(crate::server::observe::Operation(
+            operation.unwrap_or("unknown"),
+        ));
     response
 }
 

@@ -69,7 +69,9 @@ impl SqliteStore {
     {
         let audit = crate::store::audit::current();
         let op = crate::store::op_name(std::any::type_name::<F>());
-        self.writer.write_named(op, move |conn| f(conn, &audit)).await
+        self.writer
+            .write_named(op, move |conn| f(conn, &audit))
+            .await
     }
 }
 
