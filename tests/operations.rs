@@ -321,3 +321,88 @@ async fn readiness_follows_the_postgresql_server() {
     }
     assert_eq!(status, 200, "ready again");
 }
+
+/// `groupd backup FILE` while a client keeps creating groups: the copy is a whole
+/// database (integrity check), holds every group made before it began, and a
+/// server started on it serves them. On PostgreSQL the command says to use pg_dump.
+#[tokio::test]
+async fn a_backup_taken_under_writes_is_whole_and_serves() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        let v = app
+            .grupo(&[("add", "groups"), ("group_name", &format!("Before {i}"))])
+            .await;
+        assert_eq!(v["success"], true);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (client, url, key, stop) = (
+            app.client.clone(),
+            app.url("/api_request/"),
+            app.key.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = format!("During {n}");
+                let r = client
+                    .post(&url)
+                    .form(&[
+                        ("api_secret_key", key.as_str()),
+                        ("add", "groups"),
+                        ("group_name", &name),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                n += 1;
+            }
+            n
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let copy = out_dir.path().join("groupd.db");
+    let run = common::groupd(&app.dir, &["backup", copy.to_str().unwrap()]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let during = writer.await.unwrap();
+    if on_postgres() {
+        assert!(!run.status.success());
+        assert!(String::from_utf8_lossy(&run.stderr).contains("pg_dump"));
+        return;
+    }
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(during > 0, "writes went on during the backup");
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let before: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM groups WHERE name LIKE 'Before %'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(before, 20);
+    drop(conn);
+    // Restoring is starting groupd on the copy.
+    let restored = common::start(out_dir.path(), &[], Some(app.key.clone()));
+    let (s, page) = restored
+        .rest("GET", "/api/v1/groups?limit=1000", None)
+        .await;
+    assert_eq!(s, 200);
+    let names = page.to_string();
+    assert!(names.contains("Before 19"));
+    // A second backup to the same file is refused rather than overwriting it.
+    let again = common::groupd(&app.dir, &["backup", copy.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}

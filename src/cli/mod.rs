@@ -97,6 +97,11 @@ pub enum Command {
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
     },
+    /// Copy the SQLite database to a new FILE, consistent, while groupd serves.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        file: PathBuf,
+    },
     /// Load an export into an empty database (SQLite or PostgreSQL), keeping ids,
     /// keys, password hashes, icons, custom field values and memberships.
     Import {
@@ -345,6 +350,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
             };
         }
+        Command::Backup { file } => {
+            service.backup(&file).await.map_err(StartupError::Service)?;
+            out!("backed up to {}", file.display());
+            return Ok(());
+        }
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| StartupError::Other(format!("cannot read {}: {e}", file.display())))?;
@@ -371,7 +381,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
 
 async fn admin(service: &Service, command: Command) -> Result<(), StartupError> {
     match command {
-        Command::Serve(_) | Command::Export { .. } | Command::Import { .. } => {}
+        Command::Serve(_)
+        | Command::Export { .. }
+        | Command::Import { .. }
+        | Command::Backup { .. } => {}
         Command::Key(KeyCommand::Create { ws, label }) => {
             let key = service.create_key(&ws.workspace, &label).await?;
             show_key(&key.secret, &key.prefix)?;

@@ -31,6 +31,11 @@ impl Service {
         Ok((ws, key))
     }
 
+    /// Copies the SQLite database to `dest` while the server runs.
+    pub async fn backup(&self, dest: &std::path::Path) -> Result<(), ServiceError> {
+        Ok(self.store.backup(dest).await?)
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), ServiceError> {
         Ok(self.store.ping().await?)

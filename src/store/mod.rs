@@ -589,6 +589,10 @@ pub trait DumpStore: Send + Sync {
     async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError>;
     /// Loads an export into an empty database in one transaction, keeping ids.
     async fn import(&self, text: String) -> Result<u64, StoreError>;
+    /// Copies the whole database, consistent as of one moment, to a new file at
+    /// `dest` while writes go on (SQLite's online backup). Engines that have their
+    /// own tools for it (PostgreSQL: pg_dump) refuse, saying which.
+    async fn backup(&self, dest: &std::path::Path) -> Result<(), StoreError>;
 }
 
 /// Every store trait, for code that calls engines directly (tests, tools):

@@ -53,3 +53,43 @@ pub async fn exports_load_into_an_empty_store(store: Arc<dyn Store>, fresh: Arc<
         .expect("group");
     assert!(next.0 > gid.0);
 }
+
+/// A backup is a whole, consistent database another store opens (SQLite), or a
+/// refusal that names the engine's own tool (PostgreSQL).
+pub async fn backups_copy_the_database_or_say_how(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let id = store
+        .insert_group(ws.id, group("Backed up", Some("backed-up")))
+        .await
+        .expect("group");
+    let dir = std::env::temp_dir().join(format!(
+        "groupd-backup-{}-{}",
+        std::process::id(),
+        crate::store::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dest = dir.join("copy.db");
+    match store.backup(&dest).await {
+        Err(StoreError::Refused(why)) => {
+            assert!(why.contains("pg_dump"), "{why}");
+            assert!(!dest.exists());
+        }
+        Ok(()) => {
+            let copy: Arc<dyn Store> =
+                Arc::new(crate::store::sqlite::SqliteStore::open(&dest).expect("the copy opens"));
+            let found = copy
+                .find_group(ws.id, &GroupRef::Id(id))
+                .await
+                .expect("read")
+                .expect("the group is in the copy");
+            assert_eq!(found.name, "Backed up");
+            assert!(!dir.join("copy.partial").exists());
+            assert!(matches!(
+                store.backup(&dest).await,
+                Err(StoreError::Refused(m)) if m.contains("already exists")
+            ));
+        }
+        Err(e) => panic!("backup failed: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -102,6 +102,7 @@ macro_rules! store_conformance_tests {
             racing_leases_never_share_a_delivery,
             endpoints_get_events_from_their_creation_on,
             sessions_are_found_touched_ended_and_pruned,
+            backups_copy_the_database_or_say_how,
         );
         $crate::store_conformance_tests!(@pairs $make;
             exports_load_into_an_empty_store,

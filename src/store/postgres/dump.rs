@@ -4,6 +4,14 @@ use super::*;
 
 #[async_trait]
 impl DumpStore for PostgresStore {
+    async fn backup(&self, _dest: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Refused(
+            "groupd backup copies the SQLite database; on PostgreSQL use pg_dump \
+             (or your provider's snapshots), see docs/operations.md"
+                .into(),
+        ))
+    }
+
     async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError> {
         use crate::store::dump::{Cell, ColType, TABLES, header_line, row_line};
         let mut c = self.client_for(op!()).await?;

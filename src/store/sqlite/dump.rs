@@ -4,6 +4,61 @@ use super::*;
 
 #[async_trait]
 impl DumpStore for SqliteStore {
+    async fn backup(&self, dest: &Path) -> Result<(), StoreError> {
+        if dest.exists() {
+            return Err(StoreError::Refused(format!(
+                "{} already exists; name a new file (a backup never overwrites)",
+                dest.display()
+            )));
+        }
+        let source = self.readers.path.clone();
+        let dest = dest.to_path_buf();
+        // Written beside the target and renamed into place, so a failed or
+        // interrupted backup never leaves a file that looks whole.
+        let partial = dest.with_extension("partial");
+        tokio::task::spawn_blocking(move || {
+            let fail = |e: rusqlite::Error| StoreError::Refused(format!("backup failed: {e}"));
+            let src = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(fail)?;
+            src.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+            let _ = std::fs::remove_file(&partial);
+            let mut out = Connection::open(&partial).map_err(fail)?;
+            {
+                let backup = rusqlite::backup::Backup::new(&src, &mut out).map_err(fail)?;
+                // Every page in one step: one read transaction, so the copy is one
+                // moment's database; in WAL mode writers go on meanwhile.
+                use rusqlite::backup::StepResult;
+                let mut tries = 0;
+                loop {
+                    match backup.step(-1).map_err(fail)? {
+                        StepResult::Done => break,
+                        StepResult::More => {}
+                        _ if tries < 100 => {
+                            tries += 1;
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        _ => {
+                            return Err(StoreError::Refused(
+                                "backup failed: the database stayed locked for 5 s".into(),
+                            ));
+                        }
+                    }
+                }
+            }
+            out.execute_batch("PRAGMA journal_mode = DELETE")
+                .map_err(fail)?;
+            drop(out);
+            std::fs::rename(&partial, &dest).map_err(|e| {
+                StoreError::Refused(format!(
+                    "backup failed: cannot write {}: {e}",
+                    dest.display()
+                ))
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("backup task failed: {e}")))?
+    }
+
     async fn export(&self, ws: Option<WorkspaceId>) -> Result<Vec<String>, StoreError> {
         use crate::store::dump::{Cell, ColType, TABLES, header_line, row_line};
         self.read(move |conn| {
