@@ -32,7 +32,20 @@ pub struct FileConfig {
     #[serde(default)]
     pub console: FileConsole,
     #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
     pub http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub key_per_sec: Option<u32>,
+    pub key_burst: Option<u32>,
+    pub address_per_sec: Option<u32>,
+    pub address_burst: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub request_deadline_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +110,93 @@ pub struct Overrides {
     pub http_max_connections: Option<usize>,
     pub http_body_memory_bytes: Option<usize>,
     pub idempotency_claim_secs: Option<u64>,
+    pub rate_limit_key_per_sec: Option<u32>,
+    pub rate_limit_key_burst: Option<u32>,
+    pub rate_limit_address_per_sec: Option<u32>,
+    pub rate_limit_address_burst: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub request_deadline_secs: Option<u64>,
+}
+
+/// Limits against abusive clients: request rates and the per-request deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Per API key; `None`: no limit.
+    pub per_key: Option<crate::service::limits::Rate>,
+    /// Per client address; `None`: no limit.
+    pub per_address: Option<crate::service::limits::Rate>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A request running longer than this is stopped.
+    pub request_deadline: Duration,
+}
+
+/// The default rate: far above what one site's backend sends, far below a flood.
+pub const DEFAULT_RATE: crate::service::limits::Rate = crate::service::limits::Rate {
+    per_sec: 1000,
+    burst: 2000,
+};
+
+fn resolve_limits(o: &Overrides, f: &FileLimits) -> Result<Limits, ConfigError> {
+    let rate = |name: &str, per_sec: Option<u32>, burst: Option<u32>| {
+        let per_sec = per_sec.unwrap_or(DEFAULT_RATE.per_sec);
+        if per_sec == 0 {
+            return Ok(None);
+        }
+        let burst = burst.unwrap_or(per_sec.saturating_mul(2));
+        if burst < per_sec {
+            return Err(ConfigError::Invalid(format!(
+                "limits.{name}_burst ({burst}) must be at least limits.{name}_per_sec ({per_sec})"
+            )));
+        }
+        Ok(Some(crate::service::limits::Rate { per_sec, burst }))
+    };
+    let per_key = rate(
+        "key",
+        o.rate_limit_key_per_sec.or(f.key_per_sec),
+        o.rate_limit_key_burst.or(f.key_burst),
+    )?;
+    let per_address = rate(
+        "address",
+        o.rate_limit_address_per_sec.or(f.address_per_sec),
+        o.rate_limit_address_burst.or(f.address_burst),
+    )?;
+    let mut trusted_proxies = Vec::new();
+    for raw in o
+        .trusted_proxies
+        .clone()
+        .or_else(|| f.trusted_proxies.clone())
+        .unwrap_or_default()
+    {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let net = raw
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "limits.trusted_proxies: '{raw}' is not an address or CIDR network (10.0.0.1, 10.0.0.0/8, fd00::/8)"
+                ))
+            })?;
+        trusted_proxies.push(net);
+    }
+    let deadline = o
+        .request_deadline_secs
+        .or(f.request_deadline_secs)
+        .unwrap_or(60);
+    if !(1..=3600).contains(&deadline) {
+        return Err(ConfigError::Invalid(
+            "limits.request_deadline_secs must be between 1 and 3600".into(),
+        ));
+    }
+    Ok(Limits {
+        per_key,
+        per_address,
+        trusted_proxies,
+        request_deadline: Duration::from_secs(deadline),
+    })
 }
 
 /// What one HTTP client may hold of the server: time, connections and memory.
@@ -145,6 +245,8 @@ pub struct Settings {
     pub event_retention: Duration,
     /// How long an unused console session lasts.
     pub console_idle: Duration,
+    /// Rate limits and the request deadline.
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +301,7 @@ impl Settings {
                 "console.idle_minutes must be between 1 and 1440".into(),
             ));
         }
+        let limits = resolve_limits(&o, &file.limits)?;
         let http = resolve_http(&o, &file.http)?;
         let listen_raw = o
             .listen
@@ -265,6 +368,7 @@ impl Settings {
             webhooks,
             event_retention: Duration::from_secs(retention_days * 86_400),
             console_idle: Duration::from_secs(idle_minutes * 60),
+            limits,
             http,
             idempotency_claim: Duration::from_secs(claim_secs),
             listen,
@@ -348,10 +452,11 @@ fn resolve_http(o: &Overrides, file: &FileHttp) -> Result<HttpLimits, ConfigErro
         .unwrap_or(d.body_memory_bytes);
     // Room for at least one body of the largest size a dialect accepts (1 MiB).
     if !(crate::server::LARGEST_BODY..=64 * 1024 * 1024 * 1024).contains(&body_memory_bytes) {
-        return Err(ConfigError::Invalid(
-            "http.body_memory_bytes must be between 1048576 (1 MiB) and 68719476736 (64 GiB)"
-                .into(),
-        ));
+        return Err(ConfigError::Invalid(format!(
+            "http.body_memory_bytes must be between {} (the largest body a door \
+                 accepts) and 68719476736 (64 GiB)",
+            crate::server::LARGEST_BODY
+        )));
     }
     Ok(HttpLimits {
         header_timeout: secs(

@@ -406,3 +406,270 @@ async fn a_backup_taken_under_writes_is_whole_and_serves() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+async fn status_and_retry(r: reqwest::Response) -> (u16, Option<String>, String) {
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, retry, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_address_over_its_limit_gets_429_in_each_doors_format() {
+    let app = common::spawn_app_with(&[
+        "--rate-limit-address-per-sec",
+        "1",
+        "--rate-limit-address-burst",
+        "2",
+    ])
+    .await;
+    let key = app.key.clone();
+    let c = &app.client;
+    // The burst passes.
+    for _ in 0..2 {
+        let r = c
+            .get(app.url("/api/v1/groups"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (s, retry, body) = status_and_retry(
+        c.get(app.url("/api/v1/groups"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, retry.as_deref()), (429, Some("1")), "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["key"], "too_many_requests");
+    let (s, retry, body) = status_and_retry(
+        c.post(app.url("/api_request/"))
+            .form(&[
+                ("api_secret_key", key.as_str()),
+                ("add", "groups"),
+                ("group_name", "X"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, retry.is_some()), (429, true));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["success"].clone(), v["error_key"].clone()),
+        (json!(false), json!("too_many_requests"))
+    );
+    let (s, _, body) = status_and_retry(
+        c.get(app.url(&format!(
+            "/admin/api.php?api_action=group_list&api_output=json&api_key={key}"
+        )))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 429);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["result_code"], 0);
+    assert!(
+        v["result_message"]
+            .as_str()
+            .unwrap()
+            .contains("Too many requests")
+    );
+    let (s, _, body) =
+        status_and_retry(c.get(app.url("/console/sign-in")).send().await.unwrap()).await;
+    assert_eq!(s, 429);
+    assert!(body.contains("<!DOCTYPE html>") && body.contains("Too many requests"));
+    // Nothing was written by the refused create.
+    // Health and metrics stay reachable for load balancers and scrapers.
+    for path in ["/health/ready", "/health/live", "/metrics"] {
+        assert_eq!(
+            c.get(app.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
+    }
+    let m = c
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sample(&m, r#"groupd_rate_limited_total{limit="address"}"#).is_some_and(|n| n >= 4.0),
+        "{m}"
+    );
+    // The bucket refills.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = c
+        .get(app.url("/api/v1/groups"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, page) = app.rest("GET", "/api/v1/groups?limit=100", None).await;
+    assert!(!page.to_string().contains("\"name\":\"X\""));
+}
+
+#[tokio::test]
+async fn a_key_over_its_limit_gets_429_and_other_keys_do_not() {
+    let app = common::spawn_app_with(&[
+        "--rate-limit-key-per-sec",
+        "1",
+        "--rate-limit-key-burst",
+        "3",
+    ])
+    .await;
+    let other = common::groupd_ok(&app.dir, &["key", "create"])
+        .split_whitespace()
+        .find(|w| w.starts_with("gk_"))
+        .unwrap()
+        .to_string();
+    let get = |key: String| {
+        let (c, url) = (app.client.clone(), app.url("/api/v1/groups"));
+        async move { status_and_retry(c.get(url).bearer_auth(key).send().await.unwrap()).await }
+    };
+    for _ in 0..3 {
+        assert_eq!(get(app.key.clone()).await.0, 200);
+    }
+    let (s, retry, body) = get(app.key.clone()).await;
+    assert_eq!((s, retry.as_deref()), (429, Some("1")), "{body}");
+    assert!(
+        body.to_lowercase()
+            .contains("too many requests with this key"),
+        "{body}"
+    );
+    assert_eq!(
+        get(other.clone()).await.0,
+        200,
+        "another key has its own bucket"
+    );
+    // The same key through Grupo is limited too, in Grupo's format.
+    let r = app
+        .client
+        .post(app.url("/api_request/"))
+        .form(&[
+            ("api_secret_key", app.key.as_str()),
+            ("add", "groups"),
+            ("group_name", "Y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (s, retry, body) = status_and_retry(r).await;
+    assert_eq!((s, retry.is_some()), (429, true));
+    assert!(
+        body.contains("\"error_key\":\"too_many_requests\""),
+        "{body}"
+    );
+    // A wrong key spends nothing of the real key's bucket (it is refused first).
+    let (s, _, _) = get("gk_wrongwrongwrongwrongwrongwrongwrongwrongwrongwrong".into()).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
+    let app = common::spawn_app_with(&[
+        "--rate-limit-address-per-sec",
+        "1",
+        "--rate-limit-address-burst",
+        "1",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ])
+    .await;
+    let from = |client: &'static str| {
+        let (c, url) = (app.client.clone(), app.url("/api/v1/openapi.json"));
+        async move {
+            c.get(url)
+                .header("x-forwarded-for", client)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(from("198.51.100.1").await, 200);
+    assert_eq!(from("198.51.100.1").await, 429);
+    assert_eq!(
+        from("198.51.100.2").await,
+        200,
+        "another client behind the proxy"
+    );
+    // Without the proxy trusted, the header is ignored: one address, one bucket.
+    let plain = common::spawn_app_with(&[
+        "--rate-limit-address-per-sec",
+        "1",
+        "--rate-limit-address-burst",
+        "1",
+    ])
+    .await;
+    let send = |client: &'static str| {
+        let (c, url) = (plain.client.clone(), plain.url("/api/v1/openapi.json"));
+        async move {
+            c.get(url)
+                .header("x-forwarded-for", client)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(send("198.51.100.1").await, 200);
+    assert_eq!(
+        send("198.51.100.2").await,
+        429,
+        "a forged header changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_stopped_without_writing() {
+    // A listener that accepts icon fetches and never answers them.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let app =
+        common::spawn_app_with(&["--allow-private-targets", "--request-deadline-secs", "1"]).await;
+    let started = std::time::Instant::now();
+    let url = format!("http://{addr}/icon.png");
+    let r = app
+        .client
+        .post(app.url("/api_request/"))
+        .form(&[
+            ("api_secret_key", app.key.as_str()),
+            ("add", "groups"),
+            ("group_name", "Too slow"),
+            ("group_icon_url", url.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (s, _, body) = status_and_retry(r).await;
+    assert_eq!(s, 503, "{body}");
+    assert!(body.contains("\"error_key\":\"request_timeout\""), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let (_, page) = app.rest("GET", "/api/v1/groups?limit=100", None).await;
+    assert!(
+        !page.to_string().contains("Too slow"),
+        "nothing was written"
+    );
+}

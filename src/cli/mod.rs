@@ -159,6 +159,25 @@ pub struct ServeArgs {
     /// Most bytes all request bodies being received may hold together (default 64 MiB).
     #[arg(long, env = "GROUPD_HTTP_BODY_MEMORY_BYTES")]
     pub http_body_memory_bytes: Option<usize>,
+    /// Requests a second one API key may make on average, 0 for no limit (default 1000).
+    #[arg(long, env = "GROUPD_RATE_LIMIT_KEY_PER_SEC")]
+    pub rate_limit_key_per_sec: Option<u32>,
+    /// Requests one API key may make at once above its rate (default 2000).
+    #[arg(long, env = "GROUPD_RATE_LIMIT_KEY_BURST")]
+    pub rate_limit_key_burst: Option<u32>,
+    /// Requests a second one client address may make on average, 0 for no limit (default 1000).
+    #[arg(long, env = "GROUPD_RATE_LIMIT_ADDRESS_PER_SEC")]
+    pub rate_limit_address_per_sec: Option<u32>,
+    /// Requests one client address may make at once above its rate (default 2000).
+    #[arg(long, env = "GROUPD_RATE_LIMIT_ADDRESS_BURST")]
+    pub rate_limit_address_burst: Option<u32>,
+    /// Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For
+    /// names the client address (default: none, the connection's address counts).
+    #[arg(long, env = "GROUPD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Stop a request that runs longer than this many seconds (default 60).
+    #[arg(long, env = "GROUPD_REQUEST_DEADLINE_SECS")]
+    pub request_deadline_secs: Option<u64>,
     /// How long an Idempotency-Key stays claimed by a request whose server died,
     /// in seconds (default 30).
     #[arg(long, env = "GROUPD_IDEMPOTENCY_CLAIM_SECS")]
@@ -297,6 +316,12 @@ impl Cli {
             o.http_max_connections = s.http_max_connections;
             o.http_body_memory_bytes = s.http_body_memory_bytes;
             o.idempotency_claim_secs = s.idempotency_claim_secs;
+            o.rate_limit_key_per_sec = s.rate_limit_key_per_sec;
+            o.rate_limit_key_burst = s.rate_limit_key_burst;
+            o.rate_limit_address_per_sec = s.rate_limit_address_per_sec;
+            o.rate_limit_address_burst = s.rate_limit_address_burst;
+            o.trusted_proxies = s.trusted_proxies.clone();
+            o.request_deadline_secs = s.request_deadline_secs;
         }
         o
     }

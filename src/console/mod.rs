@@ -35,6 +35,11 @@ pub use auth::{COOKIE, Console, Posted};
 /// The largest console form body: room for an icon file of the default size cap.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// A refusal of the server's (rate limit, deadline) as a console page.
+pub fn refused(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
+    page::failure(None, status, message)
+}
+
 pub fn routes() -> Router<Service> {
     Router::new()
         .route(

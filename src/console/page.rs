@@ -149,6 +149,7 @@ pub fn service_failure(user: &ConsoleUser, e: &ServiceError) -> Response {
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::CONFLICT,
     };
     match e {

@@ -4,6 +4,7 @@
 //! (`wire::body`) before a dialect reads it.
 
 mod conn;
+pub mod guard;
 pub mod metrics;
 pub mod observe;
 
@@ -84,17 +85,31 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
         }
     };
     let icons = IconFetcher::new(settings.icons.clone()).map_err(StartupError::Other)?;
+    let rates = crate::service::limits::RateLimits::new(
+        settings.limits.per_key,
+        settings.limits.per_address,
+    );
     Ok(Service::new(store, icons)
         .with_claim_lease(settings.idempotency_claim)
-        .with_console_idle(settings.console_idle))
+        .with_console_idle(settings.console_idle)
+        .with_rate_limits(rates))
 }
 
 /// The address a request's connection came from (set by the accept loop).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::SocketAddr);
 
-/// Every route groupd serves.
-pub fn router(service: Service) -> Router {
+/// Every route groupd serves, behind the request observer (ids, logs, metrics)
+/// and the guard (rate limits and deadline of `limits`).
+pub fn router(service: Service, limits: &crate::config::Limits) -> Router {
+    let g = guard::Guard::new(limits, service.rate_limits());
+    base_routes(&service)
+        .layer(middleware::from_fn_with_state(g, guard::guard))
+        .layer(middleware::from_fn(observe::observe))
+        .with_state(service)
+}
+
+fn base_routes(service: &Service) -> Router<Service> {
     Router::new()
         .merge(dialects::grupo::routes())
         .merge(dialects::activecampaign::routes())
@@ -108,8 +123,6 @@ pub fn router(service: Service) -> Router {
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics::serve))
         .fallback(not_found)
-        .layer(middleware::from_fn(observe::observe))
-        .with_state(service)
 }
 
 /// How long `/health/ready` waits for the database.
@@ -263,7 +276,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     let http = settings.http;
     let bodies = BodyLimits::new(http.body_memory_bytes, http.body_timeout, LARGEST_BODY);
     tokio::spawn(give_memory_back(bodies.clone()));
-    let app = router(service).layer(middleware::from_fn_with_state(bodies, limit_body));
+    let app =
+        router(service, &settings.limits).layer(middleware::from_fn_with_state(bodies, limit_body));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -152,11 +152,6 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// Records the caller's workspace on the current request's span.
-pub fn note_workspace(ws: i64) {
-    tracing::Span::current().record("workspace", ws);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

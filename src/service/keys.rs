@@ -88,8 +88,17 @@ impl Service {
         let actor = KeyPrefix::parse(prefix)
             .map(Actor::Key)
             .ok_or(ServiceError::Unauthorized)?;
+        // The request's span (see server::observe) names the workspace from here on.
+        tracing::Span::current().record("workspace", record.workspace.0);
+        if let (Actor::Key(p), Some(limit)) = (actor, &self.limits.per_key) {
+            if let Err(wait) = limit.check(&p) {
+                super::limits::note_retry_after(wait);
+                return Err(ServiceError::RateLimited {
+                    retry_after_secs: wait,
+                });
+            }
+        }
         self.note_key_use(prefix);
-        crate::server::observe::note_workspace(record.workspace.0);
         Ok(Caller {
             workspace: record.workspace,
             actor,

@@ -9,6 +9,7 @@ mod groups;
 pub mod icons;
 pub mod idempotency;
 mod keys;
+pub mod limits;
 mod members;
 pub mod passwords;
 mod users;
@@ -104,6 +105,8 @@ pub enum ServiceError {
     TooManySignIns { wait_secs: u64 },
     #[error("the console session has ended: sign in again")]
     SessionEnded,
+    #[error("too many requests with this key: try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -171,6 +174,8 @@ pub struct Service {
     key_uses: console::KeyUses,
     /// How long an unused console session lasts.
     console_idle: std::time::Duration,
+    /// Rate limits per key and per client address (see [`limits`]).
+    limits: Arc<limits::RateLimits>,
 }
 
 impl Service {
@@ -186,7 +191,19 @@ impl Service {
             console_idle: std::time::Duration::from_secs(
                 crate::domain::session::DEFAULT_IDLE_SECS as u64,
             ),
+            limits: Default::default(),
         }
+    }
+
+    /// Sets the rate limits (none by default).
+    pub fn with_rate_limits(mut self, limits: limits::RateLimits) -> Service {
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// The rate limits, for the server's per-address check.
+    pub fn rate_limits(&self) -> Arc<limits::RateLimits> {
+        self.limits.clone()
     }
 
     /// Sets how long an unused console session lasts (at least a minute).

@@ -133,6 +133,11 @@ pub fn wire_name(canonical: &str) -> String {
 }
 
 impl Failure {
+    /// A failure with its own HTTP status (the server's refusals).
+    pub fn with_status(message: String, status: StatusCode) -> Failure {
+        Failure { message, status }
+    }
+
     pub fn new(message: String) -> Failure {
         Failure {
             message,
@@ -174,6 +179,17 @@ impl From<ServiceError> for Failure {
                 Failure {
                     message: "Something went wrong: the database is unavailable; try again".into(),
                     status: StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
+            e @ ServiceError::RateLimited { .. } => {
+                let text = e.to_string();
+                let mut c = text.chars();
+                Failure {
+                    message: c
+                        .next()
+                        .map(|f| f.to_uppercase().chain(c).collect())
+                        .unwrap_or(text),
+                    status: StatusCode::TOO_MANY_REQUESTS,
                 }
             }
             ServiceError::Internal(msg) => {

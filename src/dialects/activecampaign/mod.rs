@@ -42,6 +42,18 @@ pub const ACTIONS: [&str; 6] = [
     "group_delete_list",
 ];
 
+/// A refusal of the server's (rate limit, deadline) as an ActiveCampaign answer
+/// in the output the query asked for.
+pub fn refused(query: Option<&str>, status: axum::http::StatusCode, message: String) -> Response {
+    let vars = query
+        .and_then(|q| form::parse_urlencoded(q.as_bytes()).ok())
+        .map(|f| PhpVars::from_fields(&f))
+        .unwrap_or_default();
+    let output = Output::from_param(vars.str("api_output"));
+    let action = vars.str("api_action").unwrap_or_default().to_string();
+    Failure::with_status(message, status).into_response(output, &action)
+}
+
 pub fn routes() -> Router<Service> {
     Router::new().route("/admin/api.php", get(api).post(api))
 }

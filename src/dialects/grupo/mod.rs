@@ -14,7 +14,7 @@ mod fields;
 mod remove_group;
 mod remove_member;
 mod remove_user;
-mod reply;
+pub mod reply;
 mod update_group;
 mod update_user;
 

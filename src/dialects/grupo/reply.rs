@@ -134,6 +134,16 @@ impl Reply {
         }
     }
 
+    /// A refusal of the server's (rate limit, deadline) in Grupo's format.
+    pub fn refused(status: StatusCode, key: &'static str, message: String) -> Reply {
+        Reply::Error {
+            status,
+            key,
+            message,
+            variables: Vec::new(),
+        }
+    }
+
     /// A fault of the server itself, not of the request.
     fn fault(status: StatusCode) -> Reply {
         Reply::Error {
@@ -276,6 +286,11 @@ impl From<ServiceError> for Reply {
             e @ (ServiceError::WebhookNotFound | ServiceError::DeliveryNotFound) => {
                 Reply::error("permission_denied", capitalise(&e.to_string()), vec![])
             }
+            e @ ServiceError::RateLimited { .. } => Reply::refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                capitalise(&e.to_string()),
+            ),
             // Console sign-in errors cannot arise from Grupo's requests either.
             ServiceError::WorkspaceNotFound(_)
             | ServiceError::KeyNotFound(_)

@@ -100,6 +100,13 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer, for callers outside axum's extractors.
+    pub fn into_response_now(self) -> Response {
+        IntoResponse::into_response(self)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -125,7 +132,9 @@ impl From<ServiceError> for ApiError {
                 (S::UNAUTHORIZED, "invalid_api_secret_key")
             }
             ServiceError::NotConsoleAdmin => (S::FORBIDDEN, "permission_denied"),
-            ServiceError::TooManySignIns { .. } => (S::TOO_MANY_REQUESTS, "too_many_requests"),
+            ServiceError::TooManySignIns { .. } | ServiceError::RateLimited { .. } => {
+                (S::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ServiceError::SlugTaken => (S::CONFLICT, "slug_already_exists"),
             ServiceError::UsernameTaken => (S::CONFLICT, "username_exists"),
             ServiceError::EmailTaken => (S::CONFLICT, "email_exists"),
