@@ -72,11 +72,18 @@ pub enum ConnectFailure {
     )]
     PasswordMissing { user: String, detail: String },
     #[error(
-        "the database URL asks for TLS (sslmode=require or channel_binding=require), and \
-         groupd connects to PostgreSQL without TLS.\n\
-         Remove that option, or reach a remote server through a TLS tunnel or proxy."
+        "the database URL requires TLS (sslmode=require, verify-ca or verify-full, or \
+         channel_binding=require), and the server at {target} does not offer it.\n\
+         Turn on ssl in the server's postgresql.conf, or use sslmode=prefer (or disable)."
     )]
-    TlsRequired,
+    TlsRequired { target: String },
+    #[error(
+        "TLS with the server at {target} failed: {reason}.\n\
+         Check sslmode and sslrootcert in --database-url: verify-full needs the host \
+         name the certificate was made for and the CA that signed it \
+         (sslrootcert=/path/to/ca.pem); see docs/operations.md."
+    )]
+    Tls { target: String, reason: String },
     #[error(
         "the database URL names no host.\n\
          Write it as postgres://USER:PASSWORD@HOST:PORT/DB (or host=/path/to/socket/dir)."

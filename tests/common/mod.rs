@@ -632,6 +632,139 @@ impl PgCluster {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
+
+    /// A cluster that speaks only TLS over TCP, with a certificate for
+    /// `localhost` (not 127.0.0.1) signed by a throwaway CA. Returns the cluster
+    /// and the CA certificate's path (PEM).
+    pub fn with_tls() -> (PgCluster, PathBuf) {
+        let c = PgCluster::new();
+        c.stop();
+        let data = c.dir.join("data");
+        let certs = c.dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&certs)
+                .output()
+                .expect("openssl (apt-get install openssl)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=groupd test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            certs.join("ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ]);
+        for f in ["server.crt", "server.key"] {
+            std::fs::copy(certs.join(f), data.join(f)).unwrap();
+        }
+        if c.as_postgres {
+            Command::new("chown")
+                .args(["postgres"])
+                .arg(data.join("server.crt"))
+                .arg(data.join("server.key"))
+                .status()
+                .unwrap();
+        }
+        Command::new("chmod")
+            .arg("600")
+            .arg(data.join("server.key"))
+            .status()
+            .unwrap();
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(
+            conf,
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'"
+        )
+        .unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        c.start();
+        (c, certs.join("ca.crt"))
+    }
+
+    /// Whether every TCP connection to the cluster right now is encrypted
+    /// (asked over the local socket); `None` when there is none.
+    pub fn tcp_connections_encrypted(&self) -> Option<bool> {
+        let out = self
+            .pg("psql")
+            .args(["-h"])
+            .arg(&self.dir)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-Atc",
+                "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.client_addr IS NOT NULL",
+            ])
+            .output()
+            .unwrap();
+        match String::from_utf8_lossy(&out.stdout).trim() {
+            "t" => Some(true),
+            "f" => Some(false),
+            _ => None,
+        }
+    }
 }
 
 impl Drop for PgCluster {

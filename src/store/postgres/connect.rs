@@ -51,6 +51,17 @@ pub fn classify(config: &Config, e: &tokio_postgres::Error) -> ConnectFailure {
     }
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(c) = cause {
+        let tls = c.downcast_ref::<rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(t) = tls {
+            return ConnectFailure::Tls {
+                target,
+                reason: t.to_string(),
+            };
+        }
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
             return match io.kind() {
                 std::io::ErrorKind::TimedOut => ConnectFailure::Timeout { target },
@@ -63,11 +74,10 @@ pub fn classify(config: &Config, e: &tokio_postgres::Error) -> ConnectFailure {
         cause = c.source();
     }
     // What the configuration itself rules out, before guessing at the server.
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return ConnectFailure::TlsRequired;
-    }
-    if config.get_channel_binding() == tokio_postgres::config::ChannelBinding::Require {
-        return ConnectFailure::TlsRequired;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+        || config.get_channel_binding() == tokio_postgres::config::ChannelBinding::Require
+    {
+        return ConnectFailure::TlsRequired { target };
     }
     if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
         return ConnectFailure::NoHost;

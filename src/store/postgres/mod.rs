@@ -8,6 +8,7 @@ mod connect;
 mod events;
 mod migrations;
 mod revocations;
+mod tls;
 
 use super::{
     ApiKeyRecord, CategoryStore, ConnectFailure, DumpStore, Entity, FieldStore, GroupQuery,
@@ -26,8 +27,8 @@ use crate::store::rekey::Scope;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
 // Group row helpers other aggregates' files use too (names for users, the row
 // lock for members, the built-ins for a new workspace).
 use group_values::{insert_builtins, put_name};
@@ -158,14 +159,27 @@ impl<T: GenericClient> Cached for T {
 impl PostgresStore {
     /// Connects (with a pool of at most `pool_size` connections) and migrates.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let tls = tls::split_url(url)?;
+        let config: tokio_postgres::Config = tls.url.parse().map_err(|e| {
             StoreError::Unavailable(format!("the database URL cannot be read: {e}"))
         })?;
         let mut config = config;
         config.connect_timeout(Duration::from_secs(5));
+        // As libpq: no TLS over a Unix socket (it would be refused by name).
+        let only_sockets = !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| !matches!(h, tokio_postgres::config::Host::Tcp(_)));
+        config.ssl_mode(if only_sockets && tls.mode == tls::Mode::Prefer {
+            tokio_postgres::config::SslMode::Disable
+        } else {
+            tls.ssl_mode()
+        });
+        let connector = tls.connector()?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -227,7 +241,7 @@ impl PostgresStore {
         }
         let mut store = PostgresStore {
             pool,
-            revocations: revocations::Revocations::new(config),
+            revocations: revocations::Revocations::new(config, connector),
             rekey_report: Default::default(),
         };
         store.rekey_report = store.migrate().await?;

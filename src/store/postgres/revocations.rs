@@ -20,12 +20,13 @@
 //!   PostgreSQL delivers the notification (well under a millisecond on one
 //!   machine).
 
+use super::tls::Connector;
 use futures_util::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 pub(crate) const CHANNEL: &str = "groupd_key_revoked";
 const HEARTBEAT_CHANNEL: &str = "groupd_key_heartbeat";
@@ -36,6 +37,7 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Revocations {
     state: Arc<State>,
     config: tokio_postgres::Config,
+    tls: Connector,
     /// Started by the first `token()`: only a process that checks keys (a
     /// server) needs it, not a command that revokes one and exits.
     listener: OnceLock<JoinHandle<()>>,
@@ -96,10 +98,11 @@ impl State {
 
 impl Revocations {
     /// Will listen on a connection of its own made from `config`.
-    pub(crate) fn new(config: tokio_postgres::Config) -> Revocations {
+    pub(crate) fn new(config: tokio_postgres::Config, tls: Connector) -> Revocations {
         Revocations {
             state: Arc::new(State::new()),
             config,
+            tls,
             listener: OnceLock::new(),
         }
     }
@@ -112,7 +115,11 @@ impl Revocations {
                 return None;
             };
             self.listener.get_or_init(|| {
-                runtime.spawn(listen(self.config.clone(), Arc::clone(&self.state)))
+                runtime.spawn(listen(
+                    self.config.clone(),
+                    self.tls.clone(),
+                    Arc::clone(&self.state),
+                ))
             });
         }
         self.state.token()
@@ -132,9 +139,9 @@ impl Drop for Revocations {
     }
 }
 
-async fn listen(config: tokio_postgres::Config, state: Arc<State>) {
+async fn listen(config: tokio_postgres::Config, tls: Connector, state: Arc<State>) {
     loop {
-        match session(&config, &state).await {
+        match session(&config, tls.clone(), &state).await {
             // Said once when a working connection goes; while the database stays
             // away the attempts to reconnect (one a second) go to the debug log.
             Err(Lost::After(e)) => {
@@ -158,10 +165,11 @@ enum Lost {
 /// One listening connection, until it fails (it never ends otherwise).
 async fn session(
     config: &tokio_postgres::Config,
+    tls: Connector,
     state: &State,
 ) -> Result<std::convert::Infallible, Lost> {
     let before = |e: tokio_postgres::Error| Lost::Before(e.to_string());
-    let (client, mut connection) = config.connect(NoTls).await.map_err(before)?;
+    let (client, mut connection) = config.connect(tls).await.map_err(before)?;
     // `Some(sent at)` for a heartbeat, `None` for a revocation.
     let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
     let driver = tokio::spawn(async move {
