@@ -25,11 +25,13 @@
 //!   a key or an Admin-group admin's password, sessions kept in the store.
 //! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
 //!   bracket names, PHP serialize, XML.
-//! - [`server`]: the axum router that mounts the dialects, plus the icon and health
-//!   routes, and the accept loop with the HTTP limits (timeouts, connection cap,
-//!   body memory budget).
-//! - [`logging`]: the log subscriber, with the rule that no level prints SQL
-//!   statement parameters.
+//! - [`server`]: the axum router that mounts the dialects, plus the icon, health
+//!   and `/metrics` routes, and the accept loop with the HTTP limits (timeouts,
+//!   connection cap, body memory budget). `server::observe` gives each request its
+//!   id, span, log line and metrics; `server::guard` applies the per-address rate
+//!   limit and the request deadline.
+//! - [`logging`]: the log subscriber (text or JSON lines), with the rule that no
+//!   level prints SQL statement parameters.
 //! - [`config`]: settings layered from defaults, an optional TOML file, `GROUPD_*`
 //!   environment variables and command-line flags.
 //!
