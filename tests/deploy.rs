@@ -7,7 +7,8 @@ mod common;
 use std::process::Command;
 
 fn unit_with_this_binary(dir: &std::path::Path) -> std::path::PathBuf {
-    let unit = include_str!("../deploy/groupd.service").replace("/usr/local/bin/groupd", common::BIN);
+    let unit =
+        include_str!("../deploy/groupd.service").replace("/usr/local/bin/groupd", common::BIN);
     let path = dir.join("groupd.service");
     std::fs::write(&path, unit).unwrap();
     path
@@ -32,7 +33,10 @@ fn the_unit_verifies_and_is_hardened() {
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_with_this_binary(dir.path());
     let (ok, text) = analyze(&["verify"], &unit);
-    assert!(ok && text.trim().is_empty(), "systemd-analyze verify: {text}");
+    assert!(
+        ok && text.trim().is_empty(),
+        "systemd-analyze verify: {text}"
+    );
     let (_, score) = analyze(&["security", "--offline=yes"], &unit);
     let exposure: f64 = score
         .lines()

@@ -8,7 +8,7 @@ use super::ClientAddr;
 use crate::config::Limits;
 use crate::dialects::{Refusal, refusal};
 use crate::service::limits::{RateLimits, with_retry_after};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -59,10 +59,16 @@ fn exempt(path: &str) -> bool {
     path == "/metrics" || path == "/health" || path.starts_with("/health/")
 }
 
-pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+/// Applies the guard to a request, then runs it (called by the one front
+/// middleware, `observe`, so that a request crosses one middleware layer).
+pub async fn guard(g: &Guard, req: Request, next: Next) -> Response {
+    if exempt(req.uri().path()) {
+        // Health checks and scrapes: never limited, and each bounds its own time.
+        return next.run(req).await;
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    if !exempt(&path) {
+    {
         if let Some(peer) = req.extensions().get::<ClientAddr>().map(|a| a.0.ip()) {
             let client = client_address(peer, req.headers(), &g.trusted_proxies);
             if let Err(wait) = g.rates.check_address(client) {

@@ -16,12 +16,12 @@ use crate::service::icons::DEFAULT_ICON_SVG;
 use crate::service::{IconFetcher, Service, ServiceError};
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::body::{self, BodyLimits};
+use crate::wire::body::BodyLimits;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::io::Write;
@@ -99,13 +99,16 @@ pub async fn build_service(settings: &Settings) -> Result<Service, StartupError>
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::SocketAddr);
 
-/// Every route groupd serves, behind the request observer (ids, logs, metrics)
-/// and the guard (rate limits and deadline of `limits`).
-pub fn router(service: Service, limits: &crate::config::Limits) -> Router {
-    let g = guard::Guard::new(limits, service.rate_limits());
+/// Every route groupd serves, behind one front middleware: the request observer
+/// (ids, logs, metrics), the guard (rate limits and deadline of `limits`) and the
+/// body limits.
+pub fn router(service: Service, limits: &crate::config::Limits, bodies: BodyLimits) -> Router {
+    let front = observe::Front {
+        guard: guard::Guard::new(limits, service.rate_limits()),
+        bodies,
+    };
     base_routes(&service)
-        .layer(middleware::from_fn_with_state(g, guard::guard))
-        .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn_with_state(front, observe::observe))
         .with_state(service)
 }
 
@@ -276,8 +279,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     let http = settings.http;
     let bodies = BodyLimits::new(http.body_memory_bytes, http.body_timeout, LARGEST_BODY);
     tokio::spawn(give_memory_back(bodies.clone()));
-    let app =
-        router(service, &settings.limits).layer(middleware::from_fn_with_state(bodies, limit_body));
+    let app = router(service, &settings.limits, bodies);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -315,13 +317,6 @@ const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// File descriptors kept free beside the connections: the database, icon fetches,
 /// the log, and a connection accepted at the cap before an idle one is closed.
 const SPARE_DESCRIPTORS: usize = 64;
-
-/// Wraps every request body with the shared body limits.
-async fn limit_body(State(bodies): State<BodyLimits>, req: Request, next: Next) -> Response {
-    let (parts, b) = req.into_parts();
-    next.run(Request::from_parts(parts, body::limit(b, &bodies)))
-        .await
-}
 
 /// The connection cap: the configured one, or what the file descriptor limit
 /// leaves room for. The soft limit is raised to the hard one first.

@@ -3,7 +3,7 @@
 //! every log line of the request carries (id, dialect, operation, workspace,
 //! status, latency), one log line when it ends, and its metrics.
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -27,11 +27,18 @@ pub fn valid_request_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-fn new_request_id() -> String {
+/// A fresh id: 32 hex digits of 128 random bits, as a header value (made on the
+/// stack: no allocation but the header's own).
+fn new_request_id() -> HeaderValue {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        hex[2 * i] = b"0123456789abcdef"[usize::from(b >> 4)];
+        hex[2 * i + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+    }
+    HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// Which door a path belongs to.
@@ -71,48 +78,108 @@ fn activecampaign_action(query: Option<&str>) -> &'static str {
         .unwrap_or("unknown")
 }
 
+/// The in-flight gauge's handle, looked up once (after the recorder is in).
+fn in_flight() -> &'static metrics::Gauge {
+    static GAUGE: std::sync::OnceLock<metrics::Gauge> = std::sync::OnceLock::new();
+    GAUGE.get_or_init(|| metrics::gauge!("groupd_http_requests_in_flight"))
+}
+
 /// Counts the request as in flight until dropped (also when the client leaves).
 struct InFlight;
 
 impl InFlight {
     fn start() -> InFlight {
-        metrics::gauge!("groupd_http_requests_in_flight").increment(1.0);
+        in_flight().increment(1.0);
         InFlight
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("groupd_http_requests_in_flight").decrement(1.0);
+        in_flight().decrement(1.0);
     }
 }
 
-/// The middleware: the request's id, span, log line and metrics.
-pub async fn observe(mut req: Request, next: Next) -> Response {
+/// A request's metric handles, by "dialect|operation|status".
+type Handles = (metrics::Counter, metrics::Histogram);
+
+thread_local! {
+    /// Each thread's handles for the label sets it has seen, and a buffer to build
+    /// the look-up key in: a request's metrics cost two hash look-ups and no
+    /// allocation once its labels have been seen (the recorder's own registry
+    /// would hash and allocate its label set on every call).
+    static HANDLES: std::cell::RefCell<(std::collections::HashMap<String, Handles>, String)> =
+        Default::default();
+}
+
+/// Most label sets a thread caches (operations are few; this only bounds memory).
+const MAX_HANDLES: usize = 4096;
+
+fn record(dialect: &'static str, operation: &str, status: u16, secs: f64) {
+    HANDLES.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (map, key) = &mut *guard;
+        key.clear();
+        key.push_str(dialect);
+        key.push('|');
+        key.push_str(operation);
+        key.push('|');
+        key.push_str(itoa::Buffer::new().format(status));
+        if let Some((counter, histogram)) = map.get(key.as_str()) {
+            counter.increment(1);
+            histogram.record(secs);
+            return;
+        }
+        let labels = [
+            ("dialect", dialect.to_string()),
+            ("operation", operation.to_string()),
+            ("status", status.to_string()),
+        ];
+        let counter = metrics::counter!("groupd_http_requests_total", &labels);
+        let histogram = metrics::histogram!("groupd_http_request_duration_seconds", &labels[..2]);
+        counter.increment(1);
+        histogram.record(secs);
+        if map.len() >= MAX_HANDLES {
+            map.clear();
+        }
+        map.insert(key.clone(), (counter, histogram));
+    });
+}
+
+/// What the front middleware needs: the guard, and the body limits every request
+/// body is wrapped in.
+#[derive(Clone)]
+pub struct Front {
+    pub guard: super::guard::Guard,
+    pub bodies: crate::wire::body::BodyLimits,
+}
+
+/// The one middleware in front of every route: the request's id, span, log line
+/// and metrics around the guard (rate limit, deadline) and the body limits. One
+/// layer rather than three: each `from_fn` layer costs a boxed future and a
+/// service clone per request, which the `GET /health` ceiling showed.
+pub async fn observe(State(front): State<Front>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = req
         .headers()
         .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| valid_request_id(s))
-        .map(str::to_string)
+        .filter(|v| v.to_str().is_ok_and(valid_request_id))
+        .cloned()
         .unwrap_or_else(new_request_id);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert(REQUEST_ID, v);
-    }
     let path = req.uri().path();
     let dialect = dialect_of(path);
-    let route: Option<String> = match dialect {
-        "activecampaign" => Some(activecampaign_action(req.uri().query()).to_string()),
-        "grupo" => None,
-        _ => Some(match req.extensions().get::<MatchedPath>() {
-            Some(m) => format!("{} {}", req.method(), m.as_str()),
-            None => "unmatched".to_string(),
-        }),
+    // The operation as the route tells it (Grupo's comes with its answer).
+    let route = match dialect {
+        "activecampaign" => Route::Action(activecampaign_action(req.uri().query())),
+        "grupo" => Route::FromAnswer,
+        _ => Route::Path(
+            method_name(req.method()),
+            req.extensions().get::<MatchedPath>().cloned(),
+        ),
     };
     let span = tracing::info_span!(
         "request",
-        id = %id,
+        id = %id.to_str().unwrap_or(""),
         dialect = %dialect,
         method = %req.method(),
         path = %path,
@@ -120,36 +187,62 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         workspace = Empty,
     );
     let in_flight = InFlight::start();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let (parts, body) = req.into_parts();
+    let req = Request::from_parts(parts, crate::wire::body::limit(body, &front.bodies));
+    let mut response = super::guard::guard(&front.guard, req, next)
+        .instrument(span.clone())
+        .await;
     drop(in_flight);
-    let operation = response
-        .extensions()
-        .get::<Operation>()
-        .map(|o| o.0.to_string())
-        .or(route)
-        .unwrap_or_else(|| "unknown".to_string());
+    let mut operation = String::with_capacity(48);
+    match (response.extensions().get::<Operation>(), &route) {
+        (Some(op), _) => operation.push_str(op.0),
+        (None, Route::Action(action)) => operation.push_str(action),
+        (None, Route::Path(method, m)) => {
+            operation.push_str(method);
+            operation.push(' ');
+            operation.push_str(m.as_ref().map_or("unmatched", |m| m.as_str()));
+        }
+        (None, Route::FromAnswer) => operation.push_str("unknown"),
+    }
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
-    span.record("operation", tracing::field::display(&operation));
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            micros = elapsed.as_micros() as u64,
-            "request finished"
-        );
-    });
-    let labels = [
-        ("dialect", dialect.to_string()),
-        ("operation", operation),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("groupd_http_requests_total", &labels).increment(1);
-    metrics::histogram!("groupd_http_request_duration_seconds", &labels[..2])
-        .record(elapsed.as_secs_f64());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, v);
+    if !span.is_disabled() {
+        span.record("operation", tracing::field::display(&operation));
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                micros = elapsed.as_micros() as u64,
+                "request finished"
+            );
+        });
     }
+    record(dialect, &operation, status, elapsed.as_secs_f64());
+    response.headers_mut().insert(REQUEST_ID, id);
     response
+}
+
+/// Where a request's operation label comes from.
+enum Route {
+    /// ActiveCampaign's known `api_action`.
+    Action(&'static str),
+    /// The method and the matched route template.
+    Path(&'static str, Option<MatchedPath>),
+    /// The dialect says, on its answer (Grupo).
+    FromAnswer,
+}
+
+fn method_name(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +265,7 @@ mod tests {
         }
         let made = new_request_id();
         assert_eq!(made.len(), 32);
-        assert!(valid_request_id(&made));
+        assert!(valid_request_id(made.to_str().unwrap()));
     }
 
     #[test]
