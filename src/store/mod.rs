@@ -654,12 +654,27 @@ pub(crate) fn op_name(type_name: &'static str) -> &'static str {
 /// Records how long a store operation took (the `groupd_store_operation_duration_seconds`
 /// histogram, by engine and operation).
 pub(crate) fn record_op(engine: &'static str, op: &'static str, since: std::time::Instant) {
-    metrics::histogram!(
-        "groupd_store_operation_duration_seconds",
-        "engine" => engine,
-        "operation" => op
-    )
-    .record(since.elapsed().as_secs_f64());
+    thread_local! {
+        /// This thread's histogram handles, by engine and operation: one small
+        /// map look-up per operation instead of the recorder's registry (which
+        /// hashes the whole label set under a lock on every call).
+        static HANDLES: std::cell::RefCell<
+            std::collections::HashMap<(&'static str, &'static str), metrics::Histogram>,
+        > = Default::default();
+    }
+    let secs = since.elapsed().as_secs_f64();
+    HANDLES.with(|cell| {
+        let mut map = cell.borrow_mut();
+        map.entry((engine, op))
+            .or_insert_with(|| {
+                metrics::histogram!(
+                    "groupd_store_operation_duration_seconds",
+                    "engine" => engine,
+                    "operation" => op
+                )
+            })
+            .record(secs);
+    });
 }
 
 /// Milliseconds since the Unix epoch: the clock every event, lease and claim is

@@ -39,6 +39,8 @@ pub struct PostgresStore {
     revocations: revocations::Revocations,
     /// What the identifier re-key did when this connect migrated (empty otherwise).
     rekey_report: crate::store::rekey::Outcome,
+    /// Connections handed out, for sampling the pool's state (see `client_for`).
+    checkouts: std::sync::atomic::AtomicU64,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -243,6 +245,7 @@ impl PostgresStore {
             pool,
             revocations: revocations::Revocations::new(config, connector),
             rekey_report: Default::default(),
+            checkouts: Default::default(),
         };
         store.rekey_report = store.migrate().await?;
         Ok(store)
@@ -258,13 +261,22 @@ impl PostgresStore {
             .get()
             .await
             .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))?;
-        metrics::histogram!("groupd_postgres_pool_wait_seconds")
-            .record(start.elapsed().as_secs_f64());
-        let status = self.pool.status();
-        metrics::gauge!("groupd_postgres_pool_size").set(status.size as f64);
-        metrics::gauge!("groupd_postgres_pool_max").set(status.max_size as f64);
-        metrics::gauge!("groupd_postgres_pool_in_use")
-            .set(status.size.saturating_sub(status.available) as f64);
+        pool_metrics().wait.record(start.elapsed().as_secs_f64());
+        // The pool's state takes its lock: read it on one checkout in 32 (the
+        // gauges are for dashboards, not for each request).
+        if self
+            .checkouts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 32
+            == 0
+        {
+            let status = self.pool.status();
+            let m = pool_metrics();
+            m.size.set(status.size as f64);
+            m.max.set(status.max_size as f64);
+            m.in_use
+                .set(status.size.saturating_sub(status.available) as f64);
+        }
         Ok(Timed { client, op, start })
     }
 
@@ -352,6 +364,24 @@ macro_rules! op {
     }};
 }
 use op;
+
+/// The pool's metric handles, looked up once.
+struct PoolMetrics {
+    wait: metrics::Histogram,
+    size: metrics::Gauge,
+    max: metrics::Gauge,
+    in_use: metrics::Gauge,
+}
+
+fn pool_metrics() -> &'static PoolMetrics {
+    static M: std::sync::OnceLock<PoolMetrics> = std::sync::OnceLock::new();
+    M.get_or_init(|| PoolMetrics {
+        wait: metrics::histogram!("groupd_postgres_pool_wait_seconds"),
+        size: metrics::gauge!("groupd_postgres_pool_size"),
+        max: metrics::gauge!("groupd_postgres_pool_max"),
+        in_use: metrics::gauge!("groupd_postgres_pool_in_use"),
+    })
+}
 
 /// A pooled connection that records its operation's time when it goes back.
 pub(crate) struct Timed {
