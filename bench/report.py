@@ -61,6 +61,22 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
                    + (f"empty again at {drained:.0f} s" if drained is not None else "not empty when sampling stopped")
                    + f"; {q['delivered']} deliveries received by the sink.")
         out.append("Depth over time (s: pending): " + ", ".join(f"{t:.0f}: {n}" for t, n in depth) + "\n")
+    anchors = {r["anchor"]: r for r in er if "anchor" in r}
+    if anchors:
+        out.append("\n**The PostgreSQL anchor** (`../shared/bench/postgres-anchor`: each operation as one "
+                   "statement on tables of a fixed shape, pgbench -M prepared at the same 16 connections, "
+                   "in the same sitting, on the same cluster):\n")
+        out.append("| operation | groupd requests/s | pgbench tps | groupd / anchor | groupd p99 ms | pgbench mean latency ms |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for op, label, scenario in [("create", "create", "REST POST /api/v1/groups"),
+                                    ("madd", "member add", "REST member add"),
+                                    ("read", "read by id", "REST GET /api/v1/groups/{id}")]:
+            a = anchors.get(op)
+            g = next((r for r in er if r["scenario"].startswith(scenario) and "rps" in r), None)
+            if a and g and a.get("tps"):
+                out.append(f"| {label} | {g['rps']:.0f} | {a['tps']:.0f} | {g['rps'] / a['tps']:.2f} | "
+                           f"{g['p99_ms']:.2f} | {a['latency_ms'] or 0:.2f} |")
+        out.append("")
     rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")
