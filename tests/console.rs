@@ -233,6 +233,20 @@ async fn every_page_needs_a_session_and_answers_with_one() {
     assert_eq!(v.get("/console/nowhere").await.status, 404);
     assert_eq!(v.get("/console/groups/999999").await.status, 404);
     assert_eq!(v.get("/console/webhooks/x").await.status, 404);
+    // A query or path the console cannot read gets a console page, not axum's text.
+    for bad in [
+        "/console/users?after=abc",
+        "/console/groups/1?after=x",
+        "/console/webhooks/1?before=%ff",
+    ] {
+        let a = v.get(bad).await;
+        assert_eq!(a.status, 400, "{bad}");
+        assert!(
+            a.body.starts_with("<!DOCTYPE html>") && a.body.contains("cannot be read"),
+            "{bad}: {}",
+            a.body
+        );
+    }
     // The overview's snippets carry this server's address.
     let overview = v.get("/console/").await;
     assert!(
@@ -390,14 +404,7 @@ async fn only_admins_of_the_admin_group_sign_in_with_a_password() {
     assert!(a.body.contains("does not hold the admin role"));
     assert!(v.cookie.is_none());
     // The Admin group's id, from the group list (built in, secret).
-    let (_, groups) = app.rest("GET", "/api/v1/groups?limit=10", None).await;
-    let admin = groups["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["builtin"] == "admin")
-        .unwrap()["id"]
-        .clone();
+    let admin = app.admin_group_id().await;
     let path = format!("/api/v1/groups/{admin}/members");
     let (s, _) = app
         .rest(
@@ -953,20 +960,7 @@ async fn users_categories_fields_keys_and_webhooks_from_the_console() {
     let listed = v.get("/console/keys").await;
     assert!(!listed.body.contains(&secret), "shown once only");
     assert!(listed.body.contains("site"));
-    let status = |key: String| {
-        let app = &app;
-        async move {
-            reqwest::Client::new()
-                .get(app.url("/api/v1/groups"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(status(secret.clone()).await, 200);
+    assert_eq!(app.status_with_key(&secret).await, 200);
     // Its last use shows (written in the background, within a moment).
     let mut used = false;
     for _ in 0..50 {
@@ -988,7 +982,7 @@ async fn users_categories_fields_keys_and_webhooks_from_the_console() {
         .submit(&format!("/console/keys/{}/revoke", &secret[3..11]), &[])
         .await;
     assert_eq!(a.status, 303);
-    assert_eq!(status(secret.clone()).await, 401);
+    assert_eq!(app.status_with_key(&secret).await, 401);
     // Revoking the session's own key ends the session.
     let own = &app.key[3..11];
     assert_eq!(

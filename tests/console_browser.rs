@@ -316,20 +316,7 @@ async fn an_administrator_works_through_the_console_in_chromium() {
         "the script shows the copy button"
     );
     shot(&c, "06-new-key").await;
-    let api = |key: String| {
-        let app = &app;
-        async move {
-            reqwest::Client::new()
-                .get(app.url("/api/v1/groups"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("request")
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(api(secret.clone()).await, 200);
+    assert_eq!(app.status_with_key(&secret).await, 200);
     let prefix = &secret[3..11];
     click(
         &c,
@@ -347,7 +334,11 @@ async fn an_administrator_works_through_the_console_in_chromium() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(at.contains("done=key-revoked"), "{at}");
-    assert_eq!(api(secret.clone()).await, 401, "the revoked key is refused");
+    assert_eq!(
+        app.status_with_key(&secret).await,
+        401,
+        "the revoked key is refused"
+    );
     shot(&c, "07-key-revoked").await;
 
     // The audit log shows what this session did; and the console at phone width.

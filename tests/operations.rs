@@ -580,60 +580,42 @@ async fn a_key_over_its_limit_gets_429_and_other_keys_do_not() {
 
 #[tokio::test]
 async fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
-    let app = common::spawn_app_with(&[
+    const ONE_A_SECOND: [&str; 4] = [
         "--rate-limit-address-per-sec",
         "1",
         "--rate-limit-address-burst",
         "1",
-        "--trusted-proxies",
-        "127.0.0.1",
-    ])
-    .await;
-    let from = |client: &'static str| {
-        let (c, url) = (app.client.clone(), app.url("/api/v1/openapi.json"));
-        async move {
-            c.get(url)
-                .header("x-forwarded-for", client)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(from("198.51.100.1").await, 200);
-    assert_eq!(from("198.51.100.1").await, 429);
+    ];
+    let mut trusting = ONE_A_SECOND.to_vec();
+    trusting.extend(["--trusted-proxies", "127.0.0.1"]);
+    let app = common::spawn_app_with(&trusting).await;
+    assert_eq!(forwarded_for(&app, "198.51.100.1").await, 200);
+    assert_eq!(forwarded_for(&app, "198.51.100.1").await, 429);
     assert_eq!(
-        from("198.51.100.2").await,
+        forwarded_for(&app, "198.51.100.2").await,
         200,
         "another client behind the proxy"
     );
     // Without the proxy trusted, the header is ignored: one address, one bucket.
-    let plain = common::spawn_app_with(&[
-        "--rate-limit-address-per-sec",
-        "1",
-        "--rate-limit-address-burst",
-        "1",
-    ])
-    .await;
-    let send = |client: &'static str| {
-        let (c, url) = (plain.client.clone(), plain.url("/api/v1/openapi.json"));
-        async move {
-            c.get(url)
-                .header("x-forwarded-for", client)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(send("198.51.100.1").await, 200);
+    let plain = common::spawn_app_with(&ONE_A_SECOND).await;
+    assert_eq!(forwarded_for(&plain, "198.51.100.1").await, 200);
     assert_eq!(
-        send("198.51.100.2").await,
+        forwarded_for(&plain, "198.51.100.2").await,
         429,
         "a forged header changes nothing"
     );
+}
+
+/// The status of a request from this test (127.0.0.1) saying it forwards `client`.
+async fn forwarded_for(app: &TestApp, client: &str) -> u16 {
+    app.client
+        .get(app.url("/api/v1/openapi.json"))
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]

@@ -98,20 +98,13 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
         .find(|w| w.starts_with("gk_"))
         .expect("a key")
         .to_string();
-    let list_with = |key: String| {
-        let (client, url) = (app.client.clone(), app.url("/api/v1/groups"));
-        async move {
-            let r = client.get(url).bearer_auth(key).send().await.unwrap();
-            r.status().as_u16()
-        }
-    };
-    assert_eq!(list_with(second.clone()).await, 200);
+    assert_eq!(app.status_with_key(&second).await, 200);
     groupd_ok(&app.dir, &["key", "revoke", &second]);
     // On PostgreSQL the revocation reaches the server as a notification: allow it
     // a moment to arrive.
     let mut status = 0;
     for _ in 0..50 {
-        status = list_with(second.clone()).await;
+        status = app.status_with_key(&second).await;
         if status == 401 {
             break;
         }
@@ -120,14 +113,7 @@ async fn a_trace_log_of_a_full_run_holds_no_secret() {
     assert_eq!(status, 401, "the revoked key still works");
 
     // The console: signed in with a key and with an admin's password; a form sent.
-    let (_, groups) = app.rest("GET", "/api/v1/groups?limit=10", None).await;
-    let admin = groups["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["builtin"] == "admin")
-        .unwrap()["id"]
-        .clone();
+    let admin = app.admin_group_id().await;
     let (status, _) = app
         .rest(
             "POST",

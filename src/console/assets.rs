@@ -1,7 +1,7 @@
 //! The console's stylesheet and script, embedded in the binary: nothing loads
 //! from another host, and the console works offline.
 
-use axum::extract::Path;
+use super::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 

@@ -6,7 +6,7 @@ use crate::service::console::{ConsoleUser, SignIn, csrf_matches};
 use crate::service::{Service, ServiceError};
 use crate::wire::body::{BodyError, read_body};
 use crate::wire::form::{self, FilePart, FormFields};
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -112,6 +112,47 @@ fn to_sign_in(parts: &Parts, ended: bool) -> Response {
         );
     }
     response
+}
+
+/// `axum`'s query extractor, refusing in the console's own format (a page saying
+/// what could not be read) instead of axum's plain-text 400.
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        <axum::extract::Query<T> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| {
+                page::failure(
+                    None,
+                    StatusCode::BAD_REQUEST,
+                    &page::sentence(&format!("the address cannot be read: {}", e.body_text())),
+                )
+            })
+    }
+}
+
+/// `axum`'s path extractor, refusing in the console's own format.
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        <axum::extract::Path<T> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| {
+                page::failure(
+                    None,
+                    StatusCode::NOT_FOUND,
+                    &page::sentence(&format!("the address cannot be read: {}", e.body_text())),
+                )
+            })
+    }
 }
 
 /// A console form body whose CSRF token (`_csrf`) belongs to the request's

@@ -3,8 +3,9 @@
 //! a group's page with its members (paged, added in bulk, roles, removal) and its
 //! recent events.
 
-use super::page::{self, Kind, Problems, Section};
+use super::page::{self, Kind, OrPage, Problems, Section};
 use super::{Console, Posted};
+use super::{Path, Query};
 use crate::domain::category::Category;
 use crate::domain::event::Event;
 use crate::domain::event::EventQuery;
@@ -15,7 +16,7 @@ use crate::domain::policy::{LimitKind, PERMISSIONS, Period, PolicyPatch};
 use crate::domain::user::{GroupRole, Membership, UserId};
 use crate::service::console::ConsoleUser;
 use crate::service::{Service, ServiceError};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -64,11 +65,8 @@ pub async fn list(
     State(service): State<Service>,
     Console(user): Console,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let categories = match service.list_categories(user.caller).await {
-        Ok(c) => c,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let categories = service.list_categories(user.caller).await.or_page(&user)?;
     let text = q.q.clone().unwrap_or_default();
     let category = q.category.as_deref().and_then(|c| c.parse::<i64>().ok());
     let visibility = q.visibility.clone().unwrap_or_default();
@@ -90,10 +88,10 @@ pub async fn list(
         after: parse_cursor(q.after.as_deref()),
         limit: PAGE,
     };
-    let groups = match service.query_groups(user.caller, query).await {
-        Ok(g) => g,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+    let groups = service
+        .query_groups(user.caller, query)
+        .await
+        .or_page(&user)?;
     let next = (groups.len() == PAGE as usize)
         .then(|| groups.last())
         .flatten()
@@ -124,7 +122,7 @@ pub async fn list(
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
     };
-    page::ok(
+    Ok(page::ok(
         &user,
         Section::Groups,
         "Groups",
@@ -166,12 +164,9 @@ pub async fn list(
                     }
                 }
             }
-            nav.pager aria-label="Pages" {
-                @if q.after.is_some() { a.button.secondary href="/console/groups" { "First page" } }
-                @if let Some(n) = &next { a.button.secondary href=(n) rel="next" { "Next page" } }
-            }
+            (page::pager("Pages", q.after.is_some().then_some("/console/groups"), next.as_deref(), false))
         },
-    )
+    ))
 }
 
 /// What the group form shows: a group's values, or what was just posted.
@@ -567,11 +562,11 @@ async fn form_lists(
 }
 
 /// `GET /console/groups/new`.
-pub async fn new_form(State(service): State<Service>, Console(user): Console) -> Response {
-    let (categories, fields) = match form_lists(&service, &user).await {
-        Ok(l) => l,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+pub async fn new_form(
+    State(service): State<Service>,
+    Console(user): Console,
+) -> Result<Response, Response> {
+    let (categories, fields) = form_lists(&service, &user).await.or_page(&user)?;
     let body = group_form(
         &user,
         "/console/groups",
@@ -581,12 +576,13 @@ pub async fn new_form(State(service): State<Service>, Console(user): Console) ->
         &Problems::none(),
         true,
     );
-    page::ok(
+    Ok(page::titled(
         &user,
         Section::Groups,
         "New group",
-        html! { h1 { "New group" } (body) },
-    )
+        false,
+        body,
+    ))
 }
 
 /// `POST /console/groups`.
@@ -594,13 +590,10 @@ pub async fn create(
     State(service): State<Service>,
     Console(user): Console,
     form: Posted,
-) -> Response {
-    let (categories, fields) = match form_lists(&service, &user).await {
-        Ok(l) => l,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let (categories, fields) = form_lists(&service, &user).await.or_page(&user)?;
     let draft = draft_of(&form, &fields);
-    match service.create_group(user.caller, draft).await {
+    Ok(match service.create_group(user.caller, draft).await {
         Ok(g) => {
             Redirect::to(&format!("/console/groups/{}?done=group-created", g.id.0)).into_response()
         }
@@ -617,16 +610,11 @@ pub async fn create(
                     &problems,
                     true,
                 );
-                page::invalid(
-                    &user,
-                    Section::Groups,
-                    "New group",
-                    html! { h1 { "New group" } (body) },
-                )
+                page::titled(&user, Section::Groups, "New group", true, body)
             }
             None => page::service_failure(&user, &e),
         },
-    }
+    })
 }
 
 /// `GET /console/groups/{id}/edit`.
@@ -634,15 +622,9 @@ pub async fn edit_form(
     State(service): State<Service>,
     Console(user): Console,
     Path(id): Path<String>,
-) -> Response {
-    let g = match service.get_group(user.caller, &id).await {
-        Ok(g) => g,
-        Err(e) => return page::service_failure(&user, &e),
-    };
-    let (categories, fields) = match form_lists(&service, &user).await {
-        Ok(l) => l,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let g = service.get_group(user.caller, &id).await.or_page(&user)?;
+    let (categories, fields) = form_lists(&service, &user).await.or_page(&user)?;
     let action = format!("/console/groups/{}", g.id.0);
     let body = group_form(
         &user,
@@ -654,12 +636,7 @@ pub async fn edit_form(
         false,
     );
     let title = format!("Edit {}", g.name);
-    page::ok(
-        &user,
-        Section::Groups,
-        &title,
-        html! { h1 { (title) } (body) },
-    )
+    Ok(page::titled(&user, Section::Groups, &title, false, body))
 }
 
 /// `POST /console/groups/{id}`: saves the edit form.
@@ -668,39 +645,31 @@ pub async fn update(
     Console(user): Console,
     Path(id): Path<String>,
     form: Posted,
-) -> Response {
-    let g = match service.get_group(user.caller, &id).await {
-        Ok(g) => g,
-        Err(e) => return page::service_failure(&user, &e),
-    };
-    let (categories, fields) = match form_lists(&service, &user).await {
-        Ok(l) => l,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let g = service.get_group(user.caller, &id).await.or_page(&user)?;
+    let (categories, fields) = form_lists(&service, &user).await.or_page(&user)?;
     let draft = draft_of(&form, &fields);
-    match service
-        .update_group(user.caller, &g.id.0.to_string(), draft)
-        .await
-    {
-        Ok(id) => {
-            Redirect::to(&format!("/console/groups/{}?done=group-saved", id.0)).into_response()
-        }
-        Err(e) => match Problems::of(&e) {
-            Some(problems) => {
-                let action = format!("/console/groups/{}", g.id.0);
-                let v = FormValues::posted(&form, Some(&g));
-                let body = group_form(&user, &action, &v, &categories, &fields, &problems, false);
-                let title = format!("Edit {}", g.name);
-                page::invalid(
-                    &user,
-                    Section::Groups,
-                    &title,
-                    html! { h1 { (title) } (body) },
-                )
+    Ok(
+        match service
+            .update_group(user.caller, &g.id.0.to_string(), draft)
+            .await
+        {
+            Ok(id) => {
+                Redirect::to(&format!("/console/groups/{}?done=group-saved", id.0)).into_response()
             }
-            None => page::service_failure(&user, &e),
+            Err(e) => match Problems::of(&e) {
+                Some(problems) => {
+                    let action = format!("/console/groups/{}", g.id.0);
+                    let v = FormValues::posted(&form, Some(&g));
+                    let body =
+                        group_form(&user, &action, &v, &categories, &fields, &problems, false);
+                    let title = format!("Edit {}", g.name);
+                    page::titled(&user, Section::Groups, &title, true, body)
+                }
+                None => page::service_failure(&user, &e),
+            },
         },
-    }
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -820,10 +789,7 @@ async fn group_page(
                 }
             }
         }
-        nav.pager aria-label="Member pages" {
-            @if after.is_some() { a.button.secondary href={(base) "#members"} { "First page" } }
-            @if let Some(n) = &next { a.button.secondary href=(n) rel="next" { "Next page" } }
-        }
+        (page::pager("Member pages", after.is_some().then_some(format!("{base}#members")).as_deref(), next.as_deref(), false))
         h2 { "Recent events" }
         (super::webhooks::event_table(&events))
         @if g.builtin.is_none() {
@@ -913,7 +879,7 @@ pub async fn add_members(
                         problems = named;
                     }
                 }
-                members_form_again(&service, &user, &id, &problems, &form).await
+                group_page_again(&service, &user, &id, &problems, &form.text("users")).await
             }
             None => page::service_failure(&user, &e),
         },
@@ -939,17 +905,19 @@ async fn refused_members(
 ) -> Response {
     let mut problems = Problems::none();
     problems.add_validation(&crate::domain::ValidationErrors::single(field, message));
-    members_form_again(service, user, id, &problems, form).await
+    group_page_again(service, user, id, &problems, &form.text("users")).await
 }
 
-async fn members_form_again(
+/// The group's page again, 422, with what its forms got wrong (and the pasted
+/// members kept).
+async fn group_page_again(
     service: &Service,
     user: &ConsoleUser,
     id: &str,
     problems: &Problems,
-    form: &Posted,
+    pasted: &str,
 ) -> Response {
-    match group_page(service, user, id, None, None, problems, &form.text("users")).await {
+    match group_page(service, user, id, None, None, problems, pasted).await {
         Ok((g, markup)) => page::invalid(user, Section::Groups, &g.name, markup),
         Err(e) => page::service_failure(user, &e),
     }
@@ -995,11 +963,8 @@ pub async fn delete(
     Console(user): Console,
     Path(id): Path<String>,
     form: Posted,
-) -> Response {
-    let g = match service.get_group(user.caller, &id).await {
-        Ok(g) => g,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let g = service.get_group(user.caller, &id).await.or_page(&user)?;
     let successor = match form.text("successor").trim() {
         "" => None,
         s => match service.get_group(user.caller, s).await {
@@ -1010,24 +975,16 @@ pub async fn delete(
                     "successor",
                     format!("no group '{s}' in this workspace"),
                 ));
-                return match group_page(&service, &user, &id, None, None, &problems, "").await {
-                    Ok((g, markup)) => page::invalid(&user, Section::Groups, &g.name, markup),
-                    Err(e) => page::service_failure(&user, &e),
-                };
+                return Ok(group_page_again(&service, &user, &id, &problems, "").await);
             }
-            Err(e) => return page::service_failure(&user, &e),
+            Err(e) => return Err(page::service_failure(&user, &e)),
         },
     };
     match service.delete_groups(user.caller, &[g.id], successor).await {
-        Ok(()) => Redirect::to("/console/groups?done=group-deleted").into_response(),
-        Err(e) => match Problems::of(&e) {
-            Some(problems) => {
-                match group_page(&service, &user, &id, None, None, &problems, "").await {
-                    Ok((g, markup)) => page::invalid(&user, Section::Groups, &g.name, markup),
-                    Err(e) => page::service_failure(&user, &e),
-                }
-            }
-            None => page::service_failure(&user, &e),
-        },
+        Ok(()) => Ok(Redirect::to("/console/groups?done=group-deleted").into_response()),
+        Err(e) => {
+            let problems = Problems::of(&e).ok_or_else(|| page::service_failure(&user, &e))?;
+            Ok(group_page_again(&service, &user, &id, &problems, "").await)
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! API keys of the workspace: create with a label (the secret shown once, with a
 //! copy button), list (prefix, label, created, last used), revoke.
 
-use super::page::{self, Kind, Problems, Section};
+use super::page::{self, Kind, OrPage, Problems, Section};
 use super::{Console, Posted};
+use super::{Path, Query};
 use crate::service::console::ConsoleUser;
 use crate::service::{NewKey, Service, ServiceError};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
@@ -23,11 +24,8 @@ async fn keys_page(
     made: Option<&NewKey>,
     problems: &Problems,
     label: &str,
-) -> Response {
-    let keys = match service.workspace_keys(user.caller).await {
-        Ok(k) => k,
-        Err(e) => return page::service_failure(user, &e),
-    };
+) -> Result<Response, Response> {
+    let keys = service.workspace_keys(user.caller).await.or_page(user)?;
     let own = user.caller.actor.key_prefix();
     let markup = html! {
         h1 { "API keys" }
@@ -76,10 +74,10 @@ async fn keys_page(
     } else {
         StatusCode::OK
     };
-    page::respond(
+    Ok(page::respond(
         status,
         page::layout(Some(user), Section::Keys, "API keys", markup),
-    )
+    ))
 }
 
 /// `GET /console/keys`.
@@ -97,6 +95,7 @@ pub async fn list(
         "",
     )
     .await
+    .into_response()
 }
 
 /// `POST /console/keys`: the answer shows the new key once (never a redirect, so
@@ -108,9 +107,13 @@ pub async fn create(
 ) -> Response {
     let label = form.text("label");
     match service.create_workspace_key(user.caller, &label).await {
-        Ok(k) => keys_page(&service, &user, None, Some(&k), &Problems::none(), "").await,
+        Ok(k) => keys_page(&service, &user, None, Some(&k), &Problems::none(), "")
+            .await
+            .into_response(),
         Err(e) => match Problems::of(&e) {
-            Some(p) => keys_page(&service, &user, None, None, &p, &label).await,
+            Some(p) => keys_page(&service, &user, None, None, &p, &label)
+                .await
+                .into_response(),
             None => page::service_failure(&user, &e),
         },
     }

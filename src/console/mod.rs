@@ -30,7 +30,7 @@ use axum::Router;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 
-pub use auth::{COOKIE, Console, Posted};
+pub use auth::{COOKIE, Console, Path, Posted, Query};
 
 /// The largest console form body: room for an icon file of the default size cap.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

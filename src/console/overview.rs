@@ -3,7 +3,7 @@
 //! examples, with this server's address filled in).
 
 use super::Console;
-use super::page::{self, Section};
+use super::page::{self, OrPage, Section};
 use crate::service::Service;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -96,11 +96,8 @@ pub async fn show(
     State(service): State<Service>,
     Console(user): Console,
     headers: HeaderMap,
-) -> Response {
-    let counts = match service.workspace_counts(user.caller).await {
-        Ok(c) => c,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+) -> Result<Response, Response> {
+    let counts = service.workspace_counts(user.caller).await.or_page(&user)?;
     let base = base_url(&headers);
     let grupo_curl = format!(
         "curl -X POST '{base}/api_request/' \\\n  -d api_secret_key=YOUR_API_KEY -d add=groups \\\n  -d group_name='Group Name' -d description='Group Description'"
@@ -143,7 +140,7 @@ pub async fn show(
             None,
         ),
     ];
-    page::ok(
+    Ok(page::ok(
         &user,
         Section::Overview,
         "Overview",
@@ -172,5 +169,5 @@ pub async fn show(
                 }
             }
         },
-    )
+    ))
 }

@@ -419,3 +419,51 @@ pub fn when_ms(ms: i64) -> String {
         None => full,
     }
 }
+
+/// A service answer, or the page that says why there is none: for handlers that
+/// return `Result<Response, Response>` and read with `?`.
+pub trait OrPage<T> {
+    // The error is the handler's whole answer, made once per request: boxing it
+    // would only add an allocation.
+    #[allow(clippy::result_large_err)]
+    fn or_page(self, user: &ConsoleUser) -> Result<T, Response>;
+}
+
+impl<T> OrPage<T> for Result<T, ServiceError> {
+    fn or_page(self, user: &ConsoleUser) -> Result<T, Response> {
+        self.map_err(|e| service_failure(user, &e))
+    }
+}
+
+/// A signed-in page headed by its title: 200, or 422 when `refused` (a form shown
+/// again beside its errors).
+pub fn titled(
+    user: &ConsoleUser,
+    section: Section,
+    title: &str,
+    refused: bool,
+    body: Markup,
+) -> Response {
+    let markup = html! { h1 { (title) } (body) };
+    if refused {
+        invalid(user, section, title, markup)
+    } else {
+        ok(user, section, title, markup)
+    }
+}
+
+/// Links to the first page (when not on it) and the next: "First page" and "Next
+/// page", or "Newest" and "Older" for lists that run newest first.
+pub fn pager(label: &str, first: Option<&str>, next: Option<&str>, newest_first: bool) -> Markup {
+    let (first_word, next_word) = if newest_first {
+        ("Newest", "Older")
+    } else {
+        ("First page", "Next page")
+    };
+    html! {
+        nav.pager aria-label=(label) {
+            @if let Some(f) = first { a.button.secondary href=(f) { (first_word) } }
+            @if let Some(n) = next { a.button.secondary href=(n) rel="next" { (next_word) } }
+        }
+    }
+}

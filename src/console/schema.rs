@@ -3,11 +3,12 @@
 
 use super::page::{self, Kind, Problems, Section};
 use super::{Console, Posted};
+use super::{Path, Query};
 use crate::domain::ValidationErrors;
 use crate::domain::field::{FieldKind, NewFieldDef};
 use crate::service::console::ConsoleUser;
 use crate::service::{Service, ServiceError};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;

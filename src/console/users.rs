@@ -1,14 +1,15 @@
 //! Users: the list (paged by id), create, edit, remove, and the groups each
 //! belongs to.
 
-use super::page::{self, Kind, Problems, Section};
+use super::page::{self, Kind, OrPage, Problems, Section};
 use super::{Console, Posted};
+use super::{Path, Query};
 use crate::domain::group::Group;
 use crate::domain::listing::{GroupCursor, GroupQuery};
 use crate::domain::user::{GroupRole, User, UserDraft, UserId};
 use crate::service::console::ConsoleUser;
 use crate::service::{Service, ServiceError};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -28,19 +29,16 @@ pub async fn list(
     State(service): State<Service>,
     Console(user): Console,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let users = match service
+) -> Result<Response, Response> {
+    let users = service
         .list_users(user.caller, q.after.map(UserId), PAGE)
         .await
-    {
-        Ok(u) => u,
-        Err(e) => return page::service_failure(&user, &e),
-    };
+        .or_page(&user)?;
     let next = (users.len() == PAGE as usize)
         .then(|| users.last())
         .flatten()
         .map(|u| format!("/console/users?after={}", u.id.0));
-    page::ok(
+    Ok(page::ok(
         &user,
         Section::Users,
         "Users",
@@ -68,12 +66,9 @@ pub async fn list(
                     }
                 }
             }
-            nav.pager aria-label="Pages" {
-                @if q.after.is_some() { a.button.secondary href="/console/users" { "First page" } }
-                @if let Some(n) = &next { a.button.secondary href=(n) rel="next" { "Next page" } }
-            }
+            (page::pager("Pages", q.after.is_some().then_some("/console/users"), next.as_deref(), false))
         },
-    )
+    ))
 }
 
 struct Values {
@@ -134,12 +129,7 @@ pub async fn new_form(Console(user): Console) -> Response {
         email: String::new(),
     };
     let body = user_form(&user, "/console/users", &v, &Problems::none(), true);
-    page::ok(
-        &user,
-        Section::Users,
-        "New user",
-        html! { h1 { "New user" } (body) },
-    )
+    page::titled(&user, Section::Users, "New user", false, body)
 }
 
 /// `POST /console/users`.
@@ -158,12 +148,7 @@ pub async fn create(
         Err(e) => match Problems::of(&e) {
             Some(problems) => {
                 let body = user_form(&user, "/console/users", &values_of(&form), &problems, true);
-                page::invalid(
-                    &user,
-                    Section::Users,
-                    "New user",
-                    html! { h1 { "New user" } (body) },
-                )
+                page::titled(&user, Section::Users, "New user", true, body)
             }
             None => page::service_failure(&user, &e),
         },

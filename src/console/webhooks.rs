@@ -2,15 +2,16 @@
 //! deliveries with every attempt (send one again), and the audit log with its
 //! filters.
 
-use super::page::{self, Kind, Problems, Section};
+use super::page::{self, Kind, OrPage, Problems, Section};
 use super::{Console, Posted};
+use super::{Path, Query};
 use crate::domain::event::EventQuery;
 use crate::domain::event::{Event, EventPattern, EventType};
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::service::console::ConsoleUser;
 use crate::service::webhooks::{WebhookRequest, WithSecret};
 use crate::service::{Service, ServiceError};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -163,10 +164,7 @@ pub async fn events(
             div { button type="submit" { "Filter" } }
         }
         (event_table(&events))
-        nav.pager aria-label="Pages" {
-            @if before.is_some() { a.button.secondary href="/console/events" { "Newest" } }
-            @if let Some(n) = &next { a.button.secondary href=(n) rel="next" { "Older" } }
-        }
+        (page::pager("Pages", before.is_some().then_some("/console/events"), next.as_deref(), true))
     };
     if errors.is_empty() {
         page::ok(&user, Section::Events, "Audit log", markup)
@@ -186,12 +184,9 @@ pub async fn list(
     State(service): State<Service>,
     Console(user): Console,
     Query(q): Query<Done>,
-) -> Response {
-    let hooks = match service.list_webhooks(user.caller).await {
-        Ok(h) => h,
-        Err(e) => return page::service_failure(&user, &e),
-    };
-    page::ok(
+) -> Result<Response, Response> {
+    let hooks = service.list_webhooks(user.caller).await.or_page(&user)?;
+    Ok(page::ok(
         &user,
         Section::Webhooks,
         "Webhooks",
@@ -220,7 +215,7 @@ pub async fn list(
                 }
             }
         },
-    )
+    ))
 }
 
 fn state(h: &Webhook) -> Markup {
@@ -297,12 +292,7 @@ pub async fn new_form(Console(user): Console) -> Response {
         enabled: true,
     };
     let body = webhook_form(&user, "/console/webhooks", &v, &Problems::none(), true);
-    page::ok(
-        &user,
-        Section::Webhooks,
-        "New endpoint",
-        html! { h1 { "New endpoint" } (body) },
-    )
+    page::titled(&user, Section::Webhooks, "New endpoint", false, body)
 }
 
 /// `POST /console/webhooks`: the answer is the endpoint's page with its secret,
@@ -313,28 +303,22 @@ pub async fn create(
     form: Posted,
 ) -> Response {
     match service.create_webhook(user.caller, request_of(&form)).await {
-        Ok(made) => {
-            webhook_page(
-                &service,
-                &user,
-                made.webhook.id,
-                None,
-                Some(&made),
-                &Problems::none(),
-                None,
-                None,
-            )
-            .await
-        }
+        Ok(made) => webhook_page(
+            &service,
+            &user,
+            made.webhook.id,
+            None,
+            Some(&made),
+            &Problems::none(),
+            None,
+            None,
+        )
+        .await
+        .into_response(),
         Err(e) => match Problems::of(&e) {
             Some(p) => {
                 let body = webhook_form(&user, "/console/webhooks", &values_of(&form), &p, true);
-                page::invalid(
-                    &user,
-                    Section::Webhooks,
-                    "New endpoint",
-                    html! { h1 { "New endpoint" } (body) },
-                )
+                page::titled(&user, Section::Webhooks, "New endpoint", true, body)
             }
             None => page::service_failure(&user, &e),
         },
@@ -392,18 +376,12 @@ async fn webhook_page(
     problems: &Problems,
     posted: Option<&Posted>,
     before: Option<i64>,
-) -> Response {
-    let hook = match service.get_webhook(user.caller, id).await {
-        Ok(h) => h,
-        Err(e) => return page::service_failure(user, &e),
-    };
-    let deliveries = match service
+) -> Result<Response, Response> {
+    let hook = service.get_webhook(user.caller, id).await.or_page(user)?;
+    let deliveries = service
         .list_deliveries(user.caller, id, before, DELIVERY_PAGE)
         .await
-    {
-        Ok(d) => d,
-        Err(e) => return page::service_failure(user, &e),
-    };
+        .or_page(user)?;
     let v = posted.map(values_of).unwrap_or(Values {
         url: hook.url.clone(),
         events: hook.events.join("\n"),
@@ -416,7 +394,6 @@ async fn webhook_page(
         .flatten()
         .map(|d| format!("{base}?before={}#deliveries", d.id));
     let markup = html! {
-        h1 { "Endpoint " (hook.id) }
         (page::done_notice(done))
         @if let Some(s) = secret {
             div.secret role="status" {
@@ -439,17 +416,16 @@ async fn webhook_page(
         }
         h2 id="deliveries" { "Deliveries" }
         (delivery_table(user, id, &deliveries))
-        nav.pager aria-label="Delivery pages" {
-            @if before.is_some() { a.button.secondary href={(base) "#deliveries"} { "Newest" } }
-            @if let Some(o) = &older { a.button.secondary href=(o) rel="next" { "Older" } }
-        }
+        (page::pager("Delivery pages", before.is_some().then_some(format!("{base}#deliveries")).as_deref(), older.as_deref(), true))
     };
     let title = format!("Endpoint {}", hook.id);
-    if posted.is_some() {
-        page::invalid(user, Section::Webhooks, &title, markup)
-    } else {
-        page::ok(user, Section::Webhooks, &title, markup)
-    }
+    Ok(page::titled(
+        user,
+        Section::Webhooks,
+        &title,
+        posted.is_some(),
+        markup,
+    ))
 }
 
 fn number(raw: &str) -> Option<i64> {
@@ -477,6 +453,7 @@ pub async fn show(
         q.before,
     )
     .await
+    .into_response()
 }
 
 /// `POST /console/webhooks/{id}`.
@@ -498,7 +475,9 @@ pub async fn update(
         }
         Err(e @ ServiceError::WebhookNotFound) => page::service_failure(&user, &e),
         Err(e) => match Problems::of(&e) {
-            Some(p) => webhook_page(&service, &user, id, None, None, &p, Some(&form), None).await,
+            Some(p) => webhook_page(&service, &user, id, None, None, &p, Some(&form), None)
+                .await
+                .into_response(),
             None => page::service_failure(&user, &e),
         },
     }
@@ -515,19 +494,18 @@ pub async fn rotate(
         return page::service_failure(&user, &ServiceError::WebhookNotFound);
     };
     match service.rotate_webhook_secret(user.caller, id).await {
-        Ok(made) => {
-            webhook_page(
-                &service,
-                &user,
-                id,
-                None,
-                Some(&made),
-                &Problems::none(),
-                None,
-                None,
-            )
-            .await
-        }
+        Ok(made) => webhook_page(
+            &service,
+            &user,
+            id,
+            None,
+            Some(&made),
+            &Problems::none(),
+            None,
+            None,
+        )
+        .await
+        .into_response(),
         Err(e) => page::service_failure(&user, &e),
     }
 }

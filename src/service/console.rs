@@ -283,14 +283,7 @@ impl Service {
         if s.needs_touch(at) {
             self.store.touch_session(&hash, at).await?;
         }
-        let workspace_name = self
-            .store
-            .list_workspaces()
-            .await?
-            .into_iter()
-            .find(|w| w.id == s.workspace)
-            .map(|w| w.name)
-            .unwrap_or_default();
+        let workspace_name = self.workspace_by_id(s.workspace).await?.name;
         Ok(ConsoleUser {
             caller: Caller {
                 workspace: s.workspace,
@@ -323,6 +316,20 @@ impl Service {
         }
     }
 
+    /// A workspace by id (a session's or a caller's: it exists unless removed
+    /// since). Workspaces are few; the list is one short read.
+    async fn workspace_by_id(
+        &self,
+        id: WorkspaceId,
+    ) -> Result<crate::domain::workspace::Workspace, ServiceError> {
+        self.store
+            .list_workspaces()
+            .await?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| ServiceError::Refused("workspace not found".into()))
+    }
+
     /// Ends a console session (signing out).
     pub async fn console_sign_out(&self, token: &str) -> Result<(), ServiceError> {
         Ok(self.store.delete_session(&token_hash(token)).await?)
@@ -351,13 +358,7 @@ impl Service {
         label: &str,
     ) -> Result<super::NewKey, ServiceError> {
         self.audited(caller, async move {
-            let ws = self
-                .store
-                .list_workspaces()
-                .await?
-                .into_iter()
-                .find(|w| w.id == caller.workspace)
-                .ok_or_else(|| ServiceError::Refused("workspace not found".into()))?;
+            let ws = self.workspace_by_id(caller.workspace).await?;
             self.create_key_in(&ws, label).await
         })
         .await

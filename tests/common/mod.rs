@@ -802,3 +802,29 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// The status of `GET /api/v1/groups` with `key` (whether a key works).
+    pub async fn status_with_key(&self, key: &str) -> u16 {
+        reqwest::Client::new()
+            .get(self.url("/api/v1/groups"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// The id of the default workspace's built-in Admin group.
+    pub async fn admin_group_id(&self) -> serde_json::Value {
+        let (_, groups) = self.rest("GET", "/api/v1/groups?limit=10", None).await;
+        groups["items"]
+            .as_array()
+            .expect("a page of groups")
+            .iter()
+            .find(|g| g["builtin"] == "admin")
+            .expect("the Admin group")["id"]
+            .clone()
+    }
+}

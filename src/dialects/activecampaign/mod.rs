@@ -174,8 +174,9 @@ async fn dispatch(service: &Service, caller: Caller, request: &Request) -> Resul
             "api_action is required, e.g. api_action=group_add".to_string(),
         )),
         other => Err(Failure::new(format!(
-            "Invalid function: {other} is not supported here; the group calls are \
-             group_add, group_edit, group_view, group_list, group_delete and group_delete_list"
+            "Invalid function: {other} is not supported here; the group calls are {} and {}",
+            ACTIONS[..ACTIONS.len() - 1].join(", "),
+            ACTIONS[ACTIONS.len() - 1]
         ))),
     }
 }
