@@ -77,6 +77,25 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
                 out.append(f"| {label} | {g['rps']:.0f} | {a['tps']:.0f} | {g['rps'] / a['tps']:.2f} | "
                            f"{g['p99_ms']:.2f} | {a['latency_ms'] or 0:.2f} |")
         out.append("")
+        split = [(label, next((r for r in er if r["scenario"].startswith(scenario) and "cpu_us" in r), None),
+                  anchors.get(op)) for op, label, scenario in
+                 [("create", "create", "REST POST /api/v1/groups"), ("madd", "member add", "REST member add"),
+                  ("read", "read by id", "REST GET /api/v1/groups/{id}")]]
+        if any(g and a and "cpu_us" in a for _, g, a in split):
+            out.append("CPU per operation in the same runs, in microseconds of one core (`bench/cpu.py`: "
+                       "the machine's busy time, groupd's process, every PostgreSQL process; \"rest\" is the "
+                       "load generator, wrk or pgbench, and anything else running). Two cores give "
+                       "2,000,000 µs a second, so where the total per operation is near 2,000,000 / rate "
+                       "the machine's CPU is what bounds the rate:\n")
+            out.append("| operation | groupd: total | groupd process | its PostgreSQL | wrk and rest | "
+                       "anchor: total | anchor's PostgreSQL | pgbench and rest |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for label, g, a in split:
+                if g and a and "cpu_us" in a:
+                    gc, ac = g["cpu_us"], a["cpu_us"]
+                    out.append(f"| {label} | {gc['total']:.0f} | {gc['groupd']:.0f} | {gc['postgres']:.0f} | "
+                               f"{gc['rest']:.0f} | {ac['total']:.0f} | {ac['postgres']:.0f} | {ac['rest']:.0f} |")
+            out.append("")
     rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")

@@ -920,3 +920,135 @@ async fn rest_create_answers_what_get_shows() {
     assert_eq!(made, shown);
     assert_eq!(made["name"], "Chess Club");
 }
+
+/// Member counts are kept apart from the rows they count (on PostgreSQL, in
+/// slots that adds write without waiting on each other): after many changes of
+/// every kind, run concurrently through REST and Grupo, every count groupd shows
+/// (REST's group and list, the CLI) equals a count of the membership rows.
+#[tokio::test]
+async fn member_counts_match_the_rows_after_any_mix_of_changes() {
+    let app = Arc::new(spawn_app().await);
+    let groups = [
+        group(&app, json!({"name": "Mix open", "slug": "mix-open"})).await,
+        group(&app, json!({"name": "Mix other", "slug": "mix-other"})).await,
+        group(
+            &app,
+            json!({"name": "Mix limited", "slug": "mix-limited", "limits": {"user": {"amount": 12}}}),
+        )
+        .await,
+    ];
+    let slugs = ["mix-open", "mix-other", "mix-limited"];
+    for i in 0..48 {
+        user(&app, &format!("mixer{i}")).await;
+    }
+    // A fixed pseudo-random plan (xorshift), so a failure can be replayed.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut tasks = Vec::new();
+    for step in 0..640 {
+        let app = app.clone();
+        let slug = slugs[next(3) as usize];
+        let who = format!("mixer{}", next(48));
+        let others: Vec<String> = (0..1 + next(6))
+            .map(|_| format!("mixer{}", next(48)))
+            .collect();
+        let kind = if step % 80 == 79 { 9 } else { next(8) };
+        tasks.push(tokio::spawn(async move {
+            let status = match kind {
+                0 | 1 => {
+                    app.rest(
+                        "POST",
+                        &format!("/api/v1/groups/{slug}/members"),
+                        Some(json!({"user": who})),
+                    )
+                    .await
+                    .0
+                }
+                2 => {
+                    app.rest(
+                        "POST",
+                        &format!("/api/v1/groups/{slug}/members/bulk-add"),
+                        Some(json!({"users": others})),
+                    )
+                    .await
+                    .0
+                }
+                3 => {
+                    app.rest(
+                        "DELETE",
+                        &format!("/api/v1/groups/{slug}/members/{who}"),
+                        None,
+                    )
+                    .await
+                    .0
+                }
+                4 => {
+                    app.rest(
+                        "POST",
+                        &format!("/api/v1/groups/{slug}/members/bulk-remove"),
+                        Some(json!({"users": others})),
+                    )
+                    .await
+                    .0
+                }
+                5 => {
+                    app.rest(
+                        "POST",
+                        &format!("/api/v1/users/{who}/groups"),
+                        Some(json!({"group": slug})),
+                    )
+                    .await
+                    .0
+                }
+                6 => {
+                    let v = app
+                        .grupo(&[("add", "group_members"), ("group", slug), ("user", &who)])
+                        .await;
+                    if v["error_key"].is_null() { 200 } else { 409 }
+                }
+                7 => {
+                    let v = app
+                        .grupo(&[("remove", "group_members"), ("group", slug), ("user", &who)])
+                        .await;
+                    if v["error_key"].is_null() { 200 } else { 404 }
+                }
+                // Now and then a user goes, with all their memberships.
+                _ => {
+                    app.rest("DELETE", &format!("/api/v1/users/{who}"), None)
+                        .await
+                        .0
+                }
+            };
+            assert!(status < 500, "step {step} answered {status}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, list) = app.rest("GET", "/api/v1/groups?limit=100", None).await;
+    for (g, slug) in groups.iter().zip(slugs) {
+        let rows = app
+            .sql_count(&format!(
+                "SELECT count(*) FROM memberships WHERE group_id = {g}"
+            ))
+            .await;
+        let (_, shown) = app.rest("GET", &format!("/api/v1/groups/{g}"), None).await;
+        assert_eq!(shown["member_count"], rows, "REST GET of {slug}");
+        let listed = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == *g)
+            .expect("the group in the list");
+        assert_eq!(listed["member_count"], rows, "REST list of {slug}");
+        assert_eq!(app.show_group(slug)["member_count"], rows, "CLI of {slug}");
+        if slug == "mix-limited" {
+            assert!(rows <= 12, "the limited group holds {rows}");
+        }
+    }
+}

@@ -84,15 +84,7 @@ async fn two_instances_are_one_service() {
     // A username and a slug with one name raced through both, many times.
     race_username_against_slug(&a, &b, 300).await;
 
-    // The last places of a limited group raced through both.
-    let (s, _) = a
-        .rest(
-            "POST",
-            "/api/v1/groups",
-            Some(json!({"name": "Three", "slug": "three", "limits": {"user": {"amount": 3}}})),
-        )
-        .await;
-    assert_eq!(s, 201);
+    // The last places of limited groups raced through both, round after round.
     for i in 0..24 {
         let (s, _) = a
             .rest(
@@ -103,18 +95,84 @@ async fn two_instances_are_one_service() {
             .await;
         assert_eq!(s, 201);
     }
-    let joined = race(&a, &b, 24, "group_full", |i| {
-        let body = json!({"group": "three"});
-        (format!("/api/v1/users/joiner{i}/groups"), body)
+    for round in 0..6 {
+        let (slug, limit) = (format!("limited{round}"), 3 + round);
+        let (s, _) = a
+            .rest(
+                "POST",
+                "/api/v1/groups",
+                Some(
+                    json!({"name": "Limited", "slug": slug, "limits": {"user": {"amount": limit}}}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 201);
+        // Joins on the users' behalf and administrative adds, mixed.
+        let joined = race(&a, &b, 24, "group_full", |i| {
+            if i % 3 == 0 {
+                let body = json!({"user": format!("joiner{i}")});
+                (format!("/api/v1/groups/{slug}/members"), body)
+            } else {
+                let body = json!({"group": slug});
+                (format!("/api/v1/users/joiner{i}/groups"), body)
+            }
+        })
+        .await;
+        assert_eq!(joined, limit, "round {round}");
+        assert_member_count(&b, &slug, limit).await;
+    }
+
+    // A limit set through one instance binds adds through the other at once,
+    // though that one last saw the group without a limit.
+    let (s, _) = a
+        .rest(
+            "POST",
+            "/api/v1/groups",
+            Some(json!({"name": "Open", "slug": "later"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    for (app, who) in [(&a, "joiner0"), (&b, "joiner23")] {
+        let (s, _) = app
+            .rest(
+                "POST",
+                "/api/v1/groups/later/members",
+                Some(json!({"user": who})),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, _) = b
+        .rest(
+            "PATCH",
+            "/api/v1/groups/later",
+            Some(json!({"limits": {"user": {"amount": 3}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let joined = race(&a, &b, 22, "group_full", |i| {
+        let body = json!({"user": format!("joiner{}", i + 1)});
+        ("/api/v1/groups/later/members".to_string(), body)
     })
     .await;
-    assert_eq!(joined, 3);
-    let (_, v) = b
-        .rest("GET", "/api/v1/groups/three/members?limit=100", None)
+    assert_eq!(joined, 1);
+    assert_member_count(&a, "later", 3).await;
+}
+
+/// The group's member count, as shown, and its member list agree with `n`.
+async fn assert_member_count(app: &TestApp, slug: &str, n: usize) {
+    let (_, v) = app
+        .rest(
+            "GET",
+            &format!("/api/v1/groups/{slug}/members?limit=100"),
+            None,
+        )
         .await;
-    assert_eq!(v["items"].as_array().unwrap().len(), 3);
-    let (_, g) = b.rest("GET", "/api/v1/groups/three", None).await;
-    assert_eq!(g["member_count"], 3);
+    assert_eq!(v["items"].as_array().unwrap().len(), n, "{slug}");
+    let (_, g) = app
+        .rest("GET", &format!("/api/v1/groups/{slug}"), None)
+        .await;
+    assert_eq!(g["member_count"], n, "{slug}");
 }
 
 fn data_dir_with(url: &str) -> tempfile::TempDir {

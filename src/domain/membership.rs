@@ -46,6 +46,13 @@ pub struct MemberAddPlan {
     pub member_count: i64,
 }
 
+/// Whether an add to a group with `policy` depends on how many members it has:
+/// only under a member limit. Where it does not, an engine may plan an add
+/// without reading the count (and without holding the row that keeps it).
+pub fn adds_need_count(policy: &GroupPolicy) -> bool {
+    policy.member_limit().is_some()
+}
+
 /// Decides an add of `asked` to a group with `policy` and `member_count` members.
 ///
 /// Users are taken in the order asked: the first one not in `known` is an

@@ -54,15 +54,14 @@ impl Service {
         group: &str,
         user: &str,
         role: Option<GroupRole>,
-    ) -> Result<(Group, User, bool), ServiceError> {
+    ) -> Result<(GroupId, User, bool), ServiceError> {
         self.audited(caller, async move {
-            let g = self.get_group(caller, group).await?;
-            let u = self.get_user(caller, user).await?;
+            let (g, u) = self.group_and_user(caller, group, user).await?;
             let added = self
                 .store
                 .add_members(
                     caller.workspace,
-                    g.id,
+                    g,
                     vec![u.id],
                     role,
                     OnExisting::Keep,
@@ -74,6 +73,30 @@ impl Service {
         .await
     }
 
+    /// The group and user a membership write names, the group's problem first
+    /// when both have one. A group named by number is not read: the store's
+    /// write finds out, in its own statement, whether the group is in the
+    /// workspace (only when the user is not found is the group looked up, to
+    /// report it first). A slug is looked up.
+    async fn group_and_user(
+        &self,
+        caller: Caller,
+        group: &str,
+        user: &str,
+    ) -> Result<(GroupId, User), ServiceError> {
+        let Some(GroupRef::Id(id)) = GroupRef::parse(group) else {
+            let g = self.get_group(caller, group).await?;
+            return Ok((g.id, self.get_user(caller, user).await?));
+        };
+        match self.get_user(caller, user).await {
+            Ok(u) => Ok((id, u)),
+            Err(e) => {
+                self.get_group(caller, group).await?;
+                Err(e)
+            }
+        }
+    }
+
     /// Administrative removal: unleavable groups do not stop it.
     pub async fn remove_member(
         &self,
@@ -82,10 +105,9 @@ impl Service {
         user: &str,
     ) -> Result<(), ServiceError> {
         self.audited(caller, async move {
-            let g = self.get_group(caller, group).await?;
-            let u = self.get_user(caller, user).await?;
+            let (g, u) = self.group_and_user(caller, group, user).await?;
             self.store
-                .remove_members(caller.workspace, g.id, vec![u.id], true)
+                .remove_members(caller.workspace, g, vec![u.id], true)
                 .await?;
             Ok(())
         })

@@ -173,7 +173,24 @@ pub const TABLES: &[TableSpec] = &[
 impl TableSpec {
     /// `SELECT ... FROM table [WHERE filter] ORDER BY ...` for one workspace or all.
     pub fn select_sql(&self, ws: Option<i64>) -> String {
-        let cols: Vec<&str> = self.columns.iter().map(|(c, _)| *c).collect();
+        self.select_sql_with(ws, |_| None)
+    }
+
+    /// [`select_sql`](Self::select_sql), with `expr(column)` in place of the
+    /// columns an engine stores otherwise (each still read as `column`).
+    pub fn select_sql_with(
+        &self,
+        ws: Option<i64>,
+        expr: impl Fn(&str) -> Option<&'static str>,
+    ) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(c, _)| match expr(c) {
+                Some(e) => format!("{e} AS {c}"),
+                None => (*c).to_string(),
+            })
+            .collect();
         let filter = match ws {
             Some(id) => format!(
                 " WHERE {}",

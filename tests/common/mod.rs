@@ -804,6 +804,26 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The number a `SELECT count(*) ...` gives on the app's database.
+    pub async fn sql_count(&self, query: &str) -> i64 {
+        match std::fs::read_to_string(self.dir.join(CONFIG)) {
+            Ok(text) => {
+                let url = text.split('"').nth(1).expect("database_url").to_string();
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the app's database");
+                tokio::spawn(conn);
+                client.query_one(query, &[]).await.expect("count").get(0)
+            }
+            Err(_) => rusqlite::Connection::open(self.dir.join("groupd.db"))
+                .expect("open")
+                .query_row(query, [], |r| r.get(0))
+                .expect("count"),
+        }
+    }
+}
+
+impl TestApp {
     /// The status of `GET /api/v1/groups` with `key` (whether a key works).
     pub async fn status_with_key(&self, key: &str) -> u16 {
         reqwest::Client::new()

@@ -69,7 +69,7 @@ pub async fn add(
     Ok((
         status,
         Json(MemberAdded {
-            group_id: g.id.0,
+            group_id: g.0,
             user: UserOut::from(&u),
             added,
         }),

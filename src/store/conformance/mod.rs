@@ -48,8 +48,14 @@ pub use sessions::*;
 
 /// Undoes the migrations from events on (SQLite 10 and 11, PostgreSQL 6 and 7) on
 /// either engine, for tests that make an older database by moving its version back.
+/// On PostgreSQL, [`UNDO_PG_COUNT_SLOTS_MIGRATION`] goes first.
 pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE console_sessions; ALTER TABLE api_keys DROP COLUMN last_used_at; DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
+
+/// Undoes PostgreSQL's migration 8 (member count slots); its event indexes go
+/// with the events table.
+pub const UNDO_PG_COUNT_SLOTS_MIGRATION: &str =
+    "DROP TABLE member_counts; DROP FUNCTION groupd_assumption_failed();";
 
 pub use crate::store::now_ms;
 

@@ -26,7 +26,16 @@ impl DumpStore for PostgresStore {
         let mut out = vec![header_line()];
         for table in TABLES {
             for r in tx
-                .query(&table.select_sql(ws.map(|w| w.0)), &[])
+                .query(
+                    &table.select_sql_with(ws.map(|w| w.0), |column| {
+                        // The count with its slots' deltas (see `member_count_of_g!`).
+                        (table.name == "groups" && column == "member_count").then_some(
+                            "(member_count + COALESCE((SELECT sum(mc.n) FROM member_counts mc \
+                             WHERE mc.group_id = groups.id), 0))::bigint",
+                        )
+                    }),
+                    &[],
+                )
                 .await
                 .map_err(pg_err)?
             {

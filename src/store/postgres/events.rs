@@ -5,6 +5,70 @@ use super::*;
 use crate::domain::event::{Audit, Event, EventDraft, EventPattern, EventType};
 use crate::store::{EventQuery, EventStore};
 
+/// The `INSERT INTO events` of [`EventRows`], from `SELECT` on: `$1` is the
+/// workspace and `$2`..`$10` [`EventRows::params`]; `$group` is what fills
+/// `group_id` (`x.g`, or the id a statement has just made) and `$from` what else
+/// the rows are selected from. One-statement writes put it in a `WITH` clause.
+macro_rules! insert_events {
+    ($group:literal, $from:literal) => {
+        concat!(
+            "INSERT INTO events (workspace_id, type, at_ms, actor, actor_label, door, \
+                 group_id, user_id, subject, changes) \
+             SELECT $1, x.t, $2, $3, (SELECT label FROM api_keys WHERE prefix = $4), $5, ",
+            $group,
+            ", x.u, x.s, x.c FROM ",
+            $from,
+            "unnest($6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
+               WITH ORDINALITY AS x(t, g, u, s, c, ord) ORDER BY x.ord"
+        )
+    };
+}
+pub(super) use insert_events;
+
+/// Event drafts and their audit as the parameters of [`insert_events!`].
+pub(super) struct EventRows<'a> {
+    at_ms: i64,
+    actor: String,
+    key_prefix: Option<&'a str>,
+    door: Option<&'static str>,
+    types: Vec<&'static str>,
+    groups: Vec<Option<i64>>,
+    users: Vec<Option<i64>>,
+    subjects: Vec<Option<&'a str>>,
+    changes: Vec<&'a str>,
+}
+
+impl<'a> EventRows<'a> {
+    pub(super) fn new(audit: &'a Audit, drafts: &'a [EventDraft]) -> EventRows<'a> {
+        EventRows {
+            at_ms: now_ms(),
+            actor: audit.actor.to_string(),
+            key_prefix: audit.actor.key_prefix(),
+            door: audit.door.map(|d| d.as_str()),
+            types: drafts.iter().map(|d| d.kind.as_str()).collect(),
+            groups: drafts.iter().map(|d| d.group).collect(),
+            users: drafts.iter().map(|d| d.user).collect(),
+            subjects: drafts.iter().map(|d| d.subject.as_deref()).collect(),
+            changes: drafts.iter().map(EventDraft::changes_json).collect(),
+        }
+    }
+
+    /// `$2` to `$10` of [`insert_events!`].
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.at_ms,
+            &self.actor,
+            &self.key_prefix,
+            &self.door,
+            &self.types,
+            &self.groups,
+            &self.users,
+            &self.subjects,
+            &self.changes,
+        ]
+    }
+}
+
 /// Writes `drafts` as events of `ws`, stamped with `audit`: one statement,
 /// inside the caller's transaction, so the events commit with the change or not
 /// at all. Webhook deliveries are queued from the events later, in batches (see
@@ -22,38 +86,12 @@ pub(super) async fn record<C: GenericClient>(
     if drafts.is_empty() {
         return Ok(());
     }
-    let types: Vec<&str> = drafts.iter().map(|d| d.kind.as_str()).collect();
-    let groups: Vec<Option<i64>> = drafts.iter().map(|d| d.group).collect();
-    let users: Vec<Option<i64>> = drafts.iter().map(|d| d.user).collect();
-    let subjects: Vec<Option<&str>> = drafts.iter().map(|d| d.subject.as_deref()).collect();
-    let changes: Vec<&str> = drafts.iter().map(EventDraft::changes_json).collect();
-    let actor = audit.actor.to_string();
-    let door = audit.door.map(|d| d.as_str());
-    c.execute(
-        &c.cached(
-            "INSERT INTO events (workspace_id, type, at_ms, actor, actor_label, door, \
-                 group_id, user_id, subject, changes) \
-             SELECT $1, x.t, $3, $4, (SELECT label FROM api_keys WHERE prefix = $5), $6, \
-                 x.g, x.u, x.s, x.c \
-             FROM unnest($2::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
-               WITH ORDINALITY AS x(t, g, u, s, c, ord) ORDER BY x.ord",
-        )
-        .await?,
-        &[
-            &ws.0,
-            &types,
-            &now_ms(),
-            &actor,
-            &audit.actor.key_prefix(),
-            &door,
-            &groups,
-            &users,
-            &subjects,
-            &changes,
-        ],
-    )
-    .await
-    .map_err(pg_err)?;
+    let rows = EventRows::new(audit, drafts);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ws.0];
+    params.extend(rows.params());
+    c.execute(&c.cached(insert_events!("x.g", "")).await?, &params)
+        .await
+        .map_err(pg_err)?;
     Ok(())
 }
 

@@ -59,6 +59,13 @@ pub(super) async fn delete_groups_in<C: GenericClient>(
             record(c, ws, audit, &[event::group_deleted(&before)]).await?;
         }
         c.execute(
+            &c.cached("DELETE FROM member_counts WHERE group_id = $1")
+                .await?,
+            &[&id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        c.execute(
             &c.cached("DELETE FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE")
                 .await?,
             &[&ws.0, &id.0],

@@ -1,11 +1,11 @@
 //! Memberships: the engine reads the rows, [`crate::domain::membership`] decides,
 //! and the engine writes what it decided.
 
-use super::events::record;
+use super::events::{EventRows, insert_events, record};
 use super::*;
 use crate::domain::event::{self, Audit};
 use crate::domain::membership::{
-    KnownUsers, MemberAddPlan, plan_member_adds, plan_member_removals,
+    KnownUsers, MemberAddPlan, adds_need_count, plan_member_adds, plan_member_removals,
 };
 use crate::store::parse_policy;
 use std::collections::BTreeSet;
@@ -21,11 +21,20 @@ impl MemberStore for PostgresStore {
         on_existing: OnExisting,
         now: i64,
     ) -> Result<u64, StoreError> {
+        let audit = Self::audit();
+        if role.is_none()
+            && let Some(n) = self
+                .add_members_at_once(ws, group, &users, on_existing, now, &audit)
+                .await?
+        {
+            return Ok(n);
+        }
         let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let audit = Self::audit();
-        let n = add_members_in(&tx, ws, group, users, role, on_existing, now, &audit).await?;
+        let (n, policy) =
+            add_members_in(&tx, ws, group, users, role, on_existing, now, &audit).await?;
         tx.commit().await.map_err(pg_err)?;
+        self.policies.put(group, policy.text, policy.policy);
         Ok(n)
     }
 
@@ -107,11 +116,82 @@ fn ids(users: &[UserId]) -> Vec<i64> {
     users.iter().map(|u| u.0).collect()
 }
 
+impl PostgresStore {
+    /// The common add, in one statement and one round trip: no role asked, to a
+    /// group whose adds do not depend on its member count (no member limit), as
+    /// this instance last read its policy. The domain plans on what the statement
+    /// assumes (every user asked exists in the workspace and none is a member
+    /// yet), and the statement checks it: it locks the group row for key share
+    /// (never waiting on another add) only if its policy is still the one planned
+    /// on, inserts the memberships, and adds to the count in its connection's
+    /// slot; when fewer rows went in than planned it aborts, writing nothing.
+    /// `None` then, or when there is no policy to plan on: the caller takes the
+    /// careful path ([`add_members_in`]), which reads the rows as they are.
+    async fn add_members_at_once(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        users: &[UserId],
+        on_existing: OnExisting,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(cached) = self.policies.get(group) else {
+            return Ok(None);
+        };
+        if adds_need_count(&cached.policy) || users.is_empty() {
+            return Ok(None);
+        }
+        let assumed: KnownUsers = users.iter().map(|u| (*u, None)).collect();
+        let Ok(plan) = plan_member_adds(&cached.policy, 0, users, &assumed, None, on_existing)
+        else {
+            return Ok(None);
+        };
+        let drafts = event::member_add_events(group.0, &plan, &assumed);
+        let events = EventRows::new(audit, &drafts);
+        let joining = ids(&plan.joining);
+        let role = plan.role.as_str();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ws.0];
+        params.extend(events.params());
+        params.extend::<[&(dyn ToSql + Sync); 5]>([&group.0, &cached.text, &joining, &role, &now]);
+        let c = self.client_for(op!()).await?;
+        let sql = concat!(
+            "WITH g AS (SELECT id FROM groups WHERE id = $11 AND workspace_id = $1 \
+               AND policy = $12 FOR KEY SHARE), \
+             ins AS (INSERT INTO memberships (group_id, user_id, role, joined_at) \
+               SELECT g.id, u.id, $14, $15 FROM g JOIN users u \
+                 ON u.workspace_id = $1 AND u.id = ANY($13::bigint[]) ORDER BY u.id \
+               ON CONFLICT DO NOTHING RETURNING user_id), \
+             n AS (SELECT count(*) AS n FROM ins), \
+             counted AS (INSERT INTO member_counts (group_id, slot, n) \
+               SELECT $11, (pg_backend_pid() % 16)::smallint, n.n FROM n WHERE n.n > 0 \
+               ON CONFLICT (group_id, slot) DO UPDATE SET n = member_counts.n + excluded.n), \
+             recorded AS (",
+            insert_events!("x.g", ""),
+            ") SELECT CASE WHEN n.n = cardinality($13::bigint[]) THEN n.n \
+               ELSE groupd_assumption_failed() END FROM n"
+        );
+        match c.query_one(&c.cached(sql).await?, &params).await {
+            Ok(_) => Ok(Some(plan.joining.len() as u64)),
+            Err(e) if assumption_failed(&e) => Ok(None),
+            Err(e) => Err(membership_err(e)),
+        }
+    }
+}
+
+/// A group's policy as [`add_members_in`] read it, under the row lock.
+pub(super) struct ReadPolicy {
+    text: String,
+    policy: crate::domain::policy::GroupPolicy,
+}
+
 /// Adds members inside the caller's transaction; see [`MemberStore::add_members`].
-/// Locks the group row (which serialises every membership change of the group, on
-/// every instance) reading its policy and count, reads which of the users exist and
-/// their roles in one query; the domain decides; at most three statements write,
-/// and one records the events.
+/// Locks the group row (which serialises the group's membership changes that
+/// take this path, on every instance, and waits for one-statement adds in
+/// flight) reading its policy and count, reads which of the users exist and
+/// their roles in one query; the domain decides; at most three statements
+/// write, and one records the events. Returns the number who joined and the
+/// policy it read.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn add_members_in<C: GenericClient>(
     c: &C,
@@ -122,10 +202,13 @@ pub(super) async fn add_members_in<C: GenericClient>(
     on_existing: OnExisting,
     now: i64,
     audit: &Audit,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, ReadPolicy), StoreError> {
     let row = c
         .query_opt(
-            &c.cached("SELECT policy, member_count FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE").await?,
+            &c.cached(
+                "SELECT policy FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE",
+            )
+            .await?,
             &[&ws.0, &group.0],
         )
         .await
@@ -133,8 +216,24 @@ pub(super) async fn add_members_in<C: GenericClient>(
     let Some(row) = row else {
         return Err(StoreError::NotFound(Entity::Group));
     };
-    let policy = parse_policy(&row.get::<_, String>(0))?;
-    let count: i64 = row.get(1);
+    let text: String = row.get(0);
+    let policy = parse_policy(&text)?;
+    // Read after the lock, in a statement of its own: a statement's snapshot is
+    // taken before it waits for a lock, so the count read with the lock would
+    // miss the deltas of the adds it waited for.
+    let count: i64 = c
+        .query_one(
+            &c.cached(concat!(
+                "SELECT ",
+                member_count_of_g!(),
+                " FROM groups g WHERE g.id = $1"
+            ))
+            .await?,
+            &[&group.0],
+        )
+        .await
+        .map_err(pg_err)?
+        .get(0);
     let known = known_users(c, ws, group, &users).await?;
     let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
     write_adds(c, group, &plan, now).await?;
@@ -145,7 +244,7 @@ pub(super) async fn add_members_in<C: GenericClient>(
         &event::member_add_events(group.0, &plan, &known),
     )
     .await?;
-    Ok(plan.joining.len() as u64)
+    Ok((plan.joining.len() as u64, ReadPolicy { text, policy }))
 }
 
 /// Those of `users` who exist in the workspace, each with their role in `group`.
@@ -199,17 +298,17 @@ async fn write_adds<C: GenericClient>(
         c.execute(
             &c.cached(
                 "INSERT INTO memberships (group_id, user_id, role, joined_at) \
-                 SELECT $1::BIGINT, u, $3::TEXT, $4::BIGINT FROM unnest($2::BIGINT[]) AS u",
+                 SELECT $1::BIGINT, u, $3::TEXT, $4::BIGINT FROM unnest($2::BIGINT[]) AS u \
+                 ORDER BY u",
             )
             .await?,
             &[&group.0, &ids(&plan.joining), &role, &now],
         )
         .await
-        .map_err(pg_err)?;
+        .map_err(membership_err)?;
         c.execute(
-            &c.cached("UPDATE groups SET member_count = $2 WHERE id = $1")
-                .await?,
-            &[&group.0, &plan.member_count],
+            &c.cached(COUNT_DELTA).await?,
+            &[&group.0, &(plan.joining.len() as i64)],
         )
         .await
         .map_err(pg_err)?;
@@ -217,8 +316,8 @@ async fn write_adds<C: GenericClient>(
     Ok(())
 }
 
-/// Removes members in the caller's transaction, with the group row locked. The
-/// delete is the read: the rows it returns are the users who were members, and
+/// Removes members in the caller's transaction, with the group row locked for
+/// key share (so that it stays, without waiting on adds). The delete is the read: the rows it returns are the users who were members, and
 /// when the domain refuses the removal the transaction rolls it back.
 async fn remove_members_in<C: GenericClient>(
     c: &C,
@@ -228,7 +327,17 @@ async fn remove_members_in<C: GenericClient>(
     require_member: bool,
     audit: &Audit,
 ) -> Result<u64, StoreError> {
-    if lock_group(c, ws, group).await?.is_none() {
+    let found = c
+        .query_opt(
+            &c.cached(
+                "SELECT 1 FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR KEY SHARE",
+            )
+            .await?,
+            &[&ws.0, &group.0],
+        )
+        .await
+        .map_err(pg_err)?;
+    if found.is_none() {
         return Err(StoreError::NotFound(Entity::Group));
     }
     let were_members: BTreeSet<UserId> = if users.is_empty() {
@@ -249,15 +358,6 @@ async fn remove_members_in<C: GenericClient>(
         .collect()
     };
     let leaving = plan_member_removals(&users, &were_members, require_member)?;
-    if !leaving.is_empty() {
-        c.execute(
-            &c.cached("UPDATE groups SET member_count = member_count - $2 WHERE id = $1")
-                .await?,
-            &[&group.0, &(leaving.len() as i64)],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
     record(
         c,
         ws,
@@ -265,5 +365,23 @@ async fn remove_members_in<C: GenericClient>(
         &event::member_removed_events(group.0, &leaving),
     )
     .await?;
+    if !leaving.is_empty() {
+        c.execute(
+            &c.cached(COUNT_DELTA).await?,
+            &[&group.0, &-(leaving.len() as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     Ok(leaving.len() as u64)
+}
+
+/// A membership write's error: a user deleted while being added (the
+/// memberships' foreign key) is a user not found.
+fn membership_err(e: tokio_postgres::Error) -> StoreError {
+    match constraint(&e, &SqlState::FOREIGN_KEY_VIOLATION).as_deref() {
+        Some("memberships_user_id_fkey") => StoreError::NotFound(Entity::User),
+        Some("memberships_group_id_fkey") => StoreError::NotFound(Entity::Group),
+        _ => pg_err(e),
+    }
 }

@@ -247,6 +247,41 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
 ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT;
 "#,
+    // 8: no hot rows. A group's member count is `groups.member_count` plus the
+    // deltas in `member_counts`, one row per (group, slot); a write adds its delta
+    // to the slot of its connection, so adds to one group from many connections
+    // do not wait on one row. A transaction writes its slots last, in group
+    // order, after every other row lock it takes, so that two writes sharing a
+    // slot never wait on each other in a cycle. One-statement writes check what they assumed and,
+    // when it does not hold, call `groupd_assumption_failed()`, which aborts the
+    // statement (nothing written) so the engine can take the careful path. An
+    // event is written with only the indexes its numbering needs; the indexes for
+    // reading numbered events take their entries when the sequencer numbers it.
+    r#"
+-- No foreign key: its check would lock the group row, and a count write would
+-- then wait on (or deadlock with) a write holding that row. A group's slots are
+-- deleted with it (`group_removal.rs`).
+CREATE TABLE member_counts (
+    group_id BIGINT NOT NULL,
+    slot SMALLINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (group_id, slot)
+);
+CREATE FUNCTION groupd_assumption_failed() RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+    RAISE EXCEPTION 'a one-statement write found the rows other than it assumed'
+        USING ERRCODE = 'GD001';
+END
+$f$;
+DROP INDEX events_position;
+CREATE UNIQUE INDEX events_position ON events(workspace_id, id) WHERE id IS NOT NULL;
+DROP INDEX events_at;
+CREATE INDEX events_at ON events(at_ms) WHERE id IS NOT NULL;
+DROP INDEX events_group;
+CREATE INDEX events_group ON events(workspace_id, group_id, id) WHERE group_id IS NOT NULL AND id IS NOT NULL;
+DROP INDEX events_user;
+CREATE INDEX events_user ON events(workspace_id, user_id, id) WHERE user_id IS NOT NULL AND id IS NOT NULL;
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

@@ -29,6 +29,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use std::time::Duration;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 // Group row helpers other aggregates' files use too (names for users, the row
 // lock for members, the built-ins for a new workspace).
 use group_values::{insert_builtins, put_name};
@@ -41,6 +42,67 @@ pub struct PostgresStore {
     rekey_report: crate::store::rekey::Outcome,
     /// Connections handed out, for sampling the pool's state (see `client_for`).
     checkouts: std::sync::atomic::AtomicU64,
+    /// Groups' policies as this instance last read them (see [`members`]).
+    policies: PolicyCache,
+}
+
+/// Group policies as last read under a row lock, for one-statement member adds:
+/// the statement compares the row's policy with the one planned on, so a policy
+/// changed since (here or on another instance) only sends the add the careful
+/// way. Bounded: emptied when it reaches [`PolicyCache::MAX`] groups.
+#[derive(Default)]
+struct PolicyCache(std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<CachedPolicy>>>);
+
+struct CachedPolicy {
+    /// The `groups.policy` text, as stored.
+    text: String,
+    policy: crate::domain::policy::GroupPolicy,
+}
+
+impl PolicyCache {
+    const MAX: usize = 100_000;
+
+    fn get(&self, group: GroupId) -> Option<std::sync::Arc<CachedPolicy>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&group.0)
+            .cloned()
+    }
+
+    fn put(&self, group: GroupId, text: String, policy: crate::domain::policy::GroupPolicy) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(group.0, std::sync::Arc::new(CachedPolicy { text, policy }));
+    }
+}
+
+/// A group's member count, for `FROM groups g`: the row's count plus the
+/// deltas of its slots in `member_counts` (migration 8).
+macro_rules! member_count_of_g {
+    () => {
+        "(g.member_count + COALESCE((SELECT sum(mc.n) FROM member_counts mc \
+          WHERE mc.group_id = g.id), 0))::bigint"
+    };
+}
+
+/// Adds `$2` to the member count of group `$1` in the slot of this connection
+/// (one of 16, from its server process id: the pool's connections mostly get
+/// slots of their own, so adds to one group do not queue on one row).
+const COUNT_DELTA: &str = "INSERT INTO member_counts (group_id, slot, n) \
+     VALUES ($1, (pg_backend_pid() % 16)::smallint, $2) \
+     ON CONFLICT (group_id, slot) DO UPDATE SET n = member_counts.n + excluded.n";
+
+/// Whether a one-statement write stopped because what it assumed did not hold
+/// (`groupd_assumption_failed()`, migration 8): nothing was written.
+fn assumption_failed(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| db.code().code() == "GD001")
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -53,6 +115,16 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
             || code == &SqlState::TOO_MANY_CONNECTIONS
         {
             return StoreError::Unavailable(db.message().to_string());
+        }
+        // Writes take their row locks in one order, so these should not happen;
+        // if one does, nothing was written and the same request can be sent again.
+        if code == &SqlState::T_R_DEADLOCK_DETECTED || code == &SqlState::T_R_SERIALIZATION_FAILURE
+        {
+            return StoreError::Unavailable(format!(
+                "the database stopped a write that waited on another ({}); nothing was written, \
+                 send it again",
+                code.code()
+            ));
         }
         return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
@@ -246,6 +318,7 @@ impl PostgresStore {
             revocations: revocations::Revocations::new(config, connector),
             rekey_report: Default::default(),
             checkouts: Default::default(),
+            policies: Default::default(),
         };
         store.rekey_report = store.migrate().await?;
         Ok(store)

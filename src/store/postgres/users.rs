@@ -100,14 +100,38 @@ impl UserStore for PostgresStore {
         let Some(before) = user_in(&tx, ws, id).await? else {
             return Err(StoreError::NotFound(Entity::User));
         };
+        // The user's row lock first: adds of the user in flight end before it (their
+        // memberships' key-share locks), later ones wait and then find no user; so
+        // the delete below takes every membership the user has.
+        tx.execute(
+            &tx.cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+                .await?,
+            &[&ws.0, &id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        let mut groups: Vec<i64> = tx
+            .query(
+                &tx.cached("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")
+                    .await?,
+                &[&id.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        // The counts last, in group order (see migration 8).
+        groups.sort_unstable();
         tx.execute(
             &tx.cached(
-                "UPDATE groups SET member_count = member_count - 1 WHERE id IN \
-             (SELECT m.group_id FROM memberships m JOIN users u ON u.id = m.user_id \
-              WHERE m.user_id = $2 AND u.workspace_id = $1)",
+                "INSERT INTO member_counts (group_id, slot, n) \
+                 SELECT g, (pg_backend_pid() % 16)::smallint, -1 FROM unnest($1::bigint[]) AS g \
+                 ORDER BY g \
+                 ON CONFLICT (group_id, slot) DO UPDATE SET n = member_counts.n + excluded.n",
             )
             .await?,
-            &[&ws.0, &id.0],
+            &[&groups],
         )
         .await
         .map_err(pg_err)?;
