@@ -52,10 +52,11 @@ pub use sessions::*;
 pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE console_sessions; ALTER TABLE api_keys DROP COLUMN last_used_at; DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
-/// Undoes PostgreSQL's migration 8 (member count slots); its event indexes go
-/// with the events table.
-pub const UNDO_PG_COUNT_SLOTS_MIGRATION: &str =
-    "DROP TABLE member_counts; DROP FUNCTION groupd_assumption_failed();";
+/// Undoes PostgreSQL's migration 8 (member count slots, event heads); its event
+/// indexes go with the events table.
+pub const UNDO_PG_COUNT_SLOTS_MIGRATION: &str = "DROP TABLE member_counts; DROP FUNCTION groupd_assumption_failed(); \
+     ALTER TABLE workspaces ADD COLUMN last_event_id BIGINT NOT NULL DEFAULT 0; DROP TABLE event_heads; \
+     ALTER TABLE groups ADD FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;";
 
 pub use crate::store::now_ms;
 

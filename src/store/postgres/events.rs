@@ -137,12 +137,15 @@ async fn sequence(c: &mut deadpool_postgres::Client) -> Result<u64, StoreError> 
                      row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.txid, e.seq) AS n \
                    FROM events e, h WHERE e.id IS NULL AND e.txid < h.xmin \
                    ORDER BY e.txid, e.seq LIMIT $1), \
-                 bump AS (UPDATE workspaces w SET last_event_id = w.last_event_id + c.n \
-                   FROM (SELECT workspace_id, count(*) AS n FROM ready GROUP BY workspace_id) c \
-                   WHERE w.id = c.workspace_id \
-                   RETURNING w.id, w.last_event_id - c.n AS base) \
-                 UPDATE events e SET id = bump.base + ready.n \
-                 FROM ready JOIN bump ON bump.id = ready.workspace_id WHERE e.seq = ready.seq",
+                 c AS (SELECT workspace_id, count(*) AS n FROM ready GROUP BY workspace_id), \
+                 bump AS (INSERT INTO event_heads AS head (workspace_id, last_event_id) \
+                   SELECT workspace_id, n FROM c ORDER BY workspace_id \
+                   ON CONFLICT (workspace_id) \
+                   DO UPDATE SET last_event_id = head.last_event_id + excluded.last_event_id \
+                   RETURNING head.workspace_id AS id, head.last_event_id AS last) \
+                 UPDATE events e SET id = bump.last - c.n + ready.n \
+                 FROM ready JOIN c ON c.workspace_id = ready.workspace_id \
+                   JOIN bump ON bump.id = ready.workspace_id WHERE e.seq = ready.seq",
             )
             .await?,
             &[&SEQUENCE_BATCH],

@@ -61,7 +61,7 @@ impl WebhookStore for PostgresStore {
                     "INSERT INTO webhooks (workspace_id, url, events, description, secret, \
                        created_at, updated_at, cursor, start_seq) VALUES ($1, $2, \
                        $3::text::jsonb, $4, $5, $6, $6, \
-                       (SELECT last_event_id FROM workspaces WHERE id = $1), \
+                       COALESCE((SELECT last_event_id FROM event_heads WHERE workspace_id = $1), 0), \
                        (SELECT COALESCE(max(seq), 0) FROM events)) \
                      RETURNING {WEBHOOK_COLUMNS}"
                 ))
@@ -501,10 +501,10 @@ async fn queue_new_events(
     let behind = tx
         .query(
             &tx.cached(
-                "SELECT w.id, w.workspace_id, w.cursor, w.events::text, ws.last_event_id, \
+                "SELECT w.id, w.workspace_id, w.cursor, w.events::text, head.last_event_id, \
                    w.start_seq \
-                 FROM webhooks w JOIN workspaces ws ON ws.id = w.workspace_id \
-                 WHERE w.enabled AND w.cursor < ws.last_event_id ORDER BY w.id \
+                 FROM webhooks w JOIN event_heads head ON head.workspace_id = w.workspace_id \
+                 WHERE w.enabled AND w.cursor < head.last_event_id ORDER BY w.id \
                  FOR UPDATE OF w SKIP LOCKED",
             )
             .await?,
