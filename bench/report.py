@@ -96,6 +96,22 @@ for engine in dict.fromkeys(r["engine"] for r in rows):
                     out.append(f"| {label} | {gc['total']:.0f} | {gc['groupd']:.0f} | {gc['postgres']:.0f} | "
                                f"{gc['rest']:.0f} | {ac['total']:.0f} | {ac['postgres']:.0f} | {ac['rest']:.0f} |")
             out.append("")
+            out.append("What limits each figure, from these numbers (bench/analysis.md says where the "
+                       "microseconds go):\n")
+            for label, g, a in split:
+                if g and a and "cpu_us" in a and g["cpu_us"]["total"]:
+                    gc, ac = g["cpu_us"], a["cpu_us"]
+                    bound = 2e6 / gc["total"]
+                    out.append(f"- **{label}**: {gc['total']:.0f} µs of CPU per request in all, so two cores "
+                               f"allow {bound:.0f}/s and groupd made {g['rps']:.0f}/s "
+                               f"({g['rps'] / bound:.0%} of it): CPU-bound. Of that, PostgreSQL "
+                               f"{gc['postgres']:.0f} µs ({gc['postgres'] / ac['postgres']:.1f}× the anchor's "
+                               f"{ac['postgres']:.0f} µs) and groupd {gc['groupd']:.0f} µs. Even if PostgreSQL "
+                               f"spent only the anchor's, groupd's process and wrk would hold the rate to "
+                               f"{2e6 / (ac['postgres'] + gc['groupd'] + gc['rest']):.0f}/s, "
+                               f"{2e6 / (ac['postgres'] + gc['groupd'] + gc['rest']) / a['tps']:.2f} of the "
+                               f"anchor.")
+            out.append("")
     rss = next((r["rss_kb"] for r in er if "rss_kb" in r), None)
     if rss:
         out.append(f"\nPeak RSS of groupd for the whole {engine} run: {rss / 1024:.0f} MB.\n")
