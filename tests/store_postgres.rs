@@ -3,7 +3,9 @@
 
 mod common;
 
-use groupd::store::conformance::{UNDO_EVENTS_MIGRATION, UNDO_PG_COUNT_SLOTS_MIGRATION};
+use groupd::store::conformance::{
+    UNDO_EVENTS_MIGRATION, UNDO_PG_COUNT_SLOTS_MIGRATION, UNDO_SCIM_COLUMNS_MIGRATION,
+};
 use groupd::store::postgres::PostgresStore;
 use groupd::store::prelude::*;
 use std::sync::Arc;
@@ -74,7 +76,7 @@ async fn the_names_table_is_filled_from_older_databases() {
     tokio::spawn(conn);
     client
         .batch_execute(&format!(
-            "{UNDO_PG_COUNT_SLOTS_MIGRATION} {UNDO_EVENTS_MIGRATION} DROP TABLE names; UPDATE groupd_schema SET version = 1;
+            "{UNDO_SCIM_COLUMNS_MIGRATION} {UNDO_PG_COUNT_SLOTS_MIGRATION} {UNDO_EVENTS_MIGRATION} DROP TABLE names; UPDATE groupd_schema SET version = 1;
              ALTER TABLE idempotency_keys DROP COLUMN claim_token, DROP COLUMN lease_until_ms;
              DROP INDEX group_icons_token; ALTER TABLE group_icons DROP COLUMN token;
              INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key,
@@ -125,7 +127,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     client.batch_execute(&old_key_rows()).await.unwrap();
     client
         .batch_execute(&format!(
-            "{UNDO_PG_COUNT_SLOTS_MIGRATION} {UNDO_EVENTS_MIGRATION} UPDATE groupd_schema SET version = 4"
+            "{UNDO_SCIM_COLUMNS_MIGRATION} {UNDO_PG_COUNT_SLOTS_MIGRATION} {UNDO_EVENTS_MIGRATION} UPDATE groupd_schema SET version = 4"
         ))
         .await
         .unwrap();
@@ -140,7 +142,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let again = PostgresStore::connect(&url, 2).await.unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");
 }

@@ -1,6 +1,6 @@
 //! The store conformance suite on the SQLite engine, each case on a fresh file.
 
-use groupd::store::conformance::UNDO_EVENTS_MIGRATION;
+use groupd::store::conformance::{UNDO_EVENTS_MIGRATION, UNDO_SCIM_COLUMNS_MIGRATION};
 use groupd::store::prelude::*;
 use groupd::store::sqlite::SqliteStore;
 use std::sync::Arc;
@@ -96,7 +96,7 @@ async fn the_names_table_is_filled_from_older_databases() {
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
-        "{UNDO_EVENTS_MIGRATION} DROP TABLE names; PRAGMA user_version = 5;
+        "{UNDO_SCIM_COLUMNS_MIGRATION} {UNDO_EVENTS_MIGRATION} DROP TABLE names; PRAGMA user_version = 5;
          ALTER TABLE idempotency_keys DROP COLUMN claim_token;
          ALTER TABLE idempotency_keys DROP COLUMN lease_until_ms;
          DROP INDEX group_icons_token; ALTER TABLE group_icons DROP COLUMN token;
@@ -147,8 +147,10 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&old_key_rows()).unwrap();
-    conn.execute_batch(&format!("{UNDO_EVENTS_MIGRATION} PRAGMA user_version = 8"))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "{UNDO_SCIM_COLUMNS_MIGRATION} {UNDO_EVENTS_MIGRATION} PRAGMA user_version = 8"
+    ))
+    .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path).expect("the start must not fail over collisions");
     rekey_collisions_reported(store.rekey_report(), holders);
@@ -159,7 +161,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 11);
+    assert_eq!(version, 12);
     drop(conn);
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");

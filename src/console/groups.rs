@@ -215,6 +215,7 @@ impl FormValues {
             policy: Default::default(),
             builtin: None,
             member_count: 0,
+            external_id: None,
             created_at: 0,
             updated_at: 0,
         })

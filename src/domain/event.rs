@@ -800,6 +800,7 @@ mod tests {
             policy: Default::default(),
             builtin: None,
             member_count: 0,
+            external_id: None,
             created_at: 1,
             updated_at: 1,
         }

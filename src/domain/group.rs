@@ -62,6 +62,8 @@ pub struct Group {
     /// Set for the groups every workspace starts with; those cannot be removed.
     pub builtin: Option<Builtin>,
     pub member_count: i64,
+    /// The identity provider's id for the group, kept as it was sent (SCIM).
+    pub external_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -23,8 +23,13 @@ pub struct User {
     pub full_name: String,
     pub username: String,
     pub email: String,
-    /// argon2id PHC string.
+    /// argon2id PHC string; empty for a user who has no password (one made by
+    /// an identity provider over SCIM, who signs in there).
     pub password_hash: String,
+    /// The identity provider's id for the user, kept as it was sent.
+    pub external_id: Option<String>,
+    /// A deactivated user keeps their memberships but cannot join groups or sign in.
+    pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -143,6 +143,7 @@ impl Service {
                     policy.apply(&plan.policy);
                     policy
                 },
+                external_id: None,
                 now: now(),
             };
             // What is stored is exactly `new`, so the answer is made from it rather
@@ -222,6 +223,7 @@ impl Service {
                 icon,
                 custom_fields: plan.custom_fields,
                 policy: plan.policy,
+                external_id: None,
                 now: now(),
             };
             self.store

@@ -71,6 +71,8 @@ impl Service {
                         username,
                         email,
                         password_hash,
+                        external_id: None,
+                        active: true,
                         now: now(),
                     },
                 )
@@ -110,6 +112,8 @@ impl Service {
                         username: plan.username,
                         email: plan.email,
                         password_hash,
+                        external_id: None,
+                        active: None,
                         now: now(),
                     },
                 )

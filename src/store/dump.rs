@@ -18,6 +18,8 @@ pub enum ColType {
     Int,
     Text,
     Bool,
+    /// A yes/no that exports made before it existed lack: missing is true.
+    BoolOrTrue,
     Bytes,
     OptInt,
     OptText,
@@ -112,6 +114,7 @@ pub const TABLES: &[TableSpec] = &[
             ("member_count", Int),
             ("created_at", Int),
             ("updated_at", Int),
+            ("external_id", OptText),
         ],
         workspace_filter: "workspace_id = {ws}",
         order_by: "id",
@@ -153,6 +156,8 @@ pub const TABLES: &[TableSpec] = &[
             ("password_hash", Text),
             ("created_at", Int),
             ("updated_at", Int),
+            ("external_id", OptText),
+            ("active", BoolOrTrue),
         ],
         workspace_filter: "workspace_id = {ws}",
         order_by: "id",
@@ -279,6 +284,7 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
             let val = row.get(*col).unwrap_or(&Json::Null);
             let cell = match (ty, val) {
                 (OptInt | OptText, Json::Null) => Cell::Null,
+                (BoolOrTrue, Json::Null) => Cell::Bool(true),
                 (Int | OptInt, v) => Cell::Int(
                     v.as_i64()
                         .ok_or_else(|| bad(n, format!("{col} is not a number")))?,
@@ -288,7 +294,7 @@ pub fn parse(text: &str) -> Result<Vec<Batch>, StoreError> {
                         .ok_or_else(|| bad(n, format!("{col} is not text")))?
                         .to_string(),
                 ),
-                (Bool, v) => Cell::Bool(
+                (Bool | BoolOrTrue, v) => Cell::Bool(
                     v.as_bool()
                         .ok_or_else(|| bad(n, format!("{col} is not true/false")))?,
                 ),

@@ -72,6 +72,7 @@ pub struct NewGroup {
     pub icon: Option<IconImage>,
     pub custom_fields: Vec<(i64, String)>,
     pub policy: GroupPolicy,
+    pub external_id: Option<String>,
     pub now: i64,
 }
 
@@ -94,6 +95,7 @@ impl NewGroup {
             policy: self.policy.clone(),
             builtin: None,
             member_count: 0,
+            external_id: self.external_id.clone(),
             created_at: self.now,
             updated_at: self.now,
         }
@@ -115,6 +117,8 @@ pub struct GroupUpdate {
     pub custom_fields: Vec<(i64, Option<String>)>,
     /// Applied to the stored policy inside the write transaction.
     pub policy: PolicyPatch,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
     pub now: i64,
 }
 
@@ -146,7 +150,10 @@ pub struct NewUser {
     /// (as written, lower-case key)
     pub username: (String, String),
     pub email: (String, String),
+    /// Empty for a user without a password.
     pub password_hash: String,
+    pub external_id: Option<String>,
+    pub active: bool,
     pub now: i64,
 }
 
@@ -156,6 +163,9 @@ pub struct UserUpdate {
     pub username: Option<(String, String)>,
     pub email: Option<(String, String)>,
     pub password_hash: Option<String>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+    pub active: Option<bool>,
     pub now: i64,
 }
 

@@ -64,6 +64,7 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
             });
             p
         },
+        external_id: Some("8aa1a0c0-idp".into()),
         now: 1_700_000_123,
     };
     let id = store.insert_group(ws.id, new).await.unwrap();
@@ -106,6 +107,34 @@ pub async fn groups_round_trip_every_column(store: Arc<dyn Store>) {
         (9, vec![1, 22], vec![2])
     );
     assert_eq!(g.builtin, None);
+    assert_eq!(g.external_id.as_deref(), Some("8aa1a0c0-idp"));
+    // A plain group (one statement on PostgreSQL) keeps it too; an update sets
+    // and clears it.
+    let mut plain = group("Plain", None);
+    plain.external_id = Some("plain-idp".into());
+    let plain = store.insert_group(ws.id, plain).await.unwrap();
+    let external = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .find_group(ws.id, &GroupRef::Id(id))
+                .await
+                .unwrap()
+                .unwrap()
+                .external_id
+        }
+    };
+    assert_eq!(external(plain).await.as_deref(), Some("plain-idp"));
+    for (set, want) in [(Some("again".to_string()), Some("again")), (None, None)] {
+        let update = GroupUpdate {
+            external_id: Some(set),
+            now: 1_700_000_124,
+            ..Default::default()
+        };
+        store.update_group(ws.id, plain, update).await.unwrap();
+        assert_eq!(external(plain).await.as_deref(), want);
+    }
+    store.delete_groups(ws.id, &[plain], None).await.unwrap();
     // List pages carry the same group, custom field values included, byte for byte.
     let page = store
         .query_groups(

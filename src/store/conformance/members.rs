@@ -12,6 +12,8 @@ pub async fn member_roles_come_for_a_whole_page(store: Arc<dyn Store>) {
                 username: ("Ada".into(), "ada".into()),
                 email: ("ada@example.org".into(), "ada@example.org".into()),
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                external_id: None,
+                active: true,
                 now: 1,
             },
         )

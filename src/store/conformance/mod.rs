@@ -52,6 +52,11 @@ pub use sessions::*;
 pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE console_sessions; ALTER TABLE api_keys DROP COLUMN last_used_at; DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
+/// Undoes the SCIM columns (SQLite migration 12, PostgreSQL 9) on either engine;
+/// it goes first.
+pub const UNDO_SCIM_COLUMNS_MIGRATION: &str = "ALTER TABLE users DROP COLUMN external_id; \
+     ALTER TABLE users DROP COLUMN active; ALTER TABLE groups DROP COLUMN external_id;";
+
 /// Undoes PostgreSQL's migration 8 (member count slots, event heads); its event
 /// indexes go with the events table.
 pub const UNDO_PG_COUNT_SLOTS_MIGRATION: &str = "DROP TABLE member_counts; DROP FUNCTION groupd_assumption_failed(); \
@@ -159,6 +164,7 @@ pub fn group(name: &str, slug: Option<&str>) -> NewGroup {
         icon: None,
         custom_fields: Vec::new(),
         policy: GroupPolicy::default(),
+        external_id: None,
         now: 1_700_000_000,
     }
 }
@@ -206,6 +212,8 @@ pub fn user(username: &str) -> crate::store::NewUser {
         username: (username.to_string(), username_key(username)),
         email: (email.clone(), email_key(&email)),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        external_id: None,
+        active: true,
         now: 1,
     }
 }

@@ -67,6 +67,51 @@ pub async fn users_round_trip_update_delete_and_list_in_pages(store: Arc<dyn Sto
         ),
         ("Bobby", "bob", 5)
     );
+    assert_eq!((bob.external_id.as_deref(), bob.active), (None, true));
+    // An identity provider's id and the active flag are kept, set and cleared.
+    let mut eve = user("eve");
+    eve.external_id = Some("00u-Eve".into());
+    eve.password_hash = String::new();
+    let eve_id = store.insert_user(ws.id, eve).await.expect("insert eve");
+    let found = |id| {
+        let store = store.clone();
+        async move {
+            let u = store
+                .find_user(ws.id, &UserRef::Id(id))
+                .await
+                .expect("find")
+                .expect("user");
+            (u.external_id, u.active, u.password_hash)
+        }
+    };
+    assert_eq!(
+        found(eve_id).await,
+        (Some("00u-Eve".into()), true, String::new())
+    );
+    let off = UserUpdate {
+        active: Some(false),
+        now: 6,
+        ..Default::default()
+    };
+    store
+        .update_user(ws.id, eve_id, off)
+        .await
+        .expect("deactivate");
+    assert_eq!(
+        found(eve_id).await,
+        (Some("00u-Eve".into()), false, String::new())
+    );
+    let clear = UserUpdate {
+        external_id: Some(None),
+        now: 7,
+        ..Default::default()
+    };
+    store
+        .update_user(ws.id, eve_id, clear)
+        .await
+        .expect("clear");
+    assert_eq!(found(eve_id).await, (None, false, String::new()));
+    store.delete_user(ws.id, eve_id).await.expect("delete eve");
     assert_eq!(
         store
             .update_user(other.id, ids[1], UserUpdate::default())

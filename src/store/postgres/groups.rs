@@ -17,7 +17,7 @@ macro_rules! group_columns {
              (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, ",
             member_count_of_g!(),
             ", (SELECT json_object_agg(v.field_id, v.value)::text FROM group_field_values v \
-               WHERE v.group_id = g.id)"
+               WHERE v.group_id = g.id), g.external_id"
         )
     };
 }
@@ -45,6 +45,7 @@ pub(super) fn group_from_row(r: &Row) -> Result<Group, StoreError> {
         member_count: r.get(15),
         custom_fields: crate::store::custom_fields_from_json(r.get::<_, Option<&str>>(16))
             .map_err(StoreError::Backend)?,
+        external_id: r.get(17),
     })
 }
 
@@ -134,7 +135,7 @@ async fn insert_plain_group<C: GenericClient>(
     let name_key = g.name.to_lowercase();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ws.0];
     params.extend(events.params());
-    params.extend::<[&(dyn ToSql + Sync); 10]>([
+    params.extend::<[&(dyn ToSql + Sync); 11]>([
         &g.name,
         &name_key,
         &g.description,
@@ -145,11 +146,13 @@ async fn insert_plain_group<C: GenericClient>(
         &g.password_hash,
         &policy,
         &g.now,
+        &g.external_id,
     ]);
     let sql = concat!(
         "WITH made AS (INSERT INTO groups (workspace_id, name, name_key, description, \
-           category_id, secret, unleavable, pinned, password_hash, policy, created_at, updated_at) \
-           SELECT $1, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20 \
+           category_id, secret, unleavable, pinned, password_hash, policy, created_at, updated_at, \
+           external_id) \
+           SELECT $1, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21 \
            WHERE EXISTS (SELECT 1 FROM categories WHERE workspace_id = $1 AND id = $14) \
            RETURNING id), \
          recorded AS (",
@@ -180,8 +183,8 @@ impl GroupStore for PostgresStore {
         let row = tx
             .query_one(
                 &tx.cached("INSERT INTO groups (workspace_id, name, name_key, slug, slug_key, description, category_id, \
-                 secret, unleavable, pinned, password_hash, policy, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id").await?,
+                 secret, unleavable, pinned, password_hash, policy, created_at, updated_at, external_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id").await?,
                 &[
                     &ws.0,
                     &g.name,
@@ -196,6 +199,7 @@ impl GroupStore for PostgresStore {
                     &g.password_hash,
                     &policy,
                     &g.now,
+                    &g.external_id,
                 ],
             )
             .await
@@ -247,7 +251,8 @@ impl GroupStore for PostgresStore {
              description = COALESCE($8, description), category_id = COALESCE($9, category_id), \
              secret = COALESCE($10, secret), unleavable = COALESCE($11, unleavable), pinned = COALESCE($12, pinned), \
              password_hash = CASE WHEN $13 THEN $14 ELSE password_hash END, policy = COALESCE($15, policy), \
-             updated_at = $16 WHERE id = $2 AND (workspace_id = $1) IS TRUE").await?,
+             updated_at = $16, external_id = CASE WHEN $17 THEN $18 ELSE external_id END \
+             WHERE id = $2 AND (workspace_id = $1) IS TRUE").await?,
             &[
                 &ws.0,
                 &id.0,
@@ -265,6 +270,8 @@ impl GroupStore for PostgresStore {
                 &pw,
                 &policy,
                 &u.now,
+                &u.external_id.is_some(),
+                &u.external_id.clone().flatten(),
             ],
         )
         .await

@@ -31,8 +31,18 @@ impl MemberStore for PostgresStore {
         }
         let mut c = self.client_for(op!()).await?;
         let tx = c.transaction().await.map_err(pg_err)?;
-        let (n, policy) =
-            add_members_in(&tx, ws, group, users, role, on_existing, now, &audit).await?;
+        let (n, policy) = add_members_in(
+            &tx,
+            ws,
+            group,
+            users,
+            role,
+            on_existing,
+            now,
+            &audit,
+            Counting::Now,
+        )
+        .await?;
         tx.commit().await.map_err(pg_err)?;
         self.policies.put(group, policy.text, policy.policy);
         Ok(n)
@@ -73,8 +83,8 @@ impl MemberStore for PostgresStore {
             .iter()
             .map(|r| Membership {
                 user: user_from_row(r),
-                role: parse_role(&r.get::<_, String>(8)),
-                joined_at: r.get(9),
+                role: parse_role(&r.get::<_, String>(10)),
+                joined_at: r.get(11),
             })
             .collect())
     }
@@ -123,8 +133,10 @@ impl PostgresStore {
     /// assumes (every user asked exists in the workspace and none is a member
     /// yet), and the statement checks it: it locks the group row for key share
     /// (never waiting on another add) only if its policy is still the one planned
-    /// on, inserts the memberships, and adds to the count in its connection's
-    /// slot; when fewer rows went in than planned it aborts, writing nothing.
+    /// on, locks the users for key share in id order (before the count slot, so
+    /// it never holds a slot while waiting for a user), inserts the memberships,
+    /// and adds to the count in its connection's slot; when fewer rows went in
+    /// than planned it aborts, writing nothing.
     /// `None` then, or when there is no policy to plan on: the caller takes the
     /// careful path ([`add_members_in`]), which reads the rows as they are.
     async fn add_members_at_once(
@@ -158,9 +170,10 @@ impl PostgresStore {
         let sql = concat!(
             "WITH g AS (SELECT id FROM groups WHERE id = $11 AND workspace_id = $1 \
                AND policy = $12 FOR KEY SHARE), \
+             us AS (SELECT id FROM users WHERE workspace_id = $1 AND id = ANY($13::bigint[]) \
+               ORDER BY id FOR KEY SHARE), \
              ins AS (INSERT INTO memberships (group_id, user_id, role, joined_at) \
-               SELECT g.id, u.id, $14, $15 FROM g JOIN users u \
-                 ON u.workspace_id = $1 AND u.id = ANY($13::bigint[]) ORDER BY u.id \
+               SELECT g.id, us.id, $14, $15 FROM g, us ORDER BY us.id \
                ON CONFLICT DO NOTHING RETURNING user_id), \
              n AS (SELECT count(*) AS n FROM ins), \
              counted AS (INSERT INTO member_counts (group_id, slot, n) \
@@ -177,6 +190,14 @@ impl PostgresStore {
             Err(e) => Err(membership_err(e)),
         }
     }
+}
+
+/// Whether [`add_members_in`] writes the count slot itself (`Now`), or leaves
+/// it to a caller that writes its slots last, in group order (`Later`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counting {
+    Now,
+    Later,
 }
 
 /// A group's policy as [`add_members_in`] read it, under the row lock.
@@ -202,6 +223,7 @@ pub(super) async fn add_members_in<C: GenericClient>(
     on_existing: OnExisting,
     now: i64,
     audit: &Audit,
+    counting: Counting,
 ) -> Result<(u64, ReadPolicy), StoreError> {
     let row = c
         .query_opt(
@@ -237,6 +259,14 @@ pub(super) async fn add_members_in<C: GenericClient>(
     let known = known_users(c, ws, group, &users).await?;
     let plan = plan_member_adds(&policy, count, &users, &known, role, on_existing)?;
     write_adds(c, group, &plan, now).await?;
+    if counting == Counting::Now && !plan.joining.is_empty() {
+        c.execute(
+            &c.cached(COUNT_DELTA).await?,
+            &[&group.0, &(plan.joining.len() as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     record(
         c,
         ws,
@@ -306,12 +336,6 @@ async fn write_adds<C: GenericClient>(
         )
         .await
         .map_err(membership_err)?;
-        c.execute(
-            &c.cached(COUNT_DELTA).await?,
-            &[&group.0, &(plan.joining.len() as i64)],
-        )
-        .await
-        .map_err(pg_err)?;
     }
     Ok(())
 }

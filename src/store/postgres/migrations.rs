@@ -297,6 +297,13 @@ CREATE INDEX events_group ON events(workspace_id, group_id, id) WHERE group_id I
 DROP INDEX events_user;
 CREATE INDEX events_user ON events(workspace_id, user_id, id) WHERE user_id IS NOT NULL AND id IS NOT NULL;
 "#,
+    // 9: what identity providers send over SCIM: their id for a user or group
+    // (`external_id`), and whether a user is active.
+    r#"
+ALTER TABLE users ADD COLUMN external_id TEXT;
+ALTER TABLE users ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE groups ADD COLUMN external_id TEXT;
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

@@ -159,7 +159,7 @@ fn write_err(e: tokio_postgres::Error) -> StoreError {
 macro_rules! user_columns {
     () => {
         "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at"
+     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active"
     };
 }
 
@@ -173,6 +173,8 @@ fn user_from_row(r: &Row) -> User {
         password_hash: r.get(5),
         created_at: r.get(6),
         updated_at: r.get(7),
+        external_id: r.get(8),
+        active: r.get(9),
     }
 }
 
@@ -426,7 +428,7 @@ mod idempotency;
 mod keys;
 mod members;
 mod sessions;
-use members::add_members_in;
+use members::{Counting, add_members_in};
 
 /// The name of the store method this is written in, for metrics.
 macro_rules! op {

@@ -31,8 +31,10 @@ impl UserStore for PostgresStore {
         let row = tx
             .query_one(
                 &tx.cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
-                 password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id").await?,
-                &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now],
+                 password_hash, created_at, updated_at, external_id, active) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id").await?,
+                &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now,
+                  &u.external_id, &u.active],
             )
             .await
             .map_err(write_err)?;
@@ -45,6 +47,8 @@ impl UserStore for PostgresStore {
             username: u.username.0,
             email: u.email.0,
             password_hash: u.password_hash,
+            external_id: u.external_id,
+            active: u.active,
             created_at: u.now,
             updated_at: u.now,
         };
@@ -67,7 +71,8 @@ impl UserStore for PostgresStore {
         tx.execute(
                 &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
                  username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
-                 email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9 \
+                 email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9, \
+                 external_id = CASE WHEN $10 THEN $11 ELSE external_id END, active = COALESCE($12, active) \
                  WHERE workspace_id = $1 AND id = $2").await?,
                 &[
                     &ws.0,
@@ -79,6 +84,9 @@ impl UserStore for PostgresStore {
                     &u.email.as_ref().map(|x| x.1.clone()),
                     &u.password_hash,
                     &u.now,
+                    &u.external_id.is_some(),
+                    &u.external_id.clone().flatten(),
+                    &u.active,
                 ],
             )
             .await
@@ -100,16 +108,9 @@ impl UserStore for PostgresStore {
         let Some(before) = user_in(&tx, ws, id).await? else {
             return Err(StoreError::NotFound(Entity::User));
         };
-        // The user's row lock first: adds of the user in flight end before it (their
-        // memberships' key-share locks), later ones wait and then find no user; so
-        // the delete below takes every membership the user has.
-        tx.execute(
-            &tx.cached("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
-                .await?,
-            &[&ws.0, &id.0],
-        )
-        .await
-        .map_err(pg_err)?;
+        // `user_in` took the user's row lock: adds of the user in flight ended
+        // before it (their memberships' key-share locks), later ones wait and then
+        // find no user; so the delete below takes every membership the user has.
         let mut groups: Vec<i64> = tx
             .query(
                 &tx.cached("DELETE FROM memberships WHERE user_id = $1 RETURNING group_id")

@@ -72,7 +72,7 @@ impl DumpStore for SqliteStore {
                         cells.push(match ty {
                             ColType::Int => Cell::Int(r.get(i)?),
                             ColType::Text => Cell::Text(r.get(i)?),
-                            ColType::Bool => Cell::Bool(r.get(i)?),
+                            ColType::Bool | ColType::BoolOrTrue => Cell::Bool(r.get(i)?),
                             ColType::Bytes => Cell::Bytes(r.get(i)?),
                             ColType::OptInt => {
                                 r.get::<_, Option<i64>>(i)?.map_or(Cell::Null, Cell::Int)

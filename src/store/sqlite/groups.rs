@@ -25,7 +25,8 @@ macro_rules! group_columns {
      g.secret, g.unleavable, g.pinned, g.password_hash, g.created_at, g.updated_at, \
      (SELECT i.token FROM group_icons i WHERE i.group_id = g.id), g.policy, g.builtin, \
      g.member_count, \
-     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id)"
+     (SELECT json_group_object(v.field_id, v.value) FROM group_field_values v WHERE v.group_id = g.id), \
+     g.external_id"
     };
 }
 const GROUP_COLUMNS: &str = group_columns!();
@@ -54,6 +55,7 @@ pub(super) fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
         updated_at: r.get(11)?,
         icon_token: r.get(12)?,
         custom_fields: custom_fields_from(r, 16)?,
+        external_id: r.get(17)?,
     })
 }
 
@@ -138,8 +140,8 @@ impl GroupStore for SqliteStore {
             conn.exec_cached(
                 "INSERT INTO groups (workspace_id, name, slug, slug_key, description, \
                          category_id, secret, unleavable, pinned, password_hash, created_at, \
-                         updated_at, policy, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                         ?9, ?10, ?11, ?11, ?12, ?13)",
+                         updated_at, policy, name_key, external_id) VALUES (?1, ?2, ?3, ?4, ?5, \
+                         ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
                 params![
                     ws.0,
                     g.name,
@@ -154,6 +156,7 @@ impl GroupStore for SqliteStore {
                     g.now,
                     policy,
                     g.name.to_lowercase(),
+                    g.external_id,
                 ],
             )
             .map_err(slug_error)?;
@@ -212,7 +215,8 @@ impl GroupStore for SqliteStore {
                        pinned = COALESCE(?11, pinned), \
                        password_hash = CASE WHEN ?12 THEN ?13 ELSE password_hash END, \
                        updated_at = ?14, \
-                       policy = COALESCE(?15, policy) \
+                       policy = COALESCE(?15, policy), \
+                       external_id = CASE WHEN ?17 THEN ?18 ELSE external_id END \
                      WHERE workspace_id = ?1 AND id = ?2",
                 params![
                     ws.0,
@@ -231,6 +235,8 @@ impl GroupStore for SqliteStore {
                     u.now,
                     policy,
                     u.name.as_ref().map(|n| n.to_lowercase()),
+                    u.external_id.is_some(),
+                    u.external_id.clone().flatten(),
                 ],
             )
             .map_err(slug_error)?;

@@ -60,8 +60,8 @@ impl MemberStore for SqliteStore {
                 |r| {
                     Ok(Membership {
                         user: user_from_row(r)?,
-                        role: parse_role(&r.get::<_, String>(8)?),
-                        joined_at: r.get(9)?,
+                        role: parse_role(&r.get::<_, String>(10)?),
+                        joined_at: r.get(11)?,
                     })
                 },
             )?

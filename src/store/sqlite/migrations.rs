@@ -255,6 +255,13 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
 ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
 "#,
+    // 12: what identity providers send over SCIM: their id for a user or group
+    // (`external_id`), and whether a user is active.
+    r#"
+ALTER TABLE users ADD COLUMN external_id TEXT;
+ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE groups ADD COLUMN external_id TEXT;
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

@@ -300,13 +300,15 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         password_hash: r.get(5)?,
         created_at: r.get(6)?,
         updated_at: r.get(7)?,
+        external_id: r.get(8)?,
+        active: r.get(9)?,
     })
 }
 
 macro_rules! user_columns {
     () => {
         "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at"
+     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active"
     };
 }
 const USER_COLUMNS: &str = user_columns!();

@@ -24,8 +24,8 @@ impl UserStore for SqliteStore {
         self.write_audited(move |conn, audit| {
             conn.exec_cached(
                 "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
-                     email_key, password_hash, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                     email_key, password_hash, created_at, updated_at, external_id, active) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
                 params![
                     ws.0,
                     u.full_name,
@@ -34,7 +34,9 @@ impl UserStore for SqliteStore {
                     u.email.0,
                     u.email.1,
                     u.password_hash,
-                    u.now
+                    u.now,
+                    u.external_id,
+                    u.active
                 ],
             )
             .map_err(user_error)?;
@@ -47,6 +49,8 @@ impl UserStore for SqliteStore {
                 username: u.username.0,
                 email: u.email.0,
                 password_hash: u.password_hash,
+                external_id: u.external_id,
+                active: u.active,
                 created_at: u.now,
                 updated_at: u.now,
             };
@@ -71,7 +75,9 @@ impl UserStore for SqliteStore {
                          username = COALESCE(?4, username), \
                          username_key = COALESCE(?5, username_key), \
                          email = COALESCE(?6, email), email_key = COALESCE(?7, email_key), \
-                         password_hash = COALESCE(?8, password_hash), updated_at = ?9 \
+                         password_hash = COALESCE(?8, password_hash), updated_at = ?9, \
+                         external_id = CASE WHEN ?10 THEN ?11 ELSE external_id END, \
+                         active = COALESCE(?12, active) \
                          WHERE workspace_id = ?1 AND id = ?2",
                 params![
                     ws.0,
@@ -82,7 +88,10 @@ impl UserStore for SqliteStore {
                     u.email.as_ref().map(|x| &x.0),
                     u.email.as_ref().map(|x| &x.1),
                     u.password_hash,
-                    u.now
+                    u.now,
+                    u.external_id.is_some(),
+                    u.external_id.clone().flatten(),
+                    u.active
                 ],
             )
             .map_err(user_error)?;
