@@ -12,6 +12,7 @@ pub mod membership;
 pub mod policy;
 pub mod references;
 pub mod removal;
+pub mod scim;
 pub mod session;
 pub mod slug;
 pub mod text;
