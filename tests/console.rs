@@ -449,6 +449,34 @@ async fn only_admins_of_the_admin_group_sign_in_with_a_password() {
     let a = v.get("/console/").await;
     assert_eq!(a.status, 303);
     assert!(a.location.contains("ended=1"));
+    // A deactivated admin (as an identity provider leaves them) cannot sign in,
+    // and a session opened before ends; so does a user without a password.
+    let (s, _) = app
+        .rest("POST", &path, Some(json!({"user": "ada", "role": "admin"})))
+        .await;
+    assert!(s == 200 || s == 201);
+    let mut w = Visitor::new(&app);
+    assert_eq!(w.sign_in_password("ada", "correct-horse").await.status, 303);
+    app.sql(&format!(
+        "UPDATE users SET active = FALSE WHERE id = {}",
+        u["id"]
+    ))
+    .await;
+    let a = w.get("/console/").await;
+    assert!(a.location.contains("ended=1"), "{}", a.status);
+    let refused = Visitor::new(&app)
+        .sign_in_password("ada", "correct-horse")
+        .await;
+    assert_eq!(refused.status, 401, "refused like a wrong password");
+    app.sql(&format!(
+        "UPDATE users SET active = TRUE, password_hash = '' WHERE id = {}",
+        u["id"]
+    ))
+    .await;
+    for password in ["correct-horse", ""] {
+        let refused = Visitor::new(&app).sign_in_password("ada", password).await;
+        assert_eq!(refused.status, 401, "no password: {password:?}");
+    }
 }
 
 #[tokio::test]

@@ -1052,3 +1052,89 @@ async fn member_counts_match_the_rows_after_any_mix_of_changes() {
         }
     }
 }
+
+/// A deactivated user (SCIM's `active: false`) keeps their memberships but gains
+/// none: joining, an administrative add and a bulk add are refused, through REST
+/// and Grupo; their role in a group they are in may still change, and removals
+/// work.
+#[tokio::test]
+async fn deactivated_users_keep_their_groups_but_join_no_more() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada").await;
+    user(&app, "bob").await;
+    group(&app, json!({"name": "Kept", "slug": "kept"})).await;
+    group(&app, json!({"name": "Open", "slug": "open"})).await;
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/groups/kept/members",
+            Some(json!({"user": "ada"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    app.sql(&format!("UPDATE users SET active = FALSE WHERE id = {ada}"))
+        .await;
+    let (s, v) = app
+        .rest(
+            "POST",
+            "/api/v1/users/ada/groups",
+            Some(json!({"group": "open"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["key"].as_str()),
+        (409, Some("user_inactive")),
+        "{v}"
+    );
+    let (s, v) = app
+        .rest(
+            "POST",
+            "/api/v1/groups/open/members",
+            Some(json!({"user": "ada"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["key"].as_str()),
+        (409, Some("user_inactive")),
+        "{v}"
+    );
+    let v = app
+        .grupo(&[("add", "group_members"), ("group", "open"), ("user", "ada")])
+        .await;
+    assert_eq!(v["error_key"], "user_inactive");
+    let (s, v) = app
+        .rest(
+            "POST",
+            "/api/v1/groups/open/members/bulk-add",
+            Some(json!({"users": ["bob", "ada"]})),
+        )
+        .await;
+    assert_eq!(s, 422, "all or none: {v}");
+    assert!(v.to_string().contains("deactivated"), "{v}");
+    assert_eq!(app.show_group("open")["member_count"], 0);
+    // Kept: the membership, and a role change in it.
+    let (s, v) = app
+        .rest(
+            "POST",
+            "/api/v1/groups/kept/members",
+            Some(json!({"user": "ada", "role": "moderator"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(app.show_group("kept")["member_count"], 1);
+    let (s, _) = app
+        .rest("DELETE", "/api/v1/groups/kept/members/ada", None)
+        .await;
+    assert_eq!(s, 204);
+    // Active again: joins again.
+    app.sql(&format!("UPDATE users SET active = TRUE WHERE id = {ada}"))
+        .await;
+    let (s, _) = app
+        .rest(
+            "POST",
+            "/api/v1/users/ada/groups",
+            Some(json!({"group": "open"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+}

@@ -221,6 +221,7 @@ impl Problems {
             ServiceError::FieldNotFound(id) => field(&format!("custom_field_{id}")),
             ServiceError::GroupFull { .. }
             | ServiceError::AlreadyMember
+            | ServiceError::UserInactive(_)
             | ServiceError::NotAMember
             | ServiceError::AccountNotFound => field("users"),
             ServiceError::SuccessorNotFound(_) | ServiceError::SuccessorAmongRemoved(_) => {

@@ -34,6 +34,21 @@ pub struct User {
     pub updated_at: i64,
 }
 
+impl User {
+    /// Whether the user may become a member of a group, on their own behalf or
+    /// an administrator's: a deactivated user keeps the memberships they have
+    /// but gains none.
+    pub fn may_join(&self) -> bool {
+        self.active
+    }
+
+    /// Whether the user may sign in with a password: active, and holding one (a
+    /// user an identity provider made has none; they sign in there).
+    pub fn may_sign_in_with_password(&self) -> bool {
+        self.active && !self.password_hash.is_empty()
+    }
+}
+
 /// How a request names a user: all digits is an id, with `@` an email address,
 /// anything else a username. Username and email compare by their [`identifier::fold`]
 /// key (NFKC and full case folding), as they are stored.

@@ -225,6 +225,9 @@ impl Service {
                     }
                     _ => None,
                 };
+                // A deactivated user, or one without a password (made by an
+                // identity provider), is refused like an unknown one.
+                let user = user.filter(|u| u.may_sign_in_with_password());
                 let (Some(ws), Some(user)) = (ws, user) else {
                     // As slow as a real check, so that timing tells nothing.
                     let _ = passwords::verify(password, decoy_hash().await?.to_string()).await;
@@ -307,7 +310,8 @@ impl Service {
             SessionActor::User(id) => {
                 let user = self.store.find_user(s.workspace, &UserRef::Id(id)).await?;
                 match user {
-                    Some(u) if self.is_workspace_admin(s.workspace, id).await? => {
+                    // A user deactivated since signing in is signed out.
+                    Some(u) if u.active && self.is_workspace_admin(s.workspace, id).await? => {
                         Ok(Some(u.username))
                     }
                     _ => Ok(None),

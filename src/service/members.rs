@@ -20,10 +20,13 @@ pub const BULK_MAX: usize = 1000;
 
 impl Service {
     /// Resolves every user reference; unknown ones are named in one error.
+    /// The users named, all or an error naming each that is missing (and, when
+    /// `for_adding`, each that is deactivated).
     async fn resolve_users(
         &self,
         caller: Caller,
         references: &[String],
+        for_adding: bool,
     ) -> Result<Vec<UserId>, ServiceError> {
         if references.len() > BULK_MAX {
             return Err(ServiceError::Invalid(ValidationErrors::single(
@@ -39,6 +42,9 @@ impl Service {
                 None => None,
             };
             match found {
+                Some(u) if !u.may_join() && for_adding => {
+                    errors.push(format!("users[{i}]"), format!("user '{r}' is deactivated"))
+                }
                 Some(u) => ids.push(u.id),
                 None => errors.push(format!("users[{i}]"), format!("no user '{r}'")),
             }
@@ -57,6 +63,16 @@ impl Service {
     ) -> Result<(GroupId, User, bool), ServiceError> {
         self.audited(caller, async move {
             let (g, u) = self.group_and_user(caller, group, user).await?;
+            // A deactivated member's role may still change; joining is refused.
+            if !u.may_join()
+                && !self
+                    .store
+                    .member_roles(caller.workspace, u.id, &[g])
+                    .await?
+                    .contains_key(&g)
+            {
+                return Err(ServiceError::UserInactive(u.username));
+            }
             let added = self
                 .store
                 .add_members(
@@ -124,7 +140,7 @@ impl Service {
     ) -> Result<u64, ServiceError> {
         self.audited(caller, async move {
             let g = self.get_group(caller, group).await?;
-            let ids = self.resolve_users(caller, users).await?;
+            let ids = self.resolve_users(caller, users, true).await?;
             Ok(self
                 .store
                 .add_members(caller.workspace, g.id, ids, role, OnExisting::Keep, now())
@@ -142,7 +158,7 @@ impl Service {
     ) -> Result<u64, ServiceError> {
         self.audited(caller, async move {
             let g = self.get_group(caller, group).await?;
-            let ids = self.resolve_users(caller, users).await?;
+            let ids = self.resolve_users(caller, users, false).await?;
             Ok(self
                 .store
                 .remove_members(caller.workspace, g.id, ids, false)
@@ -242,6 +258,9 @@ impl Service {
             let (g, role) = self.group_for_user(caller, group, &u).await?;
             if role.is_some() {
                 return Err(ServiceError::AlreadyMember);
+            }
+            if !u.may_join() {
+                return Err(ServiceError::UserInactive(u.username));
             }
             if let Some(hash) = &g.password_hash {
                 let ok = match password {

@@ -87,6 +87,8 @@ pub enum ServiceError {
     GroupFull { limit: i64, room: i64 },
     #[error("the user is already a member of the group")]
     AlreadyMember,
+    #[error("user {0} is deactivated: they keep their groups but join no more")]
+    UserInactive(String),
     #[error("the user is not a member of the group")]
     NotAMember,
     #[error("the group password is wrong")]

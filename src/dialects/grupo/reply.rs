@@ -228,6 +228,11 @@ impl From<ServiceError> for Reply {
             ServiceError::NotAMember => {
                 Reply::error("not_a_member", "Not A Member".into(), vec!["user".into()])
             }
+            e @ ServiceError::UserInactive(_) => Reply::error(
+                "user_inactive",
+                capitalise(&e.to_string()),
+                vec!["user".into()],
+            ),
             ServiceError::AlreadyMember => Reply::error(
                 "already_a_member",
                 "Already A Member".into(),

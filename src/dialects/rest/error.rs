@@ -156,6 +156,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(_) => (S::CONFLICT, "already_exists"),
             ServiceError::GroupFull { .. } => (S::CONFLICT, "group_full"),
             ServiceError::AlreadyMember => (S::CONFLICT, "already_a_member"),
+            ServiceError::UserInactive(_) => (S::CONFLICT, "user_inactive"),
             ServiceError::NotAMember => (S::NOT_FOUND, "not_a_member"),
             ServiceError::InvalidGroupPassword => (S::FORBIDDEN, "invalid_group_password"),
             ServiceError::GroupUnleavable => (S::FORBIDDEN, "group_unleavable"),
