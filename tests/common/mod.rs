@@ -780,10 +780,15 @@ impl Drop for PgCluster {
 }
 pub mod receiver;
 
+/// The app's database, opened directly (for tests that must look at or move
+/// stored rows).
+enum Db {
+    Postgres(tokio_postgres::Client),
+    Sqlite(rusqlite::Connection),
+}
+
 impl TestApp {
-    /// Runs SQL statements directly on the app's database (SQLite file or
-    /// PostgreSQL), for tests that must move stored time (an expired session).
-    pub async fn sql(&self, statements: &str) {
+    async fn db(&self) -> Db {
         match std::fs::read_to_string(self.dir.join(CONFIG)) {
             Ok(text) => {
                 let url = text.split('"').nth(1).expect("database_url").to_string();
@@ -791,34 +796,31 @@ impl TestApp {
                     .await
                     .expect("connect to the app's database");
                 tokio::spawn(conn);
-                client.batch_execute(statements).await.expect("sql");
+                Db::Postgres(client)
             }
             Err(_) => {
                 let conn = rusqlite::Connection::open(self.dir.join("groupd.db")).expect("open");
                 conn.busy_timeout(std::time::Duration::from_secs(5))
                     .expect("busy timeout");
-                conn.execute_batch(statements).expect("sql");
+                Db::Sqlite(conn)
             }
         }
     }
-}
 
-impl TestApp {
+    /// Runs SQL statements directly on the app's database (SQLite file or
+    /// PostgreSQL), for tests that must move stored time (an expired session).
+    pub async fn sql(&self, statements: &str) {
+        match self.db().await {
+            Db::Postgres(c) => c.batch_execute(statements).await.expect("sql"),
+            Db::Sqlite(c) => c.execute_batch(statements).expect("sql"),
+        }
+    }
+
     /// The number a `SELECT count(*) ...` gives on the app's database.
     pub async fn sql_count(&self, query: &str) -> i64 {
-        match std::fs::read_to_string(self.dir.join(CONFIG)) {
-            Ok(text) => {
-                let url = text.split('"').nth(1).expect("database_url").to_string();
-                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .expect("connect to the app's database");
-                tokio::spawn(conn);
-                client.query_one(query, &[]).await.expect("count").get(0)
-            }
-            Err(_) => rusqlite::Connection::open(self.dir.join("groupd.db"))
-                .expect("open")
-                .query_row(query, [], |r| r.get(0))
-                .expect("count"),
+        match self.db().await {
+            Db::Postgres(c) => c.query_one(query, &[]).await.expect("count").get(0),
+            Db::Sqlite(c) => c.query_row(query, [], |r| r.get(0)).expect("count"),
         }
     }
 }

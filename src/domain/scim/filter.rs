@@ -414,24 +414,28 @@ impl Parser {
         Ok(())
     }
 
-    fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
-        while self.peek().is_some_and(|t| t.is_word("or")) {
+    /// `operand *(word operand)`, joined from the left.
+    fn chain(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Parser) -> Result<Filter, FilterError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut left = operand(self)?;
+        while self.peek().is_some_and(|t| t.is_word(word)) {
             self.next();
-            let right = self.and()?;
-            left = Filter::Or(Box::new(left), Box::new(right));
+            let right = operand(self)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
 
+    fn or(&mut self) -> Result<Filter, FilterError> {
+        self.chain("or", Parser::and, Filter::Or)
+    }
+
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.unary()?;
-        while self.peek().is_some_and(|t| t.is_word("and")) {
-            self.next();
-            let right = self.unary()?;
-            left = Filter::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.chain("and", Parser::unary, Filter::And)
     }
 
     fn group(&mut self) -> Result<Filter, FilterError> {
