@@ -60,6 +60,16 @@ pub enum UserRef {
 }
 
 impl UserRef {
+    /// Whether this reference names `u` (by id, or by the key of their
+    /// username or email address).
+    pub fn names(&self, u: &User) -> bool {
+        match self {
+            UserRef::Id(id) => *id == u.id,
+            UserRef::Username(k) => username_key(&u.username) == *k,
+            UserRef::Email(k) => email_key(&u.email) == *k,
+        }
+    }
+
     pub fn parse(raw: &str) -> Option<UserRef> {
         let key = identifier::fold(raw.trim());
         let key = key.trim();

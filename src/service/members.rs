@@ -19,7 +19,6 @@ use crate::domain::user::{GroupRole, Membership, User, UserId, UserRef};
 pub const BULK_MAX: usize = 1000;
 
 impl Service {
-    /// Resolves every user reference; unknown ones are named in one error.
     /// The users named, all or an error naming each that is missing (and, when
     /// `for_adding`, each that is deactivated).
     async fn resolve_users(
@@ -34,13 +33,16 @@ impl Service {
                 format!("at most {BULK_MAX} users in one call"),
             )));
         }
+        let refs: Vec<Option<UserRef>> = references.iter().map(|r| UserRef::parse(r)).collect();
+        let named: Vec<UserRef> = refs.iter().flatten().cloned().collect();
+        // One read for all of them.
+        let users = self.store.find_users(caller.workspace, &named).await?;
         let mut ids = Vec::with_capacity(references.len());
         let mut errors = ValidationErrors::new();
-        for (i, r) in references.iter().enumerate() {
-            let found = match UserRef::parse(r) {
-                Some(by) => self.store.find_user(caller.workspace, &by).await?,
-                None => None,
-            };
+        for (i, (r, by)) in references.iter().zip(&refs).enumerate() {
+            let found = by
+                .as_ref()
+                .and_then(|by| users.iter().find(|u| by.names(u)));
             match found {
                 Some(u) if !u.may_join() && for_adding => {
                     errors.push(format!("users[{i}]"), format!("user '{r}' is deactivated"))

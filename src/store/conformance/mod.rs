@@ -102,6 +102,7 @@ macro_rules! store_conformance_tests {
             a_lapsed_claim_is_taken_over_once,
             workspaces_are_found_by_name_and_listed,
             users_round_trip_update_delete_and_list_in_pages,
+            users_are_found_many_at_once,
             members_are_listed_in_pages_and_removed,
             every_write_records_its_events,
             a_failed_write_records_no_event,

@@ -1,7 +1,7 @@
 //! Conformance: users.
 
 use super::*;
-use crate::domain::user::UserRef;
+use crate::domain::user::{UserId, UserRef};
 use crate::store::UserUpdate;
 
 pub async fn users_round_trip_update_delete_and_list_in_pages(store: Arc<dyn Store>) {
@@ -167,4 +167,37 @@ pub async fn users_round_trip_update_delete_and_list_in_pages(store: Arc<dyn Sto
         .expect("find")
         .expect("team");
     assert_eq!(team.member_count, 2);
+}
+
+pub async fn users_are_found_many_at_once(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let other = store.create_workspace("other", 1).await.expect("workspace");
+    let ada = store.insert_user(ws.id, user("ada")).await.expect("ada");
+    let bob = store.insert_user(ws.id, user("bob")).await.expect("bob");
+    let cy = store.insert_user(ws.id, user("cy")).await.expect("cy");
+    let elsewhere = store.insert_user(other.id, user("dee")).await.expect("dee");
+    let by = [
+        UserRef::Id(ada),
+        UserRef::Username("bob".into()),
+        // Named twice, by two keys: found once.
+        UserRef::Email("cy@example.org".into()),
+        UserRef::Id(cy),
+        UserRef::Username("nobody".into()),
+        UserRef::Id(elsewhere),
+        UserRef::Email("dee@example.org".into()),
+    ];
+    let mut found: Vec<UserId> = store
+        .find_users(ws.id, &by)
+        .await
+        .expect("find")
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [ada, bob, cy],
+        "each once, none of another workspace"
+    );
+    assert_eq!(store.find_users(ws.id, &[]).await.expect("none"), []);
 }

@@ -172,6 +172,25 @@ impl UserStore for PostgresStore {
         Ok(row.as_ref().map(user_from_row))
     }
 
+    async fn find_users(&self, ws: WorkspaceId, by: &[UserRef]) -> Result<Vec<User>, StoreError> {
+        let (ids, names, emails) = crate::store::split_user_refs(by);
+        let c = self.client_for(op!()).await?;
+        let rows = c
+            .query(
+                &c.cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users u WHERE u.workspace_id = $1 AND (u.id = ANY($2) \
+                     OR u.username_key = ANY($3) OR u.email_key = ANY($4))"
+                ))
+                .await?,
+                &[&ws.0, &ids, &names, &emails],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
     async fn list_users(
         &self,
         ws: WorkspaceId,

@@ -148,6 +148,29 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn find_users(&self, ws: WorkspaceId, by: &[UserRef]) -> Result<Vec<User>, StoreError> {
+        let (ids, names, emails) = crate::store::split_user_refs(by);
+        let encode = |v: serde_json::Value| v.to_string();
+        let (ids, names, emails) = (
+            encode(serde_json::json!(ids)),
+            encode(serde_json::json!(names)),
+            encode(serde_json::json!(emails)),
+        );
+        self.read(move |conn| {
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u WHERE u.workspace_id = ?1 AND (\
+                   u.id IN (SELECT value FROM json_each(?2)) \
+                   OR u.username_key IN (SELECT value FROM json_each(?3)) \
+                   OR u.email_key IN (SELECT value FROM json_each(?4)))"
+            ))?
+            .query_map(params![ws.0, ids, names, emails], user_from_row)?
+            .collect()
+        })
+        .await
+    }
+
     async fn list_users(
         &self,
         ws: WorkspaceId,
