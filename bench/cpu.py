@@ -31,7 +31,11 @@ def snap(groupd):
             g = t[0] + t[1]
         elif name == "postgres":
             pg += t[0] + t[1]
-            if ppid == 1 or not os.path.exists(f"/proc/{ppid}") or stat(str(ppid))[0] != "postgres":
+            try:
+                parent = stat(str(ppid))[0]
+            except (OSError, ValueError):
+                parent = None
+            if parent != "postgres":
                 pg += t[2] + t[3]  # the postmaster: backends that have exited
     return {"busy": busy, "groupd": g, "postgres": pg}
 

@@ -235,15 +235,7 @@ async fn icon_and_webhook_outcomes_are_counted() {
         .await;
     let mut m = String::new();
     for _ in 0..50 {
-        m = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        m = metrics_text(&app).await;
         if sample(&m, r#"groupd_webhook_attempts_total{outcome="delivered"}"#).is_some() {
             break;
         }
@@ -497,14 +489,7 @@ async fn an_address_over_its_limit_gets_429_in_each_doors_format() {
             "{path}"
         );
     }
-    let m = c
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&app).await;
     assert!(
         sample(&m, r#"groupd_rate_limited_total{limit="address"}"#).is_some_and(|n| n >= 4.0),
         "{m}"
@@ -654,4 +639,10 @@ async fn a_request_past_its_deadline_is_stopped_without_writing() {
         !page.to_string().contains("Too slow"),
         "nothing was written"
     );
+}
+
+/// The `/metrics` page as text.
+async fn metrics_text(app: &TestApp) -> String {
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    r.text().await.unwrap()
 }

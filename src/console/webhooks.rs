@@ -303,18 +303,7 @@ pub async fn create(
     form: Posted,
 ) -> Response {
     match service.create_webhook(user.caller, request_of(&form)).await {
-        Ok(made) => webhook_page(
-            &service,
-            &user,
-            made.webhook.id,
-            None,
-            Some(&made),
-            &Problems::none(),
-            None,
-            None,
-        )
-        .await
-        .into_response(),
+        Ok(made) => secret_shown(&service, &user, made.webhook.id, &made).await,
         Err(e) => match Problems::of(&e) {
             Some(p) => {
                 let body = webhook_form(&user, "/console/webhooks", &values_of(&form), &p, true);
@@ -364,6 +353,27 @@ fn delivery_table(user: &ConsoleUser, hook: i64, deliveries: &[Delivery]) -> Mar
             }
         }
     }
+}
+
+/// An endpoint's page showing its new secret, the one time it is shown.
+async fn secret_shown(
+    service: &Service,
+    user: &ConsoleUser,
+    id: i64,
+    made: &WithSecret,
+) -> Response {
+    webhook_page(
+        service,
+        user,
+        id,
+        None,
+        Some(made),
+        &Problems::none(),
+        None,
+        None,
+    )
+    .await
+    .into_response()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -494,18 +504,7 @@ pub async fn rotate(
         return page::service_failure(&user, &ServiceError::WebhookNotFound);
     };
     match service.rotate_webhook_secret(user.caller, id).await {
-        Ok(made) => webhook_page(
-            &service,
-            &user,
-            id,
-            None,
-            Some(&made),
-            &Problems::none(),
-            None,
-            None,
-        )
-        .await
-        .into_response(),
+        Ok(made) => secret_shown(&service, &user, id, &made).await,
         Err(e) => page::service_failure(&user, &e),
     }
 }

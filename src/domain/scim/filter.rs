@@ -39,7 +39,7 @@ impl AttrPath {
     /// Reads `[urn:]name[.sub]`; names are kept as written (compared without case).
     pub fn parse(raw: &str) -> Result<AttrPath, FilterError> {
         let raw = raw.trim();
-        let (urn, rest) = if raw.len() > 4 && raw[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if is_urn(raw) {
             match raw.rfind(':') {
                 Some(i) if i + 1 < raw.len() => (Some(raw[..i].to_string()), &raw[i + 1..]),
                 _ => return Err(FilterError(format!("'{raw}' names no attribute"))),
@@ -109,6 +109,12 @@ impl AttrPath {
             .filter(|v| !v.is_null())
             .collect()
     }
+}
+
+/// Whether `name` starts with a schema URN (`urn:`, any case). Byte-safe: a
+/// name that starts with a multi-byte character is simply not one.
+pub fn is_urn(name: &str) -> bool {
+    name.len() > 4 && name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 /// A member of an object by name, ignoring case.
@@ -603,6 +609,8 @@ mod tests {
             (r#"emails[type eq "work""#, "not closed"),
             (r#"not userName eq "x""#, "followed by"),
             (r#"9name eq "x""#, "not an attribute"),
+            // A name whose fifth byte falls inside a character.
+            (r#"aéé eq "x""#, "not an attribute"),
         ] {
             let e = Filter::parse(bad).unwrap_err();
             assert!(e.0.contains(says), "{bad:?}: {e}");

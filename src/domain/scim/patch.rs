@@ -209,7 +209,7 @@ pub fn apply(
 }
 
 fn is_extension(key: &str) -> bool {
-    key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:")
+    super::filter::is_urn(key)
 }
 
 /// The object that holds `path`'s attribute: the resource, or its extension's
