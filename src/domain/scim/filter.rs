@@ -114,7 +114,10 @@ impl AttrPath {
 /// Whether `name` starts with a schema URN (`urn:`, any case). Byte-safe: a
 /// name that starts with a multi-byte character is simply not one.
 pub fn is_urn(name: &str) -> bool {
-    name.len() > 4 && name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    name.len() > 4
+        && name
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 /// A member of an object by name, ignoring case.
