@@ -23,6 +23,8 @@
 //! - [`console`]: the admin console at `/console/`, a door like the dialects:
 //!   server-rendered pages and forms over the same service calls, signed in with
 //!   a key or an Admin-group admin's password, sessions kept in the store.
+//! - [`scim`]: the SCIM 2.0 door at `/scim/v2`, where identity providers
+//!   provision users and groups (work in progress: discovery so far).
 //! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
 //!   bracket names, PHP serialize, XML.
 //! - [`server`]: the axum router that mounts the dialects, plus the icon, health
@@ -43,6 +45,7 @@ pub mod console;
 pub mod dialects;
 pub mod domain;
 pub mod logging;
+pub mod scim;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -35,6 +35,13 @@ pub fn refusal(path: &str, query: Option<&str>, r: Refusal) -> axum::response::R
         "grupo" => grupo::reply::Reply::refused(status, key, message).into_response(),
         "activecampaign" => activecampaign::refused(query, status, message),
         "console" => crate::console::refused(status, &message),
+        "scim" => {
+            let mut e = crate::scim::error::ScimError::new(status, None, message);
+            if let Refusal::TooManyRequests { retry_after_secs } = r {
+                e.retry_after = Some(retry_after_secs);
+            }
+            axum::response::IntoResponse::into_response(e)
+        }
         _ => rest::error::ApiError::new(status, key, message).into_response_now(),
     }
 }

@@ -118,6 +118,7 @@ fn base_routes(service: &Service) -> Router<Service> {
         .merge(dialects::activecampaign::routes())
         .merge(dialects::rest::routes(service.clone()))
         .merge(crate::console::routes())
+        .nest(crate::scim::BASE, crate::scim::routes())
         .route(DEFAULT_ICON_PATH, get(default_icon))
         .route("/icons/{file}", get(icon))
         .route("/groups/{id}/icon", get(group_icon))

@@ -49,6 +49,8 @@ pub fn dialect_of(path: &str) -> &'static str {
         "activecampaign"
     } else if path == "/api/v1" || path.starts_with("/api/v1/") {
         "rest"
+    } else if path == "/scim/v2" || path.starts_with("/scim/v2/") {
+        "scim"
     } else if path == "/console" || path.starts_with("/console/") {
         "console"
     } else if path == "/health" || path.starts_with("/health/") {
