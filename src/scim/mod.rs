@@ -9,6 +9,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod listing;
 
 use crate::domain::event::Door;
 use crate::service::{Caller, Service};
