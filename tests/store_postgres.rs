@@ -142,7 +142,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let again = PostgresStore::connect(&url, 2).await.unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");
 }

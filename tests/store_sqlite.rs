@@ -161,7 +161,7 @@ async fn keys_stored_before_normalisation_are_rekeyed_once() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 12);
+    assert_eq!(version, 13);
     drop(conn);
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(again.rekey_report(), &Default::default(), "ran twice");

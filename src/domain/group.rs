@@ -187,6 +187,8 @@ pub struct GroupDraft {
     pub custom_fields: Vec<(i64, String)>,
     /// Permission and limit changes (ActiveCampaign's fields).
     pub policy: PolicyPatch,
+    /// An identity provider's id for the group (SCIM `externalId`); empty clears it.
+    pub external_id: Option<String>,
     pub errors: ValidationErrors,
 }
 
@@ -231,6 +233,8 @@ pub struct GroupPlan {
     /// `None` removes the field's value.
     pub custom_fields: Vec<(i64, Option<String>)>,
     pub policy: PolicyPatch,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
 }
 
 /// Checks a draft against the rules, the workspace's custom field definitions and
@@ -340,6 +344,17 @@ pub fn plan(
 
     draft.policy.validate(&mut errors);
 
+    let external_id = match &draft.external_id {
+        None => None,
+        Some(raw) => match crate::domain::user::check_external_id(Some(raw)) {
+            Ok(id) => Some(id),
+            Err(m) => {
+                errors.push("external_id", m);
+                None
+            }
+        },
+    };
+
     errors.into_result(GroupPlan {
         name,
         description,
@@ -352,6 +367,7 @@ pub fn plan(
         icon,
         custom_fields,
         policy: draft.policy,
+        external_id,
     })
 }
 

@@ -22,7 +22,13 @@ pub struct User {
     pub workspace: WorkspaceId,
     pub full_name: String,
     pub username: String,
+    /// Empty for a user without an email address (an identity provider may
+    /// provision one with a user name alone).
     pub email: String,
+    /// The identity provider's user name (SCIM `userName`) when it is not a
+    /// valid groupd username (an email address, a UPN, a UUID); groupd then
+    /// derived `username` from it. See [`scim_user_name`].
+    pub idp_user_name: Option<String>,
     /// argon2id PHC string; empty for a user who has no password (one made by
     /// an identity provider over SCIM, who signs in there).
     pub password_hash: String,
@@ -57,6 +63,9 @@ pub enum UserRef {
     Id(UserId),
     Username(String),
     Email(String),
+    /// An identity provider's user name, by its [`identifier::fold`] key (see
+    /// [`User::idp_user_name`]).
+    IdpName(String),
 }
 
 impl UserRef {
@@ -66,7 +75,11 @@ impl UserRef {
         match self {
             UserRef::Id(id) => *id == u.id,
             UserRef::Username(k) => username_key(&u.username) == *k,
-            UserRef::Email(k) => email_key(&u.email) == *k,
+            UserRef::Email(k) => !u.email.is_empty() && email_key(&u.email) == *k,
+            UserRef::IdpName(k) => u
+                .idp_user_name
+                .as_deref()
+                .is_some_and(|n| identifier::fold(n) == *k),
         }
     }
 
@@ -288,9 +301,231 @@ pub fn plan_user(draft: UserDraft, create: bool) -> Result<UserPlan, ValidationE
     })
 }
 
+/// Longest identity-provider user name and external id kept.
+pub const IDP_NAME_MAX: usize = 256;
+
+impl User {
+    /// The name an identity provider knows the user by (SCIM `userName`): its
+    /// own when groupd had to derive a username, else the username.
+    pub fn idp_name(&self) -> &str {
+        self.idp_user_name.as_deref().unwrap_or(&self.username)
+    }
+}
+
+/// How an identity provider's user name maps onto groupd's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpUserName {
+    /// A valid groupd username: it is the username (as written, key).
+    Username(String, String),
+    /// Anything else (an email address, a UPN, a UUID): kept as it is, under
+    /// its own unique key, and groupd derives a username ([`derive_username`]).
+    Other(String, String),
+}
+
+impl IdpUserName {
+    /// How a look-up by this name reads the store.
+    pub fn as_ref(&self) -> UserRef {
+        match self {
+            IdpUserName::Username(_, key) => UserRef::Username(key.clone()),
+            IdpUserName::Other(_, key) => UserRef::IdpName(key.clone()),
+        }
+    }
+}
+
+/// Reads an identity provider's user name: one line, 1 to [`IDP_NAME_MAX`]
+/// characters, no control or invisible characters.
+pub fn check_idp_user_name(raw: &str) -> Result<IdpUserName, String> {
+    if let Ok((name, key)) = check_username(raw) {
+        return Ok(IdpUserName::Username(name, key));
+    }
+    let name = identifier::nfkc(raw.trim()).trim().to_string();
+    if name.is_empty() {
+        return Err("is required".into());
+    }
+    if name.chars().count() > IDP_NAME_MAX {
+        return Err(format!("must be at most {IDP_NAME_MAX} characters"));
+    }
+    if name.chars().any(|c| {
+        c.is_control() || identifier::is_default_ignorable(c) || identifier::is_bidi_control(c)
+    }) {
+        return Err("must not hold control, invisible or direction-changing characters".into());
+    }
+    let key = identifier::fold(&name);
+    Ok(IdpUserName::Other(name, key))
+}
+
+/// The groupd username to try for an identity provider's user name that is not
+/// one, on the `attempt`-th try (0 first; the service tries again while the
+/// name is taken): the part before any `@`, cut to what usernames allow, with
+/// `-2`, `-3`, ... after the first try. Always a valid username.
+pub fn derive_username(idp_name: &str, attempt: u32) -> String {
+    let local = identifier::nfkc(idp_name.split('@').next().unwrap_or(""));
+    let kept: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .collect();
+    let mut base = kept
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    base.truncate(20);
+    if base.is_empty() {
+        base = "user".into();
+    }
+    let candidate = match attempt {
+        0 => base,
+        n => format!("{base}-{}", u64::from(n) + 1),
+    };
+    if check_username(&candidate).is_ok() {
+        return candidate;
+    }
+    // Too short, all digits or reserved: prefixed, which makes it valid.
+    let prefixed = format!("user-{candidate}");
+    let prefixed = prefixed.trim_end_matches(['-', '.', '_']).to_string();
+    if check_username(&prefixed).is_ok() {
+        prefixed
+    } else {
+        format!("user-{}", u64::from(attempt) + 1)
+    }
+}
+
+/// A user as an identity provider states it (SCIM), checked: the whole state,
+/// for a create or a replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpUserPlan {
+    pub user_name: IdpUserName,
+    /// May be empty.
+    pub full_name: String,
+    /// `None`: no email address.
+    pub email: Option<(String, String)>,
+    pub external_id: Option<String>,
+    pub active: bool,
+}
+
+/// What an identity provider sent for a user, before checking.
+#[derive(Debug, Clone, Default)]
+pub struct IdpUserDraft {
+    pub user_name: Option<String>,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub active: Option<bool>,
+    pub errors: ValidationErrors,
+}
+
+/// Checks an identity provider's user. Only the user name is required: the
+/// provider signs people in, so there is no password, and a missing email
+/// address or name is kept as none.
+pub fn plan_idp_user(draft: IdpUserDraft) -> Result<IdpUserPlan, ValidationErrors> {
+    let mut errors = draft.errors;
+    let user_name = match draft.user_name.as_deref().map(check_idp_user_name) {
+        None => {
+            errors.push("userName", "is required");
+            None
+        }
+        Some(Err(m)) => {
+            errors.push("userName", m);
+            None
+        }
+        Some(Ok(n)) => Some(n),
+    };
+    let full_name = match draft.full_name.as_deref().map(|n| text::clean(n, FULL_NAME_MAX, false)) {
+        None => String::new(),
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            errors.push("displayName", e.message());
+            String::new()
+        }
+    };
+    let email = match draft.email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => check_email(raw)
+            .map_err(|m| errors.push_problem("emails", Problem::InvalidEmail, m))
+            .ok(),
+    };
+    let external_id = check_external_id(draft.external_id.as_deref())
+        .map_err(|m| errors.push("externalId", m))
+        .ok()
+        .flatten();
+    let plan = user_name.map(|user_name| IdpUserPlan {
+        user_name,
+        full_name,
+        email,
+        external_id,
+        active: draft.active.unwrap_or(true),
+    });
+    match plan {
+        Some(p) => errors.into_result(p),
+        None => Err(errors),
+    }
+}
+
+/// An identity provider's id for a user or group: kept as sent, trimmed; empty
+/// is none.
+pub fn check_external_id(raw: Option<&str>) -> Result<Option<String>, String> {
+    let Some(id) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if id.chars().count() > IDP_NAME_MAX {
+        return Err(format!("must be at most {IDP_NAME_MAX} characters"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("must not hold control characters".into());
+    }
+    Ok(Some(id.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_provider_user_names() {
+        assert_eq!(
+            check_idp_user_name("Ada_L").unwrap(),
+            IdpUserName::Username("Ada_L".into(), "ada_l".into())
+        );
+        assert_eq!(
+            check_idp_user_name(" Ada@Example.org ").unwrap(),
+            IdpUserName::Other("Ada@Example.org".into(), "ada@example.org".into())
+        );
+        let uuid = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+        assert!(matches!(check_idp_user_name(uuid), Ok(IdpUserName::Other(..))));
+        assert!(check_idp_user_name("  ").is_err());
+        assert!(check_idp_user_name("a\u{200B}b@x.org").is_err());
+        assert!(check_idp_user_name(&"x".repeat(IDP_NAME_MAX + 1)).is_err());
+        assert_eq!(derive_username("ada.lovelace@example.org", 0), "ada.lovelace");
+        assert_eq!(derive_username("ada.lovelace@example.org", 1), "ada.lovelace-2");
+        assert_eq!(derive_username(uuid, 0), "0b1c2d3e-4f50-6172-8");
+        assert_eq!(derive_username("x@y.org", 0), "user-x");
+        assert_eq!(derive_username("1234@y.org", 0), "user-1234");
+        assert_eq!(derive_username("admin@y.org", 0), "user-admin");
+        assert_eq!(derive_username("@@@", 2), "user-3");
+        assert_eq!(derive_username("__ädä__@y.org", 0), "d__");
+        for (i, raw) in ["a@b.c", "é@x", "-", "ŉ", &"z".repeat(300)].iter().enumerate() {
+            for attempt in [0, 1, 99, u32::MAX] {
+                let name = derive_username(raw, attempt);
+                assert!(check_username(&name).is_ok(), "{i} {attempt} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn identity_provider_users_need_only_a_user_name() {
+        let plan = plan_idp_user(IdpUserDraft {
+            user_name: Some("kim@example.org".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((plan.full_name.as_str(), plan.email, plan.active), ("", None, true));
+        let e = plan_idp_user(IdpUserDraft {
+            email: Some("not an address".into()),
+            external_id: Some("x\u{1}".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = e.fields().iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["userName", "emails", "externalId"]);
+    }
 
     #[test]
     fn usernames_and_emails() {

@@ -143,7 +143,7 @@ impl Service {
                     policy.apply(&plan.policy);
                     policy
                 },
-                external_id: None,
+                external_id: plan.external_id.flatten(),
                 now: now(),
             };
             // What is stored is exactly `new`, so the answer is made from it rather
@@ -223,7 +223,7 @@ impl Service {
                 icon,
                 custom_fields: plan.custom_fields,
                 policy: plan.policy,
-                external_id: None,
+                external_id: plan.external_id,
                 now: now(),
             };
             self.store

@@ -158,6 +158,8 @@ pub const TABLES: &[TableSpec] = &[
             ("updated_at", Int),
             ("external_id", OptText),
             ("active", BoolOrTrue),
+            ("idp_user_name", OptText),
+            ("idp_user_name_key", OptText),
         ],
         workspace_filter: "workspace_id = {ws}",
         order_by: "id",

@@ -149,7 +149,10 @@ pub struct NewUser {
     pub full_name: String,
     /// (as written, lower-case key)
     pub username: (String, String),
+    /// `("", "")` for a user without an email address.
     pub email: (String, String),
+    /// An identity provider's user name that is not a username (as written, key).
+    pub idp_user_name: Option<(String, String)>,
     /// Empty for a user without a password.
     pub password_hash: String,
     pub external_id: Option<String>,
@@ -161,7 +164,10 @@ pub struct NewUser {
 pub struct UserUpdate {
     pub full_name: Option<String>,
     pub username: Option<(String, String)>,
+    /// `Some(("", ""))` removes the address.
     pub email: Option<(String, String)>,
+    /// `Some(None)` clears it.
+    pub idp_user_name: Option<Option<(String, String)>>,
     pub password_hash: Option<String>,
     /// `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
@@ -411,6 +417,18 @@ pub trait MemberStore: Send + Sync {
         users: Vec<UserId>,
         require_member: bool,
     ) -> Result<u64, StoreError>;
+    /// Removes `remove` from a group and then adds `add` (as members, leaving
+    /// those who already are), in one transaction: all or none, with the
+    /// group's limits checked on the count after the removals. Users named in
+    /// `remove` who are not members are passed over. Returns (left, joined).
+    async fn change_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        remove: Vec<UserId>,
+        add: Vec<UserId>,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError>;
     /// Members in user id order, after `after`.
     async fn list_members(
         &self,
@@ -741,16 +759,28 @@ pub(crate) fn custom_fields_from_json(
 }
 
 /// `by` split into ids, username keys and email keys (for `find_users`).
-pub fn split_user_refs(by: &[UserRef]) -> (Vec<i64>, Vec<String>, Vec<String>) {
-    let (mut ids, mut names, mut emails) = (Vec::new(), Vec::new(), Vec::new());
+pub fn split_user_refs(by: &[UserRef]) -> UserRefLists {
+    let mut lists = UserRefLists::default();
     for r in by {
         match r {
-            UserRef::Id(id) => ids.push(id.0),
-            UserRef::Username(k) => names.push(k.clone()),
-            UserRef::Email(k) => emails.push(k.clone()),
+            UserRef::Id(id) => lists.ids.push(id.0),
+            UserRef::Username(k) => lists.names.push(k.clone()),
+            // An empty address is a user without one: it names nobody.
+            UserRef::Email(k) if k.is_empty() => {}
+            UserRef::Email(k) => lists.emails.push(k.clone()),
+            UserRef::IdpName(k) => lists.idp_names.push(k.clone()),
         }
     }
-    (ids, names, emails)
+    lists
+}
+
+/// User references split by kind, for one query that finds them all.
+#[derive(Debug, Default)]
+pub struct UserRefLists {
+    pub ids: Vec<i64>,
+    pub names: Vec<String>,
+    pub emails: Vec<String>,
+    pub idp_names: Vec<String>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub async fn member_roles_come_for_a_whole_page(store: Arc<dyn Store>) {
                 email: ("ada@example.org".into(), "ada@example.org".into()),
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
                 external_id: None,
+                idp_user_name: None,
                 active: true,
                 now: 1,
             },
@@ -395,4 +396,60 @@ pub async fn members_list_in_user_id_order_in_pages(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A removal and an add in one change: the limit counts the group after the
+/// removals, and a refusal of the add undoes the removal.
+pub async fn members_change_in_one_step_all_or_nothing(store: Arc<dyn Store>) {
+    use crate::domain::user::UserId;
+    let ws = default_ws(&store).await;
+    let mut u = Vec::new();
+    for name in ["Ada", "Bob", "Cy", "Dee"] {
+        u.push(store.insert_user(ws.id, user(name)).await.unwrap());
+    }
+    let g = store
+        .insert_group(ws.id, limited_group("L", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.change_members(ws.id, g, vec![u[3]], vec![u[0], u[1]], 2).await,
+        Ok((0, 2)),
+        "removing a non-member passes it over"
+    );
+    // Full: swapping one member for another fits.
+    assert_eq!(
+        store.change_members(ws.id, g, vec![u[0]], vec![u[2], u[1]], 3).await,
+        Ok((1, 1))
+    );
+    assert_eq!(
+        members_of(&store, &ws, g).await,
+        [(u[1], GroupRole::Member), (u[2], GroupRole::Member)]
+    );
+    let unknown = UserId(u[3].0 + 1000);
+    for (add, refusal) in [
+        (vec![u[3], u[0]], StoreError::GroupFull { limit: 2, room: 1 }),
+        (vec![unknown], StoreError::UnknownUser(unknown.0)),
+    ] {
+        assert_eq!(
+            store.change_members(ws.id, g, vec![u[1]], add, 4).await,
+            Err(refusal)
+        );
+        assert_eq!(
+            members_of(&store, &ws, g).await,
+            [(u[1], GroupRole::Member), (u[2], GroupRole::Member)],
+            "the removal was undone"
+        );
+        assert_eq!(member_count(&store, &ws, g).await, 2);
+    }
+    assert_eq!(
+        store
+            .change_members(ws.id, GroupId(g.0 + 1000), vec![], vec![u[0]], 5)
+            .await,
+        Err(StoreError::NotFound(Entity::Group))
+    );
+    assert_eq!(
+        store.change_members(ws.id, g, vec![u[1], u[2]], vec![], 6).await,
+        Ok((2, 0))
+    );
+    assert_eq!(member_count(&store, &ws, g).await, 0);
 }

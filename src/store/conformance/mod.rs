@@ -52,9 +52,12 @@ pub use sessions::*;
 pub const UNDO_EVENTS_MIGRATION: &str = "DROP TABLE console_sessions; ALTER TABLE api_keys DROP COLUMN last_used_at; DROP TABLE deliveries; \
      DROP TABLE webhooks; DROP TABLE events; ALTER TABLE workspaces DROP COLUMN last_event_id;";
 
-/// Undoes the SCIM columns (SQLite migration 12, PostgreSQL 9) on either engine;
-/// it goes first.
-pub const UNDO_SCIM_COLUMNS_MIGRATION: &str = "ALTER TABLE users DROP COLUMN external_id; \
+/// Undoes the SCIM columns (SQLite migrations 12 and 13, PostgreSQL 9 and 10) on
+/// either engine; it goes first.
+pub const UNDO_SCIM_COLUMNS_MIGRATION: &str = "DROP INDEX users_idp_user_name; \
+     ALTER TABLE users DROP COLUMN idp_user_name; ALTER TABLE users DROP COLUMN idp_user_name_key; \
+     DROP INDEX users_email; CREATE UNIQUE INDEX users_email ON users(workspace_id, email_key); \
+     ALTER TABLE users DROP COLUMN external_id; \
      ALTER TABLE users DROP COLUMN active; ALTER TABLE groups DROP COLUMN external_id;";
 
 /// Undoes PostgreSQL's migration 8 (member count slots, event heads); its event
@@ -103,6 +106,8 @@ macro_rules! store_conformance_tests {
             workspaces_are_found_by_name_and_listed,
             users_round_trip_update_delete_and_list_in_pages,
             users_are_found_many_at_once,
+            identity_provider_names_and_users_without_email,
+            members_change_in_one_step_all_or_nothing,
             members_are_listed_in_pages_and_removed,
             every_write_records_its_events,
             a_failed_write_records_no_event,
@@ -214,6 +219,7 @@ pub fn user(username: &str) -> crate::store::NewUser {
         email: (email.clone(), email_key(&email)),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         external_id: None,
+        idp_user_name: None,
         active: true,
         now: 1,
     }

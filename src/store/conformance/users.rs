@@ -201,3 +201,77 @@ pub async fn users_are_found_many_at_once(store: Arc<dyn Store>) {
     );
     assert_eq!(store.find_users(ws.id, &[]).await.expect("none"), []);
 }
+
+/// An identity provider's user name that is not a username is kept under its
+/// own unique key, found by it, and cleared; users without an email address
+/// (empty) do not collide with each other.
+pub async fn identity_provider_names_and_users_without_email(store: Arc<dyn Store>) {
+    let ws = default_ws(&store).await;
+    let no_email = |name: &str, idp: Option<&str>| crate::store::NewUser {
+        email: (String::new(), String::new()),
+        idp_user_name: idp.map(|n| (n.to_string(), crate::domain::identifier::fold(n))),
+        password_hash: String::new(),
+        ..user(name)
+    };
+    let kim = store
+        .insert_user(ws.id, no_email("kim", Some("Kim@Example.org")))
+        .await
+        .expect("kim");
+    let lee = store
+        .insert_user(ws.id, no_email("lee", None))
+        .await
+        .expect("a second user without an email address");
+    let by_idp = UserRef::IdpName("kim@example.org".into());
+    let found = store.find_user(ws.id, &by_idp).await.expect("find");
+    assert_eq!(
+        found.as_ref().map(|u| (u.id, u.idp_user_name.as_deref(), u.email.as_str())),
+        Some((kim, Some("Kim@Example.org"), ""))
+    );
+    assert_eq!(
+        store.find_user(ws.id, &UserRef::Email(String::new())).await.expect("find"),
+        None,
+        "an empty address names nobody"
+    );
+    let many = store
+        .find_users(ws.id, &[by_idp.clone(), UserRef::Id(lee)])
+        .await
+        .expect("find many");
+    let mut ids: Vec<UserId> = many.iter().map(|u| u.id).collect();
+    ids.sort();
+    assert_eq!(ids, [kim, lee]);
+    assert_eq!(
+        store
+            .insert_user(ws.id, no_email("kim2", Some("KIM@example.org")))
+            .await,
+        Err(StoreError::UsernameTaken)
+    );
+    // Cleared, the name is free; an address is set and removed.
+    let clear = UserUpdate {
+        idp_user_name: Some(None),
+        email: Some(("kim@example.org".into(), "kim@example.org".into())),
+        now: 9,
+        ..Default::default()
+    };
+    store.update_user(ws.id, kim, clear).await.expect("clear");
+    assert_eq!(store.find_user(ws.id, &by_idp).await.expect("find"), None);
+    let taken = UserUpdate {
+        idp_user_name: Some(Some(("kim@example.org".into(), "kim@example.org".into()))),
+        now: 10,
+        ..Default::default()
+    };
+    store.update_user(ws.id, lee, taken).await.expect("lee takes it");
+    let unset = UserUpdate {
+        email: Some((String::new(), String::new())),
+        now: 11,
+        ..Default::default()
+    };
+    store.update_user(ws.id, kim, unset).await.expect("no address");
+    let kim_now = store
+        .find_user(ws.id, &UserRef::Id(kim))
+        .await
+        .expect("find")
+        .expect("kim");
+    assert_eq!((kim_now.email.as_str(), kim_now.idp_user_name), ("", None));
+    let lee_now = store.find_user(ws.id, &by_idp).await.expect("find");
+    assert_eq!(lee_now.map(|u| u.id), Some(lee));
+}

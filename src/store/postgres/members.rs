@@ -63,6 +63,44 @@ impl MemberStore for PostgresStore {
         Ok(n)
     }
 
+    async fn change_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        remove: Vec<UserId>,
+        add: Vec<UserId>,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut c = self.client_for(op!()).await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let audit = Self::audit();
+        // The add's lock first, so that the removal's weaker one is not
+        // upgraded while another change holds it too.
+        tx.execute(
+            &tx.cached("SELECT 1 FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE")
+                .await?,
+            &[&ws.0, &group.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        let left = remove_members_in(&tx, ws, group, remove, false, &audit).await?;
+        let (joined, policy) = add_members_in(
+            &tx,
+            ws,
+            group,
+            add,
+            None,
+            OnExisting::Keep,
+            now,
+            &audit,
+            Counting::Now,
+        )
+        .await?;
+        tx.commit().await.map_err(pg_err)?;
+        self.policies.put(group, policy.text, policy.policy);
+        Ok((left, joined))
+    }
+
     async fn list_members(
         &self,
         ws: WorkspaceId,
@@ -83,8 +121,8 @@ impl MemberStore for PostgresStore {
             .iter()
             .map(|r| Membership {
                 user: user_from_row(r),
-                role: parse_role(&r.get::<_, String>(10)),
-                joined_at: r.get(11),
+                role: parse_role(&r.get::<_, String>(USER_COLUMN_COUNT)),
+                joined_at: r.get(USER_COLUMN_COUNT + 1),
             })
             .collect())
     }

@@ -304,6 +304,17 @@ ALTER TABLE users ADD COLUMN external_id TEXT;
 ALTER TABLE users ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE groups ADD COLUMN external_id TEXT;
 "#,
+    // 10: an identity provider's user name when it is not a valid username
+    // (an email address, a UUID), unique per workspace by its key; and users
+    // without an email address (empty), which the email key's uniqueness skips.
+    r#"
+ALTER TABLE users ADD COLUMN idp_user_name TEXT;
+ALTER TABLE users ADD COLUMN idp_user_name_key TEXT;
+CREATE UNIQUE INDEX users_idp_user_name ON users(workspace_id, idp_user_name_key)
+    WHERE idp_user_name_key IS NOT NULL;
+DROP INDEX users_email;
+CREATE UNIQUE INDEX users_email ON users(workspace_id, email_key) WHERE email_key <> '';
+"#,
 ];
 
 /// The version whose migration runs [`rekey`] over rows with non-ASCII values.

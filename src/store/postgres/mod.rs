@@ -147,6 +147,7 @@ fn write_err(e: tokio_postgres::Error) -> StoreError {
             "groups_slug_key" => StoreError::SlugTaken,
             "users_username" => StoreError::UsernameTaken,
             "users_email" => StoreError::EmailTaken,
+            "users_idp_user_name" => StoreError::UsernameTaken,
             "workspaces_name_key" => StoreError::AlreadyExists("workspace".into()),
             "api_keys_pkey" => StoreError::AlreadyExists("key prefix".into()),
             "field_defs_pkey" => StoreError::AlreadyExists("custom field".into()),
@@ -156,10 +157,13 @@ fn write_err(e: tokio_postgres::Error) -> StoreError {
     pg_err(e)
 }
 
+/// How many columns [`user_columns`] selects (what a query adds comes after).
+const USER_COLUMN_COUNT: usize = 11;
+
 macro_rules! user_columns {
     () => {
         "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active"
+     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active, u.idp_user_name"
     };
 }
 
@@ -175,6 +179,7 @@ fn user_from_row(r: &Row) -> User {
         updated_at: r.get(7),
         external_id: r.get(8),
         active: r.get(9),
+        idp_user_name: r.get(10),
     }
 }
 

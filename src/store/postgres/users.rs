@@ -31,10 +31,11 @@ impl UserStore for PostgresStore {
         let row = tx
             .query_one(
                 &tx.cached("INSERT INTO users (workspace_id, full_name, username, username_key, email, email_key, \
-                 password_hash, created_at, updated_at, external_id, active) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id").await?,
+                 password_hash, created_at, updated_at, external_id, active, idp_user_name, idp_user_name_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING id").await?,
                 &[&ws.0, &u.full_name, &u.username.0, &u.username.1, &u.email.0, &u.email.1, &u.password_hash, &u.now,
-                  &u.external_id, &u.active],
+                  &u.external_id, &u.active, &u.idp_user_name.as_ref().map(|x| &x.0),
+                  &u.idp_user_name.as_ref().map(|x| &x.1)],
             )
             .await
             .map_err(write_err)?;
@@ -49,6 +50,7 @@ impl UserStore for PostgresStore {
             password_hash: u.password_hash,
             external_id: u.external_id,
             active: u.active,
+            idp_user_name: u.idp_user_name.map(|x| x.0),
             created_at: u.now,
             updated_at: u.now,
         };
@@ -72,7 +74,9 @@ impl UserStore for PostgresStore {
                 &tx.cached("UPDATE users SET full_name = COALESCE($3, full_name), username = COALESCE($4, username), \
                  username_key = COALESCE($5, username_key), email = COALESCE($6, email), \
                  email_key = COALESCE($7, email_key), password_hash = COALESCE($8, password_hash), updated_at = $9, \
-                 external_id = CASE WHEN $10 THEN $11 ELSE external_id END, active = COALESCE($12, active) \
+                 external_id = CASE WHEN $10 THEN $11 ELSE external_id END, active = COALESCE($12, active), \
+                 idp_user_name = CASE WHEN $13 THEN $14 ELSE idp_user_name END, \
+                 idp_user_name_key = CASE WHEN $13 THEN $15 ELSE idp_user_name_key END \
                  WHERE workspace_id = $1 AND id = $2").await?,
                 &[
                     &ws.0,
@@ -87,6 +91,9 @@ impl UserStore for PostgresStore {
                     &u.external_id.is_some(),
                     &u.external_id.clone().flatten(),
                     &u.active,
+                    &u.idp_user_name.is_some(),
+                    &u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| x.0.clone())),
+                    &u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| x.1.clone())),
                 ],
             )
             .await
@@ -148,6 +155,10 @@ impl UserStore for PostgresStore {
     }
 
     async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
+        if matches!(by, UserRef::Email(k) if k.is_empty()) {
+            // Users without an address have an empty one; it names nobody.
+            return Ok(None);
+        }
         macro_rules! by_column {
             ($column:literal) => {
                 concat!(
@@ -163,6 +174,7 @@ impl UserStore for PostgresStore {
             UserRef::Id(id) => (by_column!("id"), &id.0),
             UserRef::Username(k) => (by_column!("username_key"), k),
             UserRef::Email(k) => (by_column!("email_key"), k),
+            UserRef::IdpName(k) => (by_column!("idp_user_name_key"), k),
         };
         let c = self.client_for(op!()).await?;
         let row = c
@@ -173,7 +185,7 @@ impl UserStore for PostgresStore {
     }
 
     async fn find_users(&self, ws: WorkspaceId, by: &[UserRef]) -> Result<Vec<User>, StoreError> {
-        let (ids, names, emails) = crate::store::split_user_refs(by);
+        let refs = crate::store::split_user_refs(by);
         let c = self.client_for(op!()).await?;
         let rows = c
             .query(
@@ -181,10 +193,11 @@ impl UserStore for PostgresStore {
                     "SELECT ",
                     user_columns!(),
                     " FROM users u WHERE u.workspace_id = $1 AND (u.id = ANY($2) \
-                     OR u.username_key = ANY($3) OR u.email_key = ANY($4))"
+                     OR u.username_key = ANY($3) OR u.email_key = ANY($4) \
+                     OR u.idp_user_name_key = ANY($5))"
                 ))
                 .await?,
-                &[&ws.0, &ids, &names, &emails],
+                &[&ws.0, &refs.ids, &refs.names, &refs.emails, &refs.idp_names],
             )
             .await
             .map_err(pg_err)?;

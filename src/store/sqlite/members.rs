@@ -39,6 +39,22 @@ impl MemberStore for SqliteStore {
         .await
     }
 
+    async fn change_members(
+        &self,
+        ws: WorkspaceId,
+        group: GroupId,
+        remove: Vec<UserId>,
+        add: Vec<UserId>,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        self.write_audited(move |conn, audit| {
+            let left = remove_members_in(conn, ws, group, remove, false, audit)?;
+            let joined = add_members_in(conn, ws, group, add, None, OnExisting::Keep, now, audit)?;
+            Ok((left, joined))
+        })
+        .await
+    }
+
     async fn list_members(
         &self,
         ws: WorkspaceId,
@@ -60,8 +76,8 @@ impl MemberStore for SqliteStore {
                 |r| {
                     Ok(Membership {
                         user: user_from_row(r)?,
-                        role: parse_role(&r.get::<_, String>(10)?),
-                        joined_at: r.get(11)?,
+                        role: parse_role(&r.get::<_, String>(USER_COLUMN_COUNT)?),
+                        joined_at: r.get(USER_COLUMN_COUNT + 1)?,
                     })
                 },
             )?

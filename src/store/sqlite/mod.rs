@@ -302,13 +302,17 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         updated_at: r.get(7)?,
         external_id: r.get(8)?,
         active: r.get(9)?,
+        idp_user_name: r.get(10)?,
     })
 }
+
+/// How many columns [`user_columns`] selects (what a query adds comes after).
+const USER_COLUMN_COUNT: usize = 11;
 
 macro_rules! user_columns {
     () => {
         "u.id, u.workspace_id, u.full_name, u.username, u.email, \
-     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active"
+     u.password_hash, u.created_at, u.updated_at, u.external_id, u.active, u.idp_user_name"
     };
 }
 const USER_COLUMNS: &str = user_columns!();
@@ -318,6 +322,8 @@ fn user_error(e: rusqlite::Error) -> StoreError {
         StoreError::UsernameTaken
     } else if is_unique_violation(&e, "email_key") {
         StoreError::EmailTaken
+    } else if is_unique_violation(&e, "idp_user_name_key") {
+        StoreError::UsernameTaken
     } else {
         map_err(e)
     }

@@ -24,8 +24,9 @@ impl UserStore for SqliteStore {
         self.write_audited(move |conn, audit| {
             conn.exec_cached(
                 "INSERT INTO users (workspace_id, full_name, username, username_key, email, \
-                     email_key, password_hash, created_at, updated_at, external_id, active) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                     email_key, password_hash, created_at, updated_at, external_id, active, \
+                     idp_user_name, idp_user_name_key) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     ws.0,
                     u.full_name,
@@ -36,7 +37,9 @@ impl UserStore for SqliteStore {
                     u.password_hash,
                     u.now,
                     u.external_id,
-                    u.active
+                    u.active,
+                    u.idp_user_name.as_ref().map(|x| &x.0),
+                    u.idp_user_name.as_ref().map(|x| &x.1)
                 ],
             )
             .map_err(user_error)?;
@@ -51,6 +54,7 @@ impl UserStore for SqliteStore {
                 password_hash: u.password_hash,
                 external_id: u.external_id,
                 active: u.active,
+                idp_user_name: u.idp_user_name.map(|x| x.0),
                 created_at: u.now,
                 updated_at: u.now,
             };
@@ -77,7 +81,9 @@ impl UserStore for SqliteStore {
                          email = COALESCE(?6, email), email_key = COALESCE(?7, email_key), \
                          password_hash = COALESCE(?8, password_hash), updated_at = ?9, \
                          external_id = CASE WHEN ?10 THEN ?11 ELSE external_id END, \
-                         active = COALESCE(?12, active) \
+                         active = COALESCE(?12, active), \
+                         idp_user_name = CASE WHEN ?13 THEN ?14 ELSE idp_user_name END, \
+                         idp_user_name_key = CASE WHEN ?13 THEN ?15 ELSE idp_user_name_key END \
                          WHERE workspace_id = ?1 AND id = ?2",
                 params![
                     ws.0,
@@ -91,7 +97,10 @@ impl UserStore for SqliteStore {
                     u.now,
                     u.external_id.is_some(),
                     u.external_id.clone().flatten(),
-                    u.active
+                    u.active,
+                    u.idp_user_name.is_some(),
+                    u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| &x.0)),
+                    u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| &x.1))
                 ],
             )
             .map_err(user_error)?;
@@ -132,12 +141,17 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_user(&self, ws: WorkspaceId, by: &UserRef) -> Result<Option<User>, StoreError> {
+        if matches!(by, UserRef::Email(k) if k.is_empty()) {
+            // Users without an address have an empty one; it names nobody.
+            return Ok(None);
+        }
         let by = by.clone();
         self.read(move |conn| {
             let (column, value): (&str, rusqlite::types::Value) = match &by {
                 UserRef::Id(id) => ("id", id.0.into()),
                 UserRef::Username(k) => ("username_key", k.clone().into()),
                 UserRef::Email(k) => ("email_key", k.clone().into()),
+                UserRef::IdpName(k) => ("idp_user_name_key", k.clone().into()),
             };
             conn.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users u WHERE u.workspace_id = ?1 AND u.{column} = ?2"
@@ -149,12 +163,13 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_users(&self, ws: WorkspaceId, by: &[UserRef]) -> Result<Vec<User>, StoreError> {
-        let (ids, names, emails) = crate::store::split_user_refs(by);
+        let refs = crate::store::split_user_refs(by);
         let encode = |v: serde_json::Value| v.to_string();
-        let (ids, names, emails) = (
-            encode(serde_json::json!(ids)),
-            encode(serde_json::json!(names)),
-            encode(serde_json::json!(emails)),
+        let (ids, names, emails, idp_names) = (
+            encode(serde_json::json!(refs.ids)),
+            encode(serde_json::json!(refs.names)),
+            encode(serde_json::json!(refs.emails)),
+            encode(serde_json::json!(refs.idp_names)),
         );
         self.read(move |conn| {
             conn.prepare_cached(concat!(
@@ -163,9 +178,10 @@ impl UserStore for SqliteStore {
                 " FROM users u WHERE u.workspace_id = ?1 AND (\
                    u.id IN (SELECT value FROM json_each(?2)) \
                    OR u.username_key IN (SELECT value FROM json_each(?3)) \
-                   OR u.email_key IN (SELECT value FROM json_each(?4)))"
+                   OR u.email_key IN (SELECT value FROM json_each(?4)) \
+                   OR u.idp_user_name_key IN (SELECT value FROM json_each(?5)))"
             ))?
-            .query_map(params![ws.0, ids, names, emails], user_from_row)?
+            .query_map(params![ws.0, ids, names, emails, idp_names], user_from_row)?
             .collect()
         })
         .await
