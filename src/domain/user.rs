@@ -323,6 +323,13 @@ pub enum IdpUserName {
 }
 
 impl IdpUserName {
+    /// The name as written.
+    pub fn name(&self) -> &str {
+        match self {
+            IdpUserName::Username(n, _) | IdpUserName::Other(n, _) => n,
+        }
+    }
+
     /// How a look-up by this name reads the store.
     pub fn as_ref(&self) -> UserRef {
         match self {
@@ -428,7 +435,11 @@ pub fn plan_idp_user(draft: IdpUserDraft) -> Result<IdpUserPlan, ValidationError
         }
         Some(Ok(n)) => Some(n),
     };
-    let full_name = match draft.full_name.as_deref().map(|n| text::clean(n, FULL_NAME_MAX, false)) {
+    let full_name = match draft
+        .full_name
+        .as_deref()
+        .map(|n| text::clean(n, FULL_NAME_MAX, false))
+    {
         None => String::new(),
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -489,19 +500,31 @@ mod tests {
             IdpUserName::Other("Ada@Example.org".into(), "ada@example.org".into())
         );
         let uuid = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
-        assert!(matches!(check_idp_user_name(uuid), Ok(IdpUserName::Other(..))));
+        assert!(matches!(
+            check_idp_user_name(uuid),
+            Ok(IdpUserName::Other(..))
+        ));
         assert!(check_idp_user_name("  ").is_err());
         assert!(check_idp_user_name("a\u{200B}b@x.org").is_err());
         assert!(check_idp_user_name(&"x".repeat(IDP_NAME_MAX + 1)).is_err());
-        assert_eq!(derive_username("ada.lovelace@example.org", 0), "ada.lovelace");
-        assert_eq!(derive_username("ada.lovelace@example.org", 1), "ada.lovelace-2");
+        assert_eq!(
+            derive_username("ada.lovelace@example.org", 0),
+            "ada.lovelace"
+        );
+        assert_eq!(
+            derive_username("ada.lovelace@example.org", 1),
+            "ada.lovelace-2"
+        );
         assert_eq!(derive_username(uuid, 0), "0b1c2d3e-4f50-6172-8");
         assert_eq!(derive_username("x@y.org", 0), "user-x");
         assert_eq!(derive_username("1234@y.org", 0), "user-1234");
         assert_eq!(derive_username("admin@y.org", 0), "user-admin");
         assert_eq!(derive_username("@@@", 2), "user-3");
         assert_eq!(derive_username("__ädä__@y.org", 0), "d__");
-        for (i, raw) in ["a@b.c", "é@x", "-", "ŉ", &"z".repeat(300)].iter().enumerate() {
+        for (i, raw) in ["a@b.c", "é@x", "-", "ŉ", &"z".repeat(300)]
+            .iter()
+            .enumerate()
+        {
             for attempt in [0, 1, 99, u32::MAX] {
                 let name = derive_username(raw, attempt);
                 assert!(check_username(&name).is_ok(), "{i} {attempt} {name}");
@@ -516,7 +539,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!((plan.full_name.as_str(), plan.email, plan.active), ("", None, true));
+        assert_eq!(
+            (plan.full_name.as_str(), plan.email, plan.active),
+            ("", None, true)
+        );
         let e = plan_idp_user(IdpUserDraft {
             email: Some("not an address".into()),
             external_id: Some("x\u{1}".into()),

@@ -158,7 +158,9 @@ fn schema_docs() -> Vec<Value> {
                 user_name,
                 attr("displayName", "string", false, false, "readWrite"),
                 emails,
-                attr("active", "boolean", false, false, "readWrite"),
+                // Required so that clients state it (a missing one is read as
+                // true): it cannot be unassigned, only true or false.
+                attr("active", "boolean", true, false, "readWrite"),
                 attr("externalId", "string", false, true, "readWrite"),
             ],
         ),
@@ -177,10 +179,12 @@ fn schema_docs() -> Vec<Value> {
             vec![
                 attr("slug", "string", false, false, "readWrite"),
                 attr("description", "string", false, true, "readWrite"),
-                attr("categoryId", "integer", false, false, "readWrite"),
-                attr("secret", "boolean", false, false, "readWrite"),
-                attr("unleavable", "boolean", false, false, "readWrite"),
-                attr("pinned", "boolean", false, false, "readWrite"),
+                attr("category", "string", false, true, "readWrite"),
+                // Flags are true or false, never unassigned (a missing one is
+                // read as false).
+                attr("secret", "boolean", true, false, "readWrite"),
+                attr("unleavable", "boolean", true, false, "readWrite"),
+                attr("pinned", "boolean", true, false, "readWrite"),
             ],
         ),
     ]

@@ -96,15 +96,39 @@ impl From<PatchError> for ScimError {
     }
 }
 
+/// Validation errors under the names SCIM gives the fields.
+fn scim_names(errors: &crate::domain::ValidationErrors) -> String {
+    errors
+        .fields()
+        .iter()
+        .map(|e| {
+            let field = match e.field.as_str() {
+                "name" | "full_name" => "displayName",
+                "username" => "userName",
+                "email" => "emails",
+                "external_id" => "externalId",
+                "category_id" => "categoryId",
+                other => other,
+            };
+            format!("{field}: {}", e.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl From<ServiceError> for ScimError {
     fn from(e: ServiceError) -> ScimError {
         use StatusCode as S;
         let (status, scim_type) = match &e {
             ServiceError::Unauthorized => (S::UNAUTHORIZED, None),
             ServiceError::Invalid(_) => (S::BAD_REQUEST, Some("invalidValue")),
-            ServiceError::SlugTaken | ServiceError::UsernameTaken | ServiceError::EmailTaken => {
-                (S::CONFLICT, Some("uniqueness"))
-            }
+            ServiceError::SlugTaken
+            | ServiceError::UsernameTaken
+            | ServiceError::EmailTaken
+            | ServiceError::Conflict(_) => (S::CONFLICT, Some("uniqueness")),
+            ServiceError::TooMany(_) => (S::BAD_REQUEST, Some("tooMany")),
+            ServiceError::BuiltinGroup(_) => (S::BAD_REQUEST, Some("mutability")),
+            ServiceError::CategoryNotFound(_) => (S::BAD_REQUEST, Some("invalidValue")),
             ServiceError::GroupNotFound | ServiceError::AccountNotFound => (S::NOT_FOUND, None),
             ServiceError::GroupFull { .. } => (S::BAD_REQUEST, Some("invalidValue")),
             ServiceError::UserInactive(_) => (S::BAD_REQUEST, Some("invalidValue")),
@@ -118,7 +142,10 @@ impl From<ServiceError> for ScimError {
             _ => (S::BAD_REQUEST, None),
         };
         let detail = match &e {
-            ServiceError::Invalid(errors) => errors.to_string(),
+            ServiceError::Invalid(errors) => scim_names(errors),
+            ServiceError::UsernameTaken => {
+                "another user already has this userName (or it is a group's slug)".into()
+            }
             // What went wrong inside is logged by the server, not told.
             ServiceError::Internal(_) => "something went wrong".into(),
             other => other.to_string(),

@@ -52,6 +52,25 @@ impl Projection {
         }
     }
 
+    /// Whether the answer keeps the top-level attribute `name` (or some of it).
+    pub fn wants(&self, name: &str) -> bool {
+        let names = |list: &[String]| {
+            list.iter().any(|a| {
+                let a = a.rsplit_once(':').map_or(a.as_str(), |(_, n)| n);
+                let top = a.split_once('.').map_or(a, |(t, _)| t);
+                top.eq_ignore_ascii_case(name)
+            })
+        };
+        match self {
+            Projection::All => true,
+            Projection::Only(list) => names(list),
+            Projection::Except(list) => !list.iter().any(|a| {
+                let a = a.rsplit_once(':').map_or(a.as_str(), |(_, n)| n);
+                a.eq_ignore_ascii_case(name)
+            }),
+        }
+    }
+
     /// `resource` with only the attributes asked for. Names compare without
     /// case; a dotted name (`name.givenName`) keeps or drops that
     /// sub-attribute; `meta` goes only when left out of `attributes`.
@@ -167,6 +186,82 @@ impl ListQuery {
     }
 }
 
+impl ListQuery {
+    /// Reads a `POST .../.search` body (RFC 7644 section 3.4.3): the same
+    /// parameters as a query, as JSON members.
+    pub fn from_search(body: &Value) -> Result<ListQuery, ScimError> {
+        let Value::Object(members) = body else {
+            return Err(ScimError::invalid_value("a search body is a JSON object"));
+        };
+        let mut params = Vec::new();
+        for (k, v) in members {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => continue,
+            };
+            params.push((k.clone(), text));
+        }
+        ListQuery::parse(&params)
+    }
+}
+
+/// The matching resources of a list, offered in order: it counts them all and
+/// keeps only the page asked for, so a list holds one page, whatever the
+/// workspace's size.
+pub struct Window {
+    start: u64,
+    count: u32,
+    seen: u64,
+    page: Vec<Value>,
+}
+
+impl Window {
+    pub fn new(q: &ListQuery) -> Window {
+        Window {
+            start: q.start_index,
+            count: q.count,
+            seen: 0,
+            page: Vec::new(),
+        }
+    }
+
+    /// Whether the next match would be on the page (so a caller can skip
+    /// building what would not be kept).
+    pub fn wants_next(&self) -> bool {
+        self.seen + 1 >= self.start && self.page.len() < self.count as usize
+    }
+
+    /// A matching resource, the next in order.
+    pub fn offer(&mut self, resource: Value) {
+        if self.wants_next() {
+            self.page.push(resource);
+        }
+        self.seen += 1;
+    }
+
+    /// Counts a match without keeping it.
+    pub fn skip(&mut self) {
+        self.seen += 1;
+    }
+
+    /// The ListResponse, with the page's resources as the caller built them
+    /// (already projected) in place of those offered.
+    pub fn into_response_with(self, resources: Vec<Value>) -> Value {
+        list_response(self.seen, self.start, resources)
+    }
+
+    pub fn into_response(self, projection: &Projection) -> Value {
+        let page = self.page.into_iter().map(|r| projection.apply(r)).collect();
+        list_response(self.seen, self.start, page)
+    }
+}
+
 /// A ListResponse: `total` matches, this page's `resources` from `start_index`.
 pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
     json!({
@@ -203,6 +298,29 @@ mod tests {
         assert_eq!(e.scim_type, Some("invalidFilter"));
         let q = ListQuery::parse(&params(&[("filter", "userName eq \"x\"")])).unwrap();
         assert_eq!(q.filter.unwrap().equality_on("userName"), Some("x"));
+    }
+
+    #[test]
+    fn a_window_counts_every_match_and_keeps_one_page() {
+        let q = ListQuery::parse(&params(&[("startIndex", "3"), ("count", "2")])).unwrap();
+        let mut w = Window::new(&q);
+        for i in 1..=6 {
+            w.offer(json!({"id": i.to_string()}));
+        }
+        let r = w.into_response(&Projection::All);
+        assert_eq!(
+            (r["totalResults"].as_u64(), r["itemsPerPage"].as_u64()),
+            (Some(6), Some(2))
+        );
+        assert_eq!(r["Resources"], json!([{"id": "3"}, {"id": "4"}]));
+        let q = ListQuery::from_search(&json!({"filter": "userName eq \"a\"", "count": 1,
+            "attributes": ["userName", "emails"]}))
+        .unwrap();
+        assert_eq!(q.count, 1);
+        assert_eq!(
+            q.projection,
+            Projection::Only(vec!["userName".into(), "emails".into()])
+        );
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! decodes, calls the service and encodes in SCIM's own format; it never
 //! imports the store. Filters and PATCH are `domain::scim`.
 //!
-//! Work in progress (issue 18): discovery, errors and authentication are here;
-//! Users and Groups come next.
+//! - `discovery`: ServiceProviderConfig, ResourceTypes, Schemas.
+//! - `users`, `groups`: the resources, mapped onto groupd's users and groups.
+//! - `listing`: list queries (filter, paging, attributes) and ListResponse.
+//! - `error`: SCIM's error messages, and how service errors map to them.
 
 pub mod discovery;
 pub mod error;
+pub mod groups;
 pub mod listing;
+pub mod users;
 
 use crate::domain::event::Door;
 use crate::service::{Caller, Service};
@@ -28,8 +32,70 @@ pub const MEDIA_TYPE: &str = "application/scim+json";
 
 pub fn routes() -> Router<Service> {
     discovery::routes()
+        .merge(users::routes())
+        .merge(groups::routes())
+        .route(
+            "/.search",
+            axum::routing::post(|| async {
+                ScimError::new(
+                    axum::http::StatusCode::NOT_IMPLEMENTED,
+                    None,
+                    "searching every resource type at once is not supported: \
+                     POST /Users/.search or /Groups/.search",
+                )
+                .into_response()
+            }),
+        )
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint").into_response() })
 }
+
+/// A request body as JSON (SCIM clients send `application/scim+json` or
+/// `application/json`; the type is not insisted on).
+pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ScimError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ScimError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            "the body is not a JSON object",
+        )),
+        Err(e) => Err(ScimError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
+/// A resource id from a path: groupd's ids are positive whole numbers; anything
+/// else names nothing.
+pub fn resource_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// A resource's `meta`: created and lastModified in RFC 3339, its location, and
+/// a weak version that changes whenever the resource does (a hash of it).
+pub fn meta(
+    resource_type: &str,
+    location: String,
+    created: i64,
+    modified: i64,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body.to_string().as_bytes());
+    let version: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({
+        "resourceType": resource_type,
+        "created": crate::domain::event::rfc3339_ms(created.saturating_mul(1000)),
+        "lastModified": crate::domain::event::rfc3339_ms(modified.saturating_mul(1000)),
+        "location": location,
+        "version": format!("W/\"{version}\""),
+    })
+}
+
+/// The query parameters of a request, as pairs.
+pub type Params = axum::extract::Query<Vec<(String, String)>>;
 
 /// The caller, from the workspace's API key sent as a bearer token.
 pub struct Auth(pub Caller);

@@ -60,6 +60,40 @@ impl Service {
         .await
     }
 
+    /// The category called `name` (the oldest, when several are), made when
+    /// there is none: identity providers name categories rather than number
+    /// them.
+    pub async fn category_named(&self, caller: Caller, name: &str) -> Result<i64, ServiceError> {
+        let name = category::validate_name(name)?;
+        let found = self
+            .store
+            .list_categories(caller.workspace)
+            .await?
+            .into_iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.id)
+            .min();
+        match found {
+            Some(id) => Ok(id),
+            None => Ok(self.create_category(caller, &name).await?.id),
+        }
+    }
+
+    /// A category's name, by id (`None` when there is no such category).
+    pub async fn category_name(
+        &self,
+        caller: Caller,
+        id: i64,
+    ) -> Result<Option<String>, ServiceError> {
+        Ok(self
+            .store
+            .list_categories(caller.workspace)
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name))
+    }
+
     pub async fn list_categories(&self, caller: Caller) -> Result<Vec<Category>, ServiceError> {
         Ok(self.store.list_categories(caller.workspace).await?)
     }

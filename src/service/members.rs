@@ -169,6 +169,52 @@ impl Service {
         .await
     }
 
+    /// Removes `remove` and then adds `add` as members, in one step, all or
+    /// none (an identity provider's PATCH or replace of a group's members):
+    /// each list at most [`BULK_MAX`] users, named by id; every user added
+    /// must exist; `limit_user` counts the group after the removals. Returns
+    /// (left, joined).
+    ///
+    /// The provider states the members of its own groups, deactivated users
+    /// included (a disabled account stays in its groups there), and that is
+    /// mirrored: refusing one deactivated member would fail the whole push.
+    /// They still cannot sign in, nor join a group themselves, nor be added
+    /// through groupd's own APIs.
+    pub async fn change_members(
+        &self,
+        caller: Caller,
+        group: GroupId,
+        remove: Vec<UserId>,
+        add: Vec<UserId>,
+    ) -> Result<(u64, u64), ServiceError> {
+        self.audited(caller, async move {
+            for (what, list) in [("add", &add), ("remove", &remove)] {
+                if list.len() > BULK_MAX {
+                    return Err(ServiceError::TooMany(format!(
+                        "at most {BULK_MAX} members to {what} in one request, not {}",
+                        list.len()
+                    )));
+                }
+            }
+            if !add.is_empty() {
+                let refs: Vec<UserRef> = add.iter().map(|id| UserRef::Id(*id)).collect();
+                let users = self.store.find_users(caller.workspace, &refs).await?;
+                let mut errors = ValidationErrors::new();
+                for (i, id) in add.iter().enumerate() {
+                    if !users.iter().any(|u| u.id == *id) {
+                        errors.push(format!("members[{i}]"), format!("no user {}", id.0));
+                    }
+                }
+                errors.into_result(()).map_err(ServiceError::Invalid)?;
+            }
+            Ok(self
+                .store
+                .change_members(caller.workspace, group, remove, add, now())
+                .await?)
+        })
+        .await
+    }
+
     pub async fn list_members(
         &self,
         caller: Caller,

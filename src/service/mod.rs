@@ -111,6 +111,9 @@ pub enum ServiceError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Conflict(String),
+    /// One call names more than it may (SCIM's `tooMany`).
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Refused(String),
     #[error("the database is unavailable: {0}")]

@@ -287,6 +287,8 @@ impl From<ServiceError> for Reply {
             ServiceError::Conflict(msg) | ServiceError::Refused(msg) => {
                 Reply::error("permission_denied", msg, vec![])
             }
+            // Only the SCIM door changes members in lists this long.
+            ServiceError::TooMany(msg) => Reply::error("permission_denied", msg, vec![]),
             // Grupo has no webhook actions; these cannot arise from its requests.
             e @ (ServiceError::WebhookNotFound | ServiceError::DeliveryNotFound) => {
                 Reply::error("permission_denied", capitalise(&e.to_string()), vec![])

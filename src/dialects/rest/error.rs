@@ -154,6 +154,7 @@ impl From<ServiceError> for ApiError {
             | ServiceError::DefaultCategory
             | ServiceError::Refused(_) => (S::FORBIDDEN, "permission_denied"),
             ServiceError::Conflict(_) => (S::CONFLICT, "already_exists"),
+            ServiceError::TooMany(_) => (S::BAD_REQUEST, "too_many"),
             ServiceError::GroupFull { .. } => (S::CONFLICT, "group_full"),
             ServiceError::AlreadyMember => (S::CONFLICT, "already_a_member"),
             ServiceError::UserInactive(_) => (S::CONFLICT, "user_inactive"),

@@ -241,6 +241,29 @@ impl Filter {
         }
     }
 
+    /// The value of an `attr eq "value"` test the whole filter requires: the
+    /// filter itself, or one of a chain of `and`s (`id eq "7" and members eq
+    /// "3"`), so a door may look that one up and test the rest on it.
+    pub fn required_equality(&self, attr: &str) -> Option<&str> {
+        match self {
+            Filter::And(a, b) => a
+                .required_equality(attr)
+                .or_else(|| b.required_equality(attr)),
+            f => f.equality_on(attr),
+        }
+    }
+
+    /// Whether the filter tests the top-level attribute `name` (named without case).
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(name) || b.mentions(name),
+            Filter::Not(f) => f.mentions(name),
+            Filter::Compare(p, _, _) | Filter::Present(p) | Filter::ValuePath(p, _) => {
+                p.name.eq_ignore_ascii_case(name)
+            }
+        }
+    }
+
     /// The value of `attr eq "value"` when the whole filter is that one test on
     /// `attr` (named without case), for engines that can look it up directly.
     pub fn equality_on(&self, attr: &str) -> Option<&str> {
@@ -528,6 +551,18 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_equalities_and_mentions() {
+        let f = Filter::parse(r#"id eq "7" and (members eq "3" or not (displayName pr))"#).unwrap();
+        assert_eq!(f.required_equality("id"), Some("7"));
+        assert_eq!(f.equality_on("id"), None);
+        assert!(f.mentions("members") && f.mentions("DISPLAYNAME") && !f.mentions("externalId"));
+        let either = Filter::parse(r#"id eq "7" or id eq "8""#).unwrap();
+        assert_eq!(either.required_equality("id"), None);
+        let path = Filter::parse(r#"members[value eq "3"]"#).unwrap();
+        assert!(path.mentions("members"));
+    }
     use serde_json::json;
 
     fn user() -> Value {

@@ -179,9 +179,9 @@ pub fn apply(
                     let Target::Attr(path) = target else {
                         return Err(PatchError::Path(format!("'{key}' is not an attribute")));
                     };
-                    if path.urn.is_none() && v.is_object() && is_extension(key) {
+                    if let Some(ext) = extension_named(resource, &path).filter(|_| v.is_object()) {
                         // `"urn:...:User": {...}`: the extension's attributes.
-                        let ext = object_at(resource, key);
+                        let ext = object_at(resource, &ext);
                         merge(ext, v, o.op == Op::Replace);
                         continue;
                     }
@@ -189,11 +189,19 @@ pub fn apply(
                 }
             }
             Some(Target::Attr(path)) => match o.op {
-                Op::Remove => remove(resource, path, o.value.as_ref(), multi)?,
+                Op::Remove => match extension_named(resource, path) {
+                    // The whole extension: every attribute of it.
+                    Some(ext) => {
+                        if let Some(obj) = resource.as_object_mut() {
+                            obj.retain(|k, _| !k.eq_ignore_ascii_case(&ext));
+                        }
+                    }
+                    None => remove(resource, path, o.value.as_ref(), multi)?,
+                },
                 _ => {
                     let v = o.value.clone().unwrap_or(Value::Null);
-                    if path.urn.is_none() && is_extension(&path.name) {
-                        let ext = object_at(resource, &path.name);
+                    if let Some(ext) = extension_named(resource, path) {
+                        let ext = object_at(resource, &ext);
                         merge(ext, &v, o.op == Op::Replace);
                     } else {
                         set(resource, path, v, o.op, multi)?;
@@ -208,8 +216,22 @@ pub fn apply(
     Ok(())
 }
 
-fn is_extension(key: &str) -> bool {
-    super::filter::is_urn(key)
+/// The extension schema a path names as a whole (`urn:...:2.0:User`, read by
+/// the parser as attribute `User` of `urn:...:2.0`): one the resource lists in
+/// its `schemas`, other than its core schema.
+fn extension_named(resource: &Value, path: &AttrPath) -> Option<String> {
+    let full = match (&path.urn, &path.sub) {
+        (Some(urn), None) => format!("{urn}:{}", path.name),
+        _ => return None,
+    };
+    let listed = get_ci(resource, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .any(|x| x.eq_ignore_ascii_case(&full))
+        });
+    (listed && !is_core(resource, &full)).then_some(full)
 }
 
 /// The object that holds `path`'s attribute: the resource, or its extension's
@@ -563,6 +585,36 @@ mod tests {
         )
         .unwrap();
         assert!(values(&r).is_empty());
+    }
+
+    #[test]
+    fn a_whole_extension_is_added_replaced_and_removed() {
+        let ext = "urn:groupd:params:scim:schemas:extension:2.0:Group";
+        let resource = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", ext],
+                              "displayName": "T", (ext): {"slug": "t", "pinned": true}});
+        let r = patch(
+            resource.clone(),
+            json!([{"op": "add", "path": ext, "value": {"description": "d"}}]),
+        )
+        .unwrap();
+        assert_eq!(
+            r[ext],
+            json!({"slug": "t", "pinned": true, "description": "d"})
+        );
+        let r = patch(
+            resource.clone(),
+            json!([{"op": "replace", "path": ext, "value": {"secret": true}}]),
+        )
+        .unwrap();
+        assert_eq!(r[ext], json!({"slug": "t", "pinned": true, "secret": true}));
+        let r = patch(
+            resource.clone(),
+            json!([{"op": "replace", "value": {(ext): {"slug": "u"}}}]),
+        )
+        .unwrap();
+        assert_eq!(r[ext]["slug"], "u");
+        let r = patch(resource, json!([{"op": "remove", "path": ext}])).unwrap();
+        assert!(r.get(ext).is_none() && r["displayName"] == "T");
     }
 
     #[test]

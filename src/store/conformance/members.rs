@@ -412,13 +412,17 @@ pub async fn members_change_in_one_step_all_or_nothing(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        store.change_members(ws.id, g, vec![u[3]], vec![u[0], u[1]], 2).await,
+        store
+            .change_members(ws.id, g, vec![u[3]], vec![u[0], u[1]], 2)
+            .await,
         Ok((0, 2)),
         "removing a non-member passes it over"
     );
     // Full: swapping one member for another fits.
     assert_eq!(
-        store.change_members(ws.id, g, vec![u[0]], vec![u[2], u[1]], 3).await,
+        store
+            .change_members(ws.id, g, vec![u[0]], vec![u[2], u[1]], 3)
+            .await,
         Ok((1, 1))
     );
     assert_eq!(
@@ -427,7 +431,10 @@ pub async fn members_change_in_one_step_all_or_nothing(store: Arc<dyn Store>) {
     );
     let unknown = UserId(u[3].0 + 1000);
     for (add, refusal) in [
-        (vec![u[3], u[0]], StoreError::GroupFull { limit: 2, room: 1 }),
+        (
+            vec![u[3], u[0]],
+            StoreError::GroupFull { limit: 2, room: 1 },
+        ),
         (vec![unknown], StoreError::UnknownUser(unknown.0)),
     ] {
         assert_eq!(
@@ -448,7 +455,9 @@ pub async fn members_change_in_one_step_all_or_nothing(store: Arc<dyn Store>) {
         Err(StoreError::NotFound(Entity::Group))
     );
     assert_eq!(
-        store.change_members(ws.id, g, vec![u[1], u[2]], vec![], 6).await,
+        store
+            .change_members(ws.id, g, vec![u[1], u[2]], vec![], 6)
+            .await,
         Ok((2, 0))
     );
     assert_eq!(member_count(&store, &ws, g).await, 0);

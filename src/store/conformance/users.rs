@@ -224,11 +224,16 @@ pub async fn identity_provider_names_and_users_without_email(store: Arc<dyn Stor
     let by_idp = UserRef::IdpName("kim@example.org".into());
     let found = store.find_user(ws.id, &by_idp).await.expect("find");
     assert_eq!(
-        found.as_ref().map(|u| (u.id, u.idp_user_name.as_deref(), u.email.as_str())),
+        found
+            .as_ref()
+            .map(|u| (u.id, u.idp_user_name.as_deref(), u.email.as_str())),
         Some((kim, Some("Kim@Example.org"), ""))
     );
     assert_eq!(
-        store.find_user(ws.id, &UserRef::Email(String::new())).await.expect("find"),
+        store
+            .find_user(ws.id, &UserRef::Email(String::new()))
+            .await
+            .expect("find"),
         None,
         "an empty address names nobody"
     );
@@ -259,13 +264,19 @@ pub async fn identity_provider_names_and_users_without_email(store: Arc<dyn Stor
         now: 10,
         ..Default::default()
     };
-    store.update_user(ws.id, lee, taken).await.expect("lee takes it");
+    store
+        .update_user(ws.id, lee, taken)
+        .await
+        .expect("lee takes it");
     let unset = UserUpdate {
         email: Some((String::new(), String::new())),
         now: 11,
         ..Default::default()
     };
-    store.update_user(ws.id, kim, unset).await.expect("no address");
+    store
+        .update_user(ws.id, kim, unset)
+        .await
+        .expect("no address");
     let kim_now = store
         .find_user(ws.id, &UserRef::Id(kim))
         .await

@@ -77,8 +77,10 @@ impl MemberStore for PostgresStore {
         // The add's lock first, so that the removal's weaker one is not
         // upgraded while another change holds it too.
         tx.execute(
-            &tx.cached("SELECT 1 FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE")
-                .await?,
+            &tx.cached(
+                "SELECT 1 FROM groups WHERE id = $2 AND (workspace_id = $1) IS TRUE FOR UPDATE",
+            )
+            .await?,
             &[&ws.0, &group.0],
         )
         .await

@@ -99,8 +99,12 @@ impl UserStore for SqliteStore {
                     u.external_id.clone().flatten(),
                     u.active,
                     u.idp_user_name.is_some(),
-                    u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| &x.0)),
-                    u.idp_user_name.as_ref().and_then(|x| x.as_ref().map(|x| &x.1))
+                    u.idp_user_name
+                        .as_ref()
+                        .and_then(|x| x.as_ref().map(|x| &x.0)),
+                    u.idp_user_name
+                        .as_ref()
+                        .and_then(|x| x.as_ref().map(|x| &x.1))
                 ],
             )
             .map_err(user_error)?;

@@ -1,0 +1,319 @@
+//! `/Users`: groupd's users as SCIM User resources.
+//!
+//! `userName` is the name the identity provider knows the user by: their
+//! username, or, when that is not a valid groupd username (an email address, a
+//! UUID), the provider's own name, kept beside a username groupd derived from
+//! it. `displayName` is the full name; `emails` holds the one address groupd
+//! keeps; `active: false` deactivates. Users made here have no password.
+
+use super::discovery::USER_SCHEMA;
+use super::error::ScimError;
+use super::listing::{ListQuery, Projection, Window};
+use super::{Auth, BASE, Params, Scim, json_body, meta, resource_id};
+use crate::domain::scim::filter::{Filter, as_bool, get_ci};
+use crate::domain::scim::patch;
+use crate::domain::user::{IdpUserDraft, User, UserId};
+use crate::service::Service;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<Service> {
+    Router::new()
+        .route("/Users", get(list).post(create))
+        .route("/Users/.search", post(search))
+        .route(
+            "/Users/{id}",
+            get(read).put(replace).patch(patch_user).delete(remove),
+        )
+}
+
+/// Whether strings of a User attribute compare with their case.
+pub fn case_exact(path: &str) -> bool {
+    ["id", "externalId", "meta.version"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(path))
+}
+
+/// A user as a SCIM resource.
+pub fn to_json(u: &User) -> Value {
+    let mut r = json!({
+        "schemas": [USER_SCHEMA],
+        "id": u.id.0.to_string(),
+        "userName": u.idp_name(),
+        "active": u.active,
+    });
+    if !u.full_name.is_empty() {
+        r["displayName"] = json!(u.full_name);
+    }
+    if !u.email.is_empty() {
+        r["emails"] = json!([{"value": u.email}]);
+    }
+    if let Some(x) = &u.external_id {
+        r["externalId"] = json!(x);
+    }
+    r["meta"] = meta(
+        "User",
+        format!("{BASE}/Users/{}", u.id.0),
+        u.created_at,
+        u.updated_at,
+        &r,
+    );
+    r
+}
+
+/// A string attribute; `null` is absent, anything else not a string is an error.
+fn text(body: &Value, name: &str, errors: &mut crate::domain::ValidationErrors) -> Option<String> {
+    match get_ci(body, name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(name, "must be a string");
+            None
+        }
+    }
+}
+
+/// What a User resource (a POST or PUT body, or a patched resource) states.
+/// Of `emails`, the primary address is kept, else the first. Attributes groupd
+/// does not keep (`name`, `title`, other schemas) are passed over.
+pub fn draft_of(body: &Value) -> IdpUserDraft {
+    let mut errors = crate::domain::ValidationErrors::new();
+    let user_name = text(body, "userName", &mut errors);
+    let mut full_name = text(body, "displayName", &mut errors);
+    if full_name.is_none() {
+        // Okta and Entra send the name's parts; a formatted name or
+        // given + family stands in for a missing displayName.
+        let name = get_ci(body, "name");
+        let part = |n: &str| name.and_then(|v| get_ci(v, n)).and_then(Value::as_str);
+        full_name = part("formatted").map(str::to_string).or_else(|| {
+            let joined = [part("givenName"), part("familyName")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        });
+    }
+    let email = match get_ci(body, "emails") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => {
+            let primary = list
+                .iter()
+                .find(|e| get_ci(e, "primary").and_then(as_bool) == Some(true))
+                .or_else(|| list.first());
+            match primary.map(|e| get_ci(e, "value")) {
+                None | Some(None | Some(Value::Null)) => None,
+                Some(Some(Value::String(s))) => Some(s.clone()),
+                Some(Some(_)) => {
+                    errors.push("emails", "an address's value must be a string");
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            errors.push("emails", "must be a list of addresses");
+            None
+        }
+    };
+    let active = match get_ci(body, "active") {
+        None | Some(Value::Null) => None,
+        Some(v) => match as_bool(v) {
+            Some(b) => Some(b),
+            None => {
+                errors.push("active", "must be true or false");
+                None
+            }
+        },
+    };
+    IdpUserDraft {
+        user_name,
+        full_name,
+        email,
+        external_id: text(body, "externalId", &mut errors),
+        active,
+        errors,
+    }
+}
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("no user '{id}' in this workspace"))
+}
+
+async fn find(
+    service: &Service,
+    caller: crate::service::Caller,
+    id: &str,
+) -> Result<User, ScimError> {
+    let Some(n) = resource_id(id) else {
+        return Err(not_found(id));
+    };
+    match service.get_user(caller, &n.to_string()).await {
+        Ok(u) => Ok(u),
+        Err(crate::service::ServiceError::AccountNotFound) => Err(not_found(id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn answer(status: StatusCode, u: &User, projection: &Projection) -> Response {
+    Scim(status, projection.apply(to_json(u))).into_response()
+}
+
+async fn create(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    query: Params,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let projection = ListQuery::parse(&query.0)?.projection;
+    let body = json_body(&body)?;
+    let made = service.create_idp_user(caller, draft_of(&body)).await?;
+    Ok(answer(StatusCode::CREATED, &made, &projection))
+}
+
+async fn read(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Response, ScimError> {
+    let projection = ListQuery::parse(&query.0)?.projection;
+    let u = find(&service, caller, &id).await?;
+    Ok(answer(StatusCode::OK, &u, &projection))
+}
+
+async fn replace(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    query: Params,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let projection = ListQuery::parse(&query.0)?.projection;
+    let body = json_body(&body)?;
+    let current = find(&service, caller, &id).await?;
+    check_id(&body, &id)?;
+    let u = service
+        .replace_idp_user(caller, current.id, draft_of(&body))
+        .await?;
+    Ok(answer(StatusCode::OK, &u, &projection))
+}
+
+/// An `id` in a body must be the resource's own (it is read-only).
+pub fn check_id(body: &Value, id: &str) -> Result<(), ScimError> {
+    match get_ci(body, "id") {
+        Some(Value::String(s)) if s != id => Err(ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("mutability"),
+            format!("id is read-only: the body says '{s}', the address '{id}'"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a top-level User attribute is multi-valued.
+fn multi(name: &str) -> bool {
+    name.eq_ignore_ascii_case("emails")
+}
+
+async fn patch_user(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    query: Params,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let projection = ListQuery::parse(&query.0)?.projection;
+    let body = json_body(&body)?;
+    let ops = patch::parse(&body)?;
+    let current = find(&service, caller, &id).await?;
+    let mut resource = to_json(&current);
+    patch::apply(&mut resource, &ops, &multi)?;
+    check_id(&resource, &id)?;
+    let u = service
+        .replace_idp_user(caller, current.id, draft_of(&resource))
+        .await?;
+    Ok(answer(StatusCode::OK, &u, &projection))
+}
+
+async fn remove(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ScimError> {
+    let u = find(&service, caller, &id).await?;
+    service.delete_user(caller, &u.id.0.to_string()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    query: Params,
+) -> Result<Response, ScimError> {
+    let q = ListQuery::parse(&query.0)?;
+    listing(&service, caller, q).await
+}
+
+async fn search(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let q = ListQuery::from_search(&json_body(&body)?)?;
+    listing(&service, caller, q).await
+}
+
+/// A page of the users the filter matches, in id order. `userName eq` and `id
+/// eq` are looked up; any other filter reads the workspace's users a page at a
+/// time, keeping only the page asked for.
+async fn listing(
+    service: &Service,
+    caller: crate::service::Caller,
+    q: ListQuery,
+) -> Result<Response, ScimError> {
+    let mut window = Window::new(&q);
+    let direct = q.filter.as_ref().and_then(|f| {
+        f.required_equality("userName")
+            .map(|v| (true, v.to_string()))
+            .or_else(|| f.required_equality("id").map(|v| (false, v.to_string())))
+    });
+    let matches =
+        |f: &Option<Filter>, r: &Value| f.as_ref().is_none_or(|f| f.matches(r, &case_exact));
+    if let Some((by_name, value)) = direct {
+        let found = if by_name {
+            service.find_user_by_idp_name(caller, &value).await?
+        } else {
+            match resource_id(&value) {
+                Some(n) => find(service, caller, &n.to_string()).await.ok(),
+                None => None,
+            }
+        };
+        if let Some(u) = found {
+            let r = to_json(&u);
+            if matches(&q.filter, &r) {
+                window.offer(r);
+            }
+        }
+    } else {
+        let mut after: Option<UserId> = None;
+        loop {
+            let page = service.list_users(caller, after, 1000).await?;
+            for u in &page {
+                let r = to_json(u);
+                if matches(&q.filter, &r) {
+                    window.offer(r);
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == 1000 => after = Some(last.id),
+                _ => break,
+            }
+        }
+    }
+    Ok(Scim(StatusCode::OK, window.into_response(&q.projection)).into_response())
+}
