@@ -1,4 +1,5 @@
-//! The SCIM door (issue 18, in progress): discovery, authentication and errors.
+//! The SCIM door: discovery, authentication and errors, scim2-tester's checks,
+//! and the request sequences Okta and Entra send, replayed.
 
 mod common;
 
@@ -82,4 +83,21 @@ async fn discovery_says_what_is_implemented_and_errors_are_scim_errors() {
         assert_eq!((s, ct.as_str()), (401, "application/scim+json"));
         assert_eq!(body["status"], "401");
     }
+}
+
+/// scim2-tester (PyPI), run by `scripts/scim2-tester` against this groupd:
+/// every User and Group check passes (it prints each, and what it skipped).
+#[tokio::test]
+async fn scim2_tester_passes_every_user_and_group_check() {
+    let app = spawn_app().await;
+    let out = std::process::Command::new("scripts/scim2-tester")
+        .arg(app.url("/scim/v2"))
+        .arg(&app.key)
+        .output()
+        .expect("run scripts/scim2-tester");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "scim2-tester found problems:\n{stdout}");
+    assert!(stdout.contains("[User] object_creation") && stdout.contains("[Group] object_creation"));
 }
