@@ -3,8 +3,78 @@
 
 mod common;
 
-use common::spawn_app;
-use serde_json::Value;
+use common::{enc, spawn_app};
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const EXT: &str = "urn:groupd:params:scim:schemas:extension:2.0:Group";
+
+/// A SCIM request with a JSON body, sent as the identity providers send it
+/// (`application/scim+json`); status and parsed answer (Null when empty).
+async fn send(
+    app: &common::TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method.parse().unwrap(), app.url(&format!("/scim/v2{path}")))
+        .bearer_auth(&app.key);
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/scim+json; charset=utf-8")
+            .body(b.to_string());
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
+    (status, value)
+}
+
+fn patch_op(ops: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+/// A list's query string, encoded.
+fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The ids of a group's members, through the REST API.
+async fn rest_members(app: &common::TestApp, group: &str) -> Vec<i64> {
+    let (s, page) = app
+        .rest(
+            "GET",
+            &format!("/api/v1/groups/{group}/members?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let mut ids: Vec<i64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["user"]["id"].as_i64().or(m["id"].as_i64()).expect("id"))
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn id_of(resource: &Value) -> String {
+    resource["id"].as_str().expect("id").to_string()
+}
 
 async fn scim(
     app: &common::TestApp,
@@ -98,6 +168,424 @@ async fn scim2_tester_passes_every_user_and_group_check() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "scim2-tester found problems:\n{stdout}");
-    assert!(stdout.contains("[User] object_creation") && stdout.contains("[Group] object_creation"));
+    assert!(
+        out.status.success(),
+        "scim2-tester found problems:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("[User] object_creation") && stdout.contains("[Group] object_creation")
+    );
+}
+
+/// Okta's user provisioning: look up by userName (none), create, a second
+/// create refused as not unique, look up without case, deactivate by a PATCH
+/// without a path, and reactivate by a full PUT.
+#[tokio::test]
+async fn okta_provisions_deactivates_and_reactivates_a_user() {
+    let app = spawn_app().await;
+    let lookup = |name: &str| {
+        format!(
+            "/Users?{}",
+            query(&[
+                ("filter", &format!("userName eq \"{name}\"")),
+                ("startIndex", "1"),
+                ("count", "100")
+            ])
+        )
+    };
+    let (s, none) = send(&app, "GET", &lookup("ada.lovelace@example.com"), None).await;
+    assert_eq!((s, &none["totalResults"]), (200, &json!(0)));
+    let okta_user = json!({
+        "schemas": [USER], "userName": "ada.lovelace@example.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"primary": true, "value": "ada.lovelace@example.com", "type": "work"}],
+        "displayName": "Ada Lovelace", "locale": "en-US", "externalId": "00u1ab2cd3EF4gh5",
+        "groups": [], "password": {"value": "not-kept-1"}, "active": true
+    });
+    let (s, made) = send(&app, "POST", "/Users", Some(okta_user.clone())).await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(made["userName"], "ada.lovelace@example.com");
+    assert_eq!(
+        made["emails"],
+        json!([{"value": "ada.lovelace@example.com"}])
+    );
+    assert_eq!(made["meta"]["resourceType"], "User");
+    assert!(
+        made["meta"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/scim/v2/Users/{}", id_of(&made)))
+    );
+    let id = id_of(&made);
+    let (s, again) = send(&app, "POST", "/Users", Some(okta_user.clone())).await;
+    assert_eq!(
+        (s, again["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{again}"
+    );
+    let (_, found) = send(&app, "GET", &lookup("ADA.Lovelace@example.com"), None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(id_of(&found["Resources"][0]), id);
+    // groupd's own view: a derived username, the address, no password.
+    let (s, rest) = app.rest("GET", &format!("/api/v1/users/{id}"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            rest["username"].as_str(),
+            rest["email"].as_str(),
+            rest["full_name"].as_str()
+        ),
+        (
+            Some("ada.lovelace"),
+            Some("ada.lovelace@example.com"),
+            Some("Ada Lovelace")
+        )
+    );
+    assert_eq!(
+        (rest["active"].as_bool(), rest["external_id"].as_str()),
+        (Some(true), Some("00u1ab2cd3EF4gh5"))
+    );
+    let (s, off) = send(
+        &app,
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(patch_op(
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )),
+    )
+    .await;
+    assert_eq!((s, &off["active"]), (200, &json!(false)), "{off}");
+    let (_, rest) = app.rest("GET", &format!("/api/v1/users/{id}"), None).await;
+    assert_eq!(rest["active"], false);
+    let mut back = okta_user.clone();
+    back["id"] = json!(id);
+    back["active"] = json!(true);
+    back["name"]["familyName"] = json!("King");
+    back["displayName"] = json!("Ada King");
+    let (s, on) = send(&app, "PUT", &format!("/Users/{id}"), Some(back)).await;
+    assert_eq!(
+        (s, &on["active"], &on["displayName"]),
+        (200, &json!(true), &json!("Ada King")),
+        "{on}"
+    );
+    let (_, rest) = app.rest("GET", &format!("/api/v1/users/{id}"), None).await;
+    assert_eq!(
+        (rest["active"].as_bool(), rest["full_name"].as_str()),
+        (Some(true), Some("Ada King"))
+    );
+    // 401 is a SCIM error too.
+    let r = app
+        .client
+        .get(app.url("/scim/v2/Users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["schemas"][0].as_str()),
+        (
+            Some("401"),
+            Some("urn:ietf:params:scim:api:messages:2.0:Error")
+        )
+    );
+}
+
+/// Makes `n` users over SCIM; their ids.
+async fn users(app: &common::TestApp, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in names {
+        let (s, u) = send(
+            app,
+            "POST",
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": n, "active": true})),
+        )
+        .await;
+        assert_eq!(s, 201, "{u}");
+        ids.push(id_of(&u));
+    }
+    ids
+}
+
+/// Okta's Group Push: look up by displayName (none), create with no members,
+/// rename by a replace without a path carrying id and displayName, swap a
+/// member by a remove and an add in one request, empty by replacing members
+/// with [], replace the whole group by PUT, and delete.
+#[tokio::test]
+async fn okta_pushes_a_group_and_its_members() {
+    let app = spawn_app().await;
+    let u = users(
+        &app,
+        &[
+            "okta-one@example.com",
+            "okta-two@example.com",
+            "okta-three@example.com",
+        ],
+    )
+    .await;
+    let by_name = |n: &str| {
+        format!(
+            "/Groups?{}",
+            query(&[("filter", &format!("displayName eq \"{n}\""))])
+        )
+    };
+    let (s, none) = send(&app, "GET", &by_name("Night Owls"), None).await;
+    assert_eq!((s, &none["totalResults"]), (200, &json!(0)));
+    let (s, g) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Night Owls", "members": []})),
+    )
+    .await;
+    assert_eq!(s, 201, "{g}");
+    let gid = id_of(&g);
+    assert_eq!(g["members"], json!([]));
+    let (_, found) = send(&app, "GET", &by_name("night owls"), None).await;
+    assert_eq!(
+        (
+            found["totalResults"].as_u64(),
+            id_of(&found["Resources"][0])
+        ),
+        (Some(1), gid.clone())
+    );
+    let (s, renamed) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(
+            json!([{"op": "replace", "value": {"id": gid, "displayName": "Night Owls Team"}}]),
+        )),
+    )
+    .await;
+    assert_eq!(
+        (s, &renamed["displayName"]),
+        (200, &json!("Night Owls Team")),
+        "{renamed}"
+    );
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/groups/{gid}"), None)
+        .await;
+    assert_eq!(rest["name"], "Night Owls Team");
+    let (s, _) = send(&app, "PATCH", &format!("/Groups/{gid}"),
+        Some(patch_op(json!([{"op": "add", "path": "members", "value": [{"value": u[0], "display": "one"}, {"value": u[1]}]}])))).await;
+    assert_eq!(s, 200);
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[..2]));
+    let (s, swapped) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
+            {"op": "add", "path": "members", "value": [{"value": u[2]}]}
+        ]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{swapped}");
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[1..]));
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(
+            json!([{"op": "replace", "path": "members", "value": []}]),
+        )),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(rest_members(&app, &gid).await, Vec::<i64>::new());
+    let (s, put) = send(&app, "PUT", &format!("/Groups/{gid}"),
+        Some(json!({"schemas": [GROUP], "id": gid, "displayName": "Owls", "members": [{"value": u[0]}]}))).await;
+    assert_eq!((s, &put["displayName"]), (200, &json!("Owls")), "{put}");
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[..1]));
+    let (s, _) = send(&app, "DELETE", &format!("/Groups/{gid}"), None).await;
+    assert_eq!(s, 204);
+    let (s, _) = app
+        .rest("GET", &format!("/api/v1/groups/{gid}"), None)
+        .await;
+    assert_eq!(s, 404);
+    let (s, gone) = send(&app, "GET", &format!("/Groups/{gid}"), None).await;
+    assert_eq!((s, gone["status"].as_str()), (404, Some("404")));
+}
+
+fn ids(list: &[String]) -> Vec<i64> {
+    let mut v: Vec<i64> = list.iter().map(|s| s.parse().unwrap()).collect();
+    v.sort();
+    v
+}
+
+/// Microsoft Entra ID's sequence: users looked up by userName and externalId,
+/// made with the enterprise extension, changed with capitalised ops and
+/// "False" as a string; groups looked up with excludedAttributes=members,
+/// made without members, membership checked by `id eq G and members eq U`,
+/// members added and removed by value lists, renamed, deleted.
+#[tokio::test]
+async fn entra_provisions_users_and_groups() {
+    let app = spawn_app().await;
+    let (_, none) = send(
+        &app,
+        "GET",
+        &format!(
+            "/Users?{}",
+            query(&[("filter", "userName eq \"Test_User_ab6490ee@contoso.com\"")])
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(none["totalResults"], 0);
+    let (s, user) = send(&app, "POST", "/Users", Some(json!({
+        "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+        "userName": "Test_User_ab6490ee@contoso.com", "active": true, "displayName": "Test User",
+        "emails": [{"primary": true, "type": "work", "value": "Test_User_fd0ea19b@contoso.com"}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
+        "roles": [], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales", "manager": null}
+    }))).await;
+    assert_eq!(s, 201, "{user}");
+    let uid = id_of(&user);
+    for filter in [
+        "externalId eq \"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef\"",
+        "userName eq Test_User_ab6490ee@contoso.com",
+        "emails.value eq \"test_user_fd0ea19b@contoso.com\"",
+        "emails[value co \"FD0EA19B\"]",
+    ] {
+        let (s, found) = send(
+            &app,
+            "GET",
+            &format!("/Users?{}", query(&[("filter", filter)])),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, found["totalResults"].as_u64()),
+            (200, Some(1)),
+            "{filter}: {found}"
+        );
+    }
+    // externalId minds case.
+    let (_, other) = send(
+        &app,
+        "GET",
+        &format!(
+            "/Users?{}",
+            query(&[(
+                "filter",
+                "externalId eq \"0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF\""
+            )])
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(other["totalResults"], 0);
+    let (s, changed) = send(&app, "PATCH", &format!("/Users/{uid}"), Some(patch_op(json!([
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updated@contoso.com"},
+        {"op": "Replace", "value": {"displayName": "Updated User", "name.givenName": "Updated"}}
+    ])))).await;
+    assert_eq!(s, 200, "{changed}");
+    let (_, rest) = app.rest("GET", &format!("/api/v1/users/{uid}"), None).await;
+    assert_eq!(
+        (
+            rest["active"].as_bool(),
+            rest["email"].as_str(),
+            rest["full_name"].as_str()
+        ),
+        (
+            Some(false),
+            Some("updated@contoso.com"),
+            Some("Updated User")
+        )
+    );
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Users/{uid}"),
+        Some(patch_op(
+            json!([{"op": "Replace", "path": "active", "value": "True"}]),
+        )),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let by_name = format!(
+        "/Groups?{}",
+        query(&[
+            ("excludedAttributes", "members"),
+            ("filter", "displayName eq \"Group1DisplayName\"")
+        ])
+    );
+    let (_, none) = send(&app, "GET", &by_name, None).await;
+    assert_eq!(none["totalResults"], 0);
+    let (s, g) = send(&app, "POST", "/Groups", Some(json!({
+        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "displayName": "Group1DisplayName",
+        "meta": {"resourceType": "Group"}, "schemas": [GROUP]
+    }))).await;
+    assert_eq!(s, 201, "{g}");
+    let gid = id_of(&g);
+    let (_, found) = send(&app, "GET", &by_name, None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert!(
+        found["Resources"][0].get("members").is_none(),
+        "excludedAttributes=members"
+    );
+    assert_eq!(
+        found["Resources"][0]["externalId"],
+        "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"
+    );
+    let member_check = format!(
+        "/Groups?{}",
+        query(&[
+            (
+                "filter",
+                &format!("id eq \"{gid}\" and members eq \"{uid}\"")
+            ),
+            ("excludedAttributes", "members"),
+        ])
+    );
+    let (_, check) = send(&app, "GET", &member_check, None).await;
+    assert_eq!(check["totalResults"], 0);
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(
+            json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
+        )),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, check) = send(&app, "GET", &member_check, None).await;
+    assert_eq!(check["totalResults"], 1);
+    assert_eq!(
+        rest_members(&app, &gid).await,
+        vec![uid.parse::<i64>().unwrap()]
+    );
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(
+            json!([{"op": "Remove", "path": "members", "value": [{"value": uid}]}]),
+        )),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(rest_members(&app, &gid).await, Vec::<i64>::new());
+    let (s, renamed) = send(&app, "PATCH", &format!("/Groups/{gid}"),
+        Some(patch_op(json!([{"op": "Replace", "path": "displayName", "value": "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"}])))).await;
+    assert_eq!(
+        (s, &renamed["displayName"]),
+        (
+            200,
+            &json!("1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName")
+        )
+    );
+    let (s, _) = send(&app, "DELETE", &format!("/Groups/{gid}"), None).await;
+    assert_eq!(s, 204);
+    let (s, _) = send(&app, "DELETE", &format!("/Users/{uid}"), None).await;
+    assert_eq!(s, 204);
+    let (s, _) = app.rest("GET", &format!("/api/v1/users/{uid}"), None).await;
+    assert_eq!(s, 404);
 }

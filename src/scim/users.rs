@@ -79,7 +79,7 @@ fn text(body: &Value, name: &str, errors: &mut crate::domain::ValidationErrors) 
 }
 
 /// What a User resource (a POST or PUT body, or a patched resource) states.
-/// Of `emails`, the primary address is kept, else the first. Attributes groupd
+/// Of `emails`, one address is kept: the primary, else a work one, else the first. Attributes groupd
 /// does not keep (`name`, `title`, other schemas) are passed over.
 pub fn draft_of(body: &Value) -> IdpUserDraft {
     let mut errors = crate::domain::ValidationErrors::new();
@@ -102,9 +102,18 @@ pub fn draft_of(body: &Value) -> IdpUserDraft {
     let email = match get_ci(body, "emails") {
         None | Some(Value::Null) => None,
         Some(Value::Array(list)) => {
+            // The primary address; else a work one (what a PATCH of
+            // `emails[type eq "work"].value` makes); else the first.
             let primary = list
                 .iter()
                 .find(|e| get_ci(e, "primary").and_then(as_bool) == Some(true))
+                .or_else(|| {
+                    list.iter().find(|e| {
+                        get_ci(e, "type")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+                    })
+                })
                 .or_else(|| list.first());
             match primary.map(|e| get_ci(e, "value")) {
                 None | Some(None | Some(Value::Null)) => None,

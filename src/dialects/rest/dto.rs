@@ -244,12 +244,18 @@ pub struct GroupPage {
 /// A user as the API shows it (never the password).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": 1, "full_name": "Ada Lovelace", "username": "ada", "email": "ada@example.org",
-    "created_at": 1795465401, "updated_at": 1795465401}))]
+    "active": true, "external_id": null, "created_at": 1795465401, "updated_at": 1795465401}))]
 pub struct UserOut {
     pub id: i64,
     pub full_name: String,
     pub username: String,
+    /// Empty for a user without an email address (an identity provider may
+    /// provision one with a user name alone).
     pub email: String,
+    /// A deactivated user keeps their groups but joins no more and cannot sign in.
+    pub active: bool,
+    /// The identity provider's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -261,6 +267,8 @@ impl From<&User> for UserOut {
             full_name: u.full_name.clone(),
             username: u.username.clone(),
             email: u.email.clone(),
+            active: u.active,
+            external_id: u.external_id.clone(),
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
