@@ -589,3 +589,598 @@ async fn entra_provisions_users_and_groups() {
     let (s, _) = app.rest("GET", &format!("/api/v1/users/{uid}"), None).await;
     assert_eq!(s, 404);
 }
+
+/// Filters with every operator and each attribute's case rule, paging in one
+/// order with totalResults on every page, attributes and excludedAttributes,
+/// and POST .search.
+#[tokio::test]
+async fn lists_filter_page_and_project() {
+    let app = spawn_app().await;
+    let names = [
+        "amy@example.org",
+        "Ben@Example.org",
+        "carl",
+        "dora@example.net",
+        "ed@example.org",
+    ];
+    let u = users(&app, &names).await;
+    let (s, _) = send(&app, "PATCH", &format!("/Users/{}", u[2]), Some(patch_op(json!([
+        {"op": "add", "value": {"externalId": "EXT-3", "displayName": "Carl C", "active": false}}
+    ])))).await;
+    assert_eq!(s, 200);
+    let count = |filter: &str| {
+        let app = &app;
+        let filter = filter.to_string();
+        async move {
+            let (s, r) = send(
+                app,
+                "GET",
+                &format!("/Users?{}", query(&[("filter", &filter)])),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{filter}: {r}");
+            let mut got: Vec<String> = r["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(id_of)
+                .collect();
+            got.sort();
+            assert_eq!(r["totalResults"].as_u64(), Some(got.len() as u64));
+            got
+        }
+    };
+    let of = |idx: &[usize]| {
+        let mut v: Vec<String> = idx.iter().map(|i| u[*i].clone()).collect();
+        v.sort();
+        v
+    };
+    for (filter, want) in [
+        ("userName eq \"BEN@example.ORG\"", of(&[1])),
+        ("userName ne \"carl\"", of(&[0, 1, 3, 4])),
+        ("userName co \"EXAMPLE.org\"", of(&[0, 1, 4])),
+        ("userName sw \"d\"", of(&[3])),
+        ("userName ew \".NET\"", of(&[3])),
+        ("userName gt \"c\"", of(&[2, 3, 4])),
+        ("userName ge \"carl\"", of(&[2, 3, 4])),
+        ("userName lt \"b\"", of(&[0])),
+        ("userName le \"ben@example.org\"", of(&[0, 1])),
+        ("externalId pr", of(&[2])),
+        ("externalId eq \"EXT-3\"", of(&[2])),
+        ("externalId eq \"ext-3\"", of(&[])),
+        ("active eq false", of(&[2])),
+        ("displayName eq \"carl c\"", of(&[2])),
+        ("not (userName co \"example\")", of(&[2])),
+        (
+            "(userName sw \"a\" or userName sw \"e\") and active eq true",
+            of(&[0, 4]),
+        ),
+        (&format!("id eq \"{}\"", u[3]), of(&[3])),
+        (
+            "meta.lastModified gt \"2000-01-01T00:00:00Z\"",
+            of(&[0, 1, 2, 3, 4]),
+        ),
+        ("meta.lastModified lt \"2000-01-01T00:00:00Z\"", of(&[])),
+    ] {
+        assert_eq!(count(filter).await, want, "{filter}");
+    }
+    for bad in [
+        "userName eqq \"x\"",
+        "userName eq",
+        "(userName pr",
+        "userName eq \"x\" and",
+    ] {
+        let (s, e) = send(
+            &app,
+            "GET",
+            &format!("/Users?{}", query(&[("filter", bad)])),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, e["scimType"].as_str()),
+            (400, Some("invalidFilter")),
+            "{bad}: {e}"
+        );
+        assert!(e["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // Pages: the same order on every page, and the total on each.
+    let mut seen = Vec::new();
+    for start in [1, 3, 5] {
+        let (_, page) = send(
+            &app,
+            "GET",
+            &format!("/Users?startIndex={start}&count=2"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (page["totalResults"].as_u64(), page["startIndex"].as_u64()),
+            (Some(5), Some(start))
+        );
+        seen.extend(page["Resources"].as_array().unwrap().iter().map(id_of));
+    }
+    assert_eq!(seen, u, "id order, each once");
+    let (_, beyond) = send(&app, "GET", "/Users?startIndex=9&count=2", None).await;
+    assert_eq!(
+        (
+            beyond["totalResults"].as_u64(),
+            beyond["itemsPerPage"].as_u64()
+        ),
+        (Some(5), Some(0))
+    );
+    let (_, zero) = send(&app, "GET", "/Users?count=0", None).await;
+    assert_eq!(
+        (
+            zero["totalResults"].as_u64(),
+            zero["Resources"].as_array().map(Vec::len)
+        ),
+        (Some(5), Some(0))
+    );
+    // attributes and excludedAttributes; id and schemas always come.
+    let (_, only) = send(
+        &app,
+        "GET",
+        &format!("/Users/{}?attributes=userName", u[2]),
+        None,
+    )
+    .await;
+    let mut keys: Vec<&str> = only
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["id", "schemas", "userName"]);
+    let (_, without) = send(
+        &app,
+        "GET",
+        &format!("/Users/{}?excludedAttributes=meta,emails", u[0]),
+        None,
+    )
+    .await;
+    assert!(
+        without.get("meta").is_none()
+            && without.get("emails").is_none()
+            && without["userName"] == "amy@example.org"
+    );
+    // POST .search takes the same parameters.
+    let (s, found) = send(
+        &app,
+        "POST",
+        "/Users/.search",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName sw \"b\"", "attributes": ["userName"], "startIndex": 1, "count": 10
+        })),
+    )
+    .await;
+    assert_eq!(
+        (s, found["totalResults"].as_u64()),
+        (200, Some(1)),
+        "{found}"
+    );
+    assert!(found["Resources"][0].get("active").is_none());
+}
+
+/// A member PATCH is one step: a full group refuses it whole, with a SCIM
+/// error that says so; a removal and an add swap places within the limit; an
+/// unknown member undoes the removal beside it; more than 1,000 is tooMany;
+/// a group created with members that cannot all join is not created.
+#[tokio::test]
+async fn member_changes_are_all_or_none_within_the_groups_rules() {
+    let app = spawn_app().await;
+    let u = users(&app, &["m1", "m2", "m3"]).await;
+    let (s, g) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Limited",
+        "members": [{"value": u[0]}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{g}");
+    let gid = id_of(&g);
+    let (s, _) = app
+        .rest(
+            "PATCH",
+            &format!("/api/v1/groups/{gid}"),
+            Some(json!({"limits": {"user": {"amount": 2}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, full) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "add", "path": "members", "value": [{"value": u[1]}, {"value": u[2]}]}
+        ]))),
+    )
+    .await;
+    assert_eq!(s, 400, "{full}");
+    assert!(full["detail"].as_str().unwrap().contains("full"), "{full}");
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[..1]));
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "add", "path": "members", "value": [{"value": u[1]}]}
+        ]))),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Full: a swap fits, since the limit counts after the removal.
+    let (s, _) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
+            {"op": "add", "path": "members", "value": [{"value": u[2]}]}
+        ]))),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[1..]));
+    let (s, unknown) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "remove", "path": format!("members[value eq \"{}\"]", u[1])},
+            {"op": "add", "path": "members", "value": [{"value": "999999"}]}
+        ]))),
+    )
+    .await;
+    assert_eq!(
+        (s, unknown["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{unknown}"
+    );
+    assert_eq!(
+        rest_members(&app, &gid).await,
+        ids(&u[1..]),
+        "nothing changed"
+    );
+    let many: Vec<Value> = (1..=1001)
+        .map(|i| json!({"value": (1_000_000 + i).to_string()}))
+        .collect();
+    let (s, too) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+            {"op": "add", "path": "members", "value": many}
+        ]))),
+    )
+    .await;
+    assert_eq!(
+        (s, too["scimType"].as_str()),
+        (400, Some("tooMany")),
+        "{too}"
+    );
+    let (s, bad) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Never",
+        "members": [{"value": u[0]}, {"value": "424242"}]})),
+    )
+    .await;
+    assert_eq!(s, 400, "{bad}");
+    let (_, none) = send(
+        &app,
+        "GET",
+        &format!(
+            "/Groups?{}",
+            query(&[("filter", "displayName eq \"Never\"")])
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(none["totalResults"], 0, "not created");
+}
+
+/// groupd's own attributes in its extension (category by name, made when
+/// missing), read back through REST; a PUT without the extension keeps them;
+/// removing the extension puts them back to their defaults.
+#[tokio::test]
+async fn the_group_extension_carries_groupds_own_attributes() {
+    let app = spawn_app().await;
+    let (s, g) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP, EXT], "displayName": "Platform",
+        (EXT): {"slug": "platform", "description": "Runs the platform", "category": "Engineering",
+                "secret": true, "unleavable": "True", "pinned": false}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{g}");
+    let gid = id_of(&g);
+    assert_eq!(
+        g[EXT],
+        json!({"slug": "platform", "description": "Runs the platform", "category": "Engineering",
+        "secret": true, "unleavable": true, "pinned": false})
+    );
+    let (_, rest) = app.rest("GET", "/api/v1/groups/platform", None).await;
+    assert_eq!(
+        (
+            rest["secret"].as_bool(),
+            rest["unleavable"].as_bool(),
+            rest["description"].as_str()
+        ),
+        (Some(true), Some(true), Some("Runs the platform"))
+    );
+    let (_, cats) = app.rest("GET", "/api/v1/categories", None).await;
+    let cat = cats
+        .as_array()
+        .or(cats["items"].as_array())
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Engineering")
+        .expect("category made")["id"]
+        .clone();
+    assert_eq!(rest["category_id"], cat);
+    let (s, put) = send(
+        &app,
+        "PUT",
+        &format!("/Groups/{gid}"),
+        Some(json!({"schemas": [GROUP], "displayName": "Platform Team"})),
+    )
+    .await;
+    assert_eq!((s, &put[EXT]["slug"]), (200, &json!("platform")), "{put}");
+    let (s, cleared) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([{"op": "remove", "path": EXT}]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{cleared}");
+    assert!(cleared.get(EXT).is_none(), "{cleared}");
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/groups/{gid}"), None)
+        .await;
+    assert_eq!(
+        (
+            rest["slug"].as_str(),
+            rest["secret"].as_bool(),
+            rest["category_id"].as_i64()
+        ),
+        (None, Some(false), Some(1))
+    );
+    let (s, dup) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP, EXT], "displayName": "Other",
+        (EXT): {"slug": "PLATFORM-x", "secret": false, "unleavable": false, "pinned": false}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{dup}");
+    let (s, taken) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{}", id_of(&dup)),
+        Some(patch_op(json!([
+        {"op": "replace", "path": format!("{EXT}:slug"), "value": "platform-x"}]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{taken}");
+    let (s, clash) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "add", "path": format!("{EXT}:slug"), "value": "Platform-X"}]))),
+    )
+    .await;
+    assert_eq!(
+        (s, clash["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{clash}"
+    );
+}
+
+/// Bad requests get SCIM errors with a scimType and a detail, never a 500.
+#[tokio::test]
+async fn bad_requests_get_scim_errors() {
+    let app = spawn_app().await;
+    let u = users(&app, &["err-user"]).await;
+    let uid = &u[0];
+    for (method, path, body, status, scim_type) in [
+        (
+            "POST",
+            "/Users".to_string(),
+            Some("{not json"),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "POST",
+            "/Users".to_string(),
+            Some("[1]"),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "POST",
+            "/Users".to_string(),
+            Some("{\"schemas\":[]}"),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/Users".to_string(),
+            Some("{\"userName\": 7}"),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "POST",
+            "/Users".to_string(),
+            Some("{\"userName\": \"x@y.org\", \"emails\": [{\"value\": \"nope\"}]}"),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{uid}"),
+            Some("{\"Operations\": []}"),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{uid}"),
+            Some(
+                r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"emails[value eq"}]}"#,
+            ),
+            400,
+            Some("invalidPath"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{uid}"),
+            Some(
+                r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"move","path":"x"}]}"#,
+            ),
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            "PATCH",
+            format!("/Users/{uid}"),
+            Some(
+                r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"id","value":"77"}]}"#,
+            ),
+            400,
+            Some("mutability"),
+        ),
+        (
+            "PUT",
+            format!("/Users/{uid}"),
+            Some("{\"id\": \"5\", \"userName\": \"err-user\"}"),
+            400,
+            Some("mutability"),
+        ),
+        ("GET", "/Users/abc".to_string(), None, 404, None),
+        ("GET", "/Users/99999".to_string(), None, 404, None),
+        ("DELETE", "/Groups/0".to_string(), None, 404, None),
+        (
+            "GET",
+            "/Users?count=many".to_string(),
+            None,
+            400,
+            Some("invalidValue"),
+        ),
+        ("POST", "/.search".to_string(), Some("{}"), 501, None),
+    ] {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(&format!("/scim/v2{path}")))
+            .bearer_auth(&app.key);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let r = req.send().await.unwrap();
+        let st = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let e: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (st, e["scimType"].as_str()),
+            (status, scim_type),
+            "{method} {path} {body:?}: {e}"
+        );
+        assert_eq!(ct, "application/scim+json");
+        assert_eq!(e["status"], status.to_string());
+        assert!(e["detail"].as_str().is_some_and(|d| d.len() > 5), "{e}");
+    }
+    // The built-in Admin group cannot be deleted.
+    let (_, groups) = send(
+        &app,
+        "GET",
+        &format!(
+            "/Groups?{}",
+            query(&[("filter", "displayName eq \"Admin\"")])
+        ),
+        None,
+    )
+    .await;
+    if let Some(admin) = groups["Resources"].as_array().and_then(|r| r.first()) {
+        let (s, e) = send(&app, "DELETE", &format!("/Groups/{}", id_of(admin)), None).await;
+        assert_eq!(
+            (s, e["scimType"].as_str()),
+            (400, Some("mutability")),
+            "{e}"
+        );
+    }
+}
+
+/// Every change made over SCIM is an event of the door `scim`, by the key's actor.
+#[tokio::test]
+async fn every_scim_change_is_an_event_of_the_scim_door() {
+    let app = spawn_app().await;
+    let u = users(&app, &["evt@example.org"]).await;
+    let (_, g) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Evented",
+        "members": [{"value": u[0]}]})),
+    )
+    .await;
+    let gid = id_of(&g);
+    send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(
+            json!([{"op": "replace", "path": "displayName", "value": "Evented 2"}]),
+        )),
+    )
+    .await;
+    send(&app, "DELETE", &format!("/Groups/{gid}"), None).await;
+    let (s, page) = app.rest("GET", "/api/v1/events?limit=100", None).await;
+    assert_eq!(s, 200);
+    let events: Vec<(String, String, String)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["door"].as_str().unwrap_or("").to_string(),
+                e["actor"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let types: Vec<&str> = events.iter().map(|(t, _, _)| t.as_str()).collect();
+    for want in [
+        "user.created",
+        "group.created",
+        "member.added",
+        "group.updated",
+        "group.deleted",
+    ] {
+        assert!(types.contains(&want), "{want} in {types:?}");
+    }
+    // All but the first key's creation, made when the workspace was.
+    for (t, door, actor) in events.iter().filter(|(t, _, _)| t != "key.created") {
+        assert_eq!(door, "scim", "{t}");
+        assert!(actor.starts_with("scim:key:"), "{t}: {actor}");
+    }
+}
