@@ -85,12 +85,16 @@ impl Service {
         if !matches || record.revoked {
             return Err(ServiceError::Unauthorized);
         }
-        let actor = KeyPrefix::parse(prefix)
-            .map(Actor::Key)
-            .ok_or(ServiceError::Unauthorized)?;
+        let key_prefix = KeyPrefix::parse(prefix).ok_or(ServiceError::Unauthorized)?;
+        // An identity provider's changes say so in the events' actor.
+        let actor = if door == Door::Scim {
+            Actor::ScimKey(key_prefix)
+        } else {
+            Actor::Key(key_prefix)
+        };
         // The request's span (see server::observe) names the workspace from here on.
         tracing::Span::current().record("workspace", record.workspace.0);
-        if let (Actor::Key(p), Some(limit)) = (actor, &self.limits.per_key) {
+        if let (Actor::Key(p) | Actor::ScimKey(p), Some(limit)) = (actor, &self.limits.per_key) {
             if let Err(wait) = limit.check(&p) {
                 super::limits::note_retry_after(wait);
                 return Err(ServiceError::RateLimited {
