@@ -24,7 +24,9 @@
 //!   server-rendered pages and forms over the same service calls, signed in with
 //!   a key or an Admin-group admin's password, sessions kept in the store.
 //! - [`scim`]: the SCIM 2.0 door at `/scim/v2`, where identity providers
-//!   provision users and groups (work in progress: discovery so far).
+//!   (Okta, Entra ID) provision users and groups: discovery, Users, Groups,
+//!   lists with filters, PATCH; filters and PATCH themselves are pure
+//!   `domain::scim`.
 //! - [`wire`]: codecs shared by dialects: form bodies (urlencoded, multipart), PHP
 //!   bracket names, PHP serialize, XML.
 //! - [`server`]: the axum router that mounts the dialects, plus the icon, health

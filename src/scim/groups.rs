@@ -101,6 +101,15 @@ fn to_json(g: &Group, members: Option<&[Membership]>, categories: &Categories) -
     if let Some(x) = &g.external_id {
         r["externalId"] = json!(x);
     }
+    // The version is of the group's attributes: the same whether or not
+    // the members were read.
+    r["meta"] = meta(
+        "Group",
+        format!("{BASE}/Groups/{}", g.id.0),
+        g.created_at,
+        g.updated_at,
+        &r,
+    );
     if let Some(members) = members {
         r["members"] = members
             .iter()
@@ -112,13 +121,6 @@ fn to_json(g: &Group, members: Option<&[Membership]>, categories: &Categories) -
             })
             .collect();
     }
-    r["meta"] = meta(
-        "Group",
-        format!("{BASE}/Groups/{}", g.id.0),
-        g.created_at,
-        g.updated_at,
-        &r,
-    );
     r
 }
 
