@@ -1109,6 +1109,20 @@ async fn bad_requests_get_scim_errors() {
         assert_eq!(e["status"], status.to_string());
         assert!(e["detail"].as_str().is_some_and(|d| d.len() > 5), "{e}");
     }
+    // A body past the limit is refused in SCIM's format too.
+    let big = format!("{{\"userName\": \"{}\"}}", "x".repeat(2 << 20));
+    let r = app
+        .client
+        .post(app.url("/scim/v2/Users"))
+        .bearer_auth(&app.key)
+        .header("content-type", "application/scim+json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["status"], "413");
     // The built-in Admin group cannot be deleted.
     let (_, groups) = send(
         &app,
@@ -1183,4 +1197,52 @@ async fn every_scim_change_is_an_event_of_the_scim_door() {
         assert_eq!(door, "scim", "{t}");
         assert!(actor.starts_with("scim:key:"), "{t}: {actor}");
     }
+}
+
+/// Identity providers retry: the same user created by many requests at once is
+/// made once, and the others are told it is not unique; the same for users
+/// whose derived usernames collide.
+#[tokio::test]
+async fn concurrent_creates_keep_user_names_unique() {
+    let app = spawn_app().await;
+    let create = |name: String| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                "POST",
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": name, "active": true})),
+            )
+            .await
+            .0
+        }
+    };
+    let same =
+        futures_util::future::join_all((0..12).map(|_| create("race@example.org".to_string())))
+            .await;
+    let mut statuses = same.clone();
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{same:?}"
+    );
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{same:?}");
+    // Twelve names whose local parts are one username: twelve users, twelve usernames.
+    let distinct =
+        futures_util::future::join_all((0..12).map(|i| create(format!("sam@domain{i}.example"))))
+            .await;
+    assert!(distinct.iter().all(|s| *s == 201), "{distinct:?}");
+    let (_, page) = app.rest("GET", "/api/v1/users?limit=100", None).await;
+    let mut names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .filter(|n| n.starts_with("sam"))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 12, "{names:?}");
 }

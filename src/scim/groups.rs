@@ -17,7 +17,7 @@ use super::discovery::{GROUP_EXTENSION, GROUP_SCHEMA};
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
 use super::users::check_id;
-use super::{Auth, BASE, Params, Scim, json_body, meta, resource_id};
+use super::{Auth, BASE, Params, Scim, ScimBody, meta, resource_id};
 use crate::domain::ValidationErrors;
 use crate::domain::group::{Group, GroupDraft, GroupId, default_category};
 use crate::domain::scim::filter::{Filter, as_bool, get_ci};
@@ -25,7 +25,6 @@ use crate::domain::scim::patch;
 use crate::domain::user::{Membership, UserId};
 use crate::service::{Caller, Service, ServiceError};
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -355,10 +354,9 @@ async fn create(
     Auth(caller): Auth,
     State(service): State<Service>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     let w = wanted(&body)?;
     let mut draft = GroupDraft {
         name: w.name.clone(),
@@ -442,10 +440,9 @@ async fn replace(
     State(service): State<Service>,
     Path(id): Path<String>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     check_id(&body, &id)?;
     let w = wanted(&body)?;
     let g = find(&service, caller, &id).await?;
@@ -471,10 +468,9 @@ async fn patch_group(
     State(service): State<Service>,
     Path(id): Path<String>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     let ops = patch::parse(&body)?;
     let g = find(&service, caller, &id).await?;
     let members = members_of(&service, caller, g.id).await?;
@@ -513,9 +509,9 @@ async fn list(
 async fn search(
     Auth(caller): Auth,
     State(service): State<Service>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let q = ListQuery::from_search(&json_body(&body)?)?;
+    let q = ListQuery::from_search(&body)?;
     listing(&service, caller, q).await
 }
 

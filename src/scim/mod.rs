@@ -49,6 +49,34 @@ pub fn routes() -> Router<Service> {
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint").into_response() })
 }
 
+/// The largest request body read (a PATCH adding 1,000 members is about 40 KB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request body as a JSON object, read within the server's body deadline and
+/// memory budget; every refusal is a SCIM error.
+pub struct ScimBody(pub serde_json::Value);
+
+impl axum::extract::FromRequest<Service> for ScimBody {
+    type Rejection = ScimError;
+
+    async fn from_request(req: axum::extract::Request, _: &Service) -> Result<Self, ScimError> {
+        use crate::wire::body::BodyError;
+        use axum::http::StatusCode as S;
+        let bytes = crate::wire::body::read_body(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|e| {
+                let (status, scim_type) = match &e {
+                    BodyError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, None),
+                    BodyError::TimedOut(_) => (S::REQUEST_TIMEOUT, None),
+                    BodyError::Busy => (S::SERVICE_UNAVAILABLE, None),
+                    BodyError::Unreadable(_) => (S::BAD_REQUEST, Some("invalidSyntax")),
+                };
+                ScimError::new(status, scim_type, e.to_string())
+            })?;
+        json_body(&bytes).map(ScimBody)
+    }
+}
+
 /// A request body as JSON (SCIM clients send `application/scim+json` or
 /// `application/json`; the type is not insisted on).
 pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ScimError> {

@@ -9,13 +9,12 @@
 use super::discovery::USER_SCHEMA;
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
-use super::{Auth, BASE, Params, Scim, json_body, meta, resource_id};
+use super::{Auth, BASE, Params, Scim, ScimBody, meta, resource_id};
 use crate::domain::scim::filter::{Filter, as_bool, get_ci};
 use crate::domain::scim::patch;
 use crate::domain::user::{IdpUserDraft, User, UserId};
 use crate::service::Service;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -176,10 +175,9 @@ async fn create(
     Auth(caller): Auth,
     State(service): State<Service>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     let made = service.create_idp_user(caller, draft_of(&body)).await?;
     Ok(answer(StatusCode::CREATED, &made, &projection))
 }
@@ -200,10 +198,9 @@ async fn replace(
     State(service): State<Service>,
     Path(id): Path<String>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     let current = find(&service, caller, &id).await?;
     check_id(&body, &id)?;
     let u = service
@@ -234,10 +231,9 @@ async fn patch_user(
     State(service): State<Service>,
     Path(id): Path<String>,
     query: Params,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
-    let body = json_body(&body)?;
     let ops = patch::parse(&body)?;
     let current = find(&service, caller, &id).await?;
     let mut resource = to_json(&current);
@@ -271,9 +267,9 @@ async fn list(
 async fn search(
     Auth(caller): Auth,
     State(service): State<Service>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let q = ListQuery::from_search(&json_body(&body)?)?;
+    let q = ListQuery::from_search(&body)?;
     listing(&service, caller, q).await
 }
 

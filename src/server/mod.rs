@@ -302,8 +302,11 @@ pub const LARGEST_BODY: usize = max_of(
         crate::console::MAX_BODY_BYTES,
     ),
     max_of(
-        dialects::grupo::MAX_BODY_BYTES,
-        dialects::activecampaign::MAX_BODY_BYTES,
+        max_of(
+            dialects::grupo::MAX_BODY_BYTES,
+            dialects::activecampaign::MAX_BODY_BYTES,
+        ),
+        crate::scim::MAX_BODY_BYTES,
     ),
 );
 
