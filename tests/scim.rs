@@ -1246,3 +1246,78 @@ async fn concurrent_creates_keep_user_names_unique() {
     names.dedup();
     assert_eq!(names.len(), 12, "{names:?}");
 }
+
+/// The workspace's group custom fields travel in the extension as
+/// `custom_field_<id>`, published in /Schemas with their kind and options.
+#[tokio::test]
+async fn custom_fields_travel_in_the_extension() {
+    let app = spawn_app().await;
+    common::add_field(&app.dir, "10", "Team", "short_text");
+    common::add_field(&app.dir, "11", "Seats", "number");
+    let (_, schema) = send(&app, "GET", &format!("/Schemas/{EXT}"), None).await;
+    let attrs: Vec<&str> = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        attrs.contains(&"custom_field_10") && attrs.contains(&"custom_field_11"),
+        "{attrs:?}"
+    );
+    let (s, g) = send(&app, "POST", "/Groups", Some(json!({"schemas": [GROUP, EXT], "displayName": "Fielded",
+        (EXT): {"custom_field_10": "Backend", "custom_field_11": 12, "secret": false, "unleavable": false, "pinned": false}}))).await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(
+        (
+            g[EXT]["custom_field_10"].as_str(),
+            g[EXT]["custom_field_11"].as_str()
+        ),
+        (Some("Backend"), Some("12"))
+    );
+    let gid = id_of(&g);
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/groups/{gid}"), None)
+        .await;
+    assert_eq!(rest["custom_fields"], json!({"10": "Backend", "11": "12"}));
+    let (s, e) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "replace", "path": format!("{EXT}:custom_field_11"), "value": "many"}]))),
+    )
+    .await;
+    assert_eq!(
+        (s, e["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{e}"
+    );
+    let (s, e) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "add", "path": format!("{EXT}:custom_field_99"), "value": "x"}]))),
+    )
+    .await;
+    assert_eq!(
+        (s, e["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{e}"
+    );
+    let (s, cleared) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "remove", "path": format!("{EXT}:custom_field_10")}]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{cleared}");
+    assert!(cleared[EXT].get("custom_field_10").is_none());
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/groups/{gid}"), None)
+        .await;
+    assert_eq!(rest["custom_fields"], json!({"11": "12"}));
+}

@@ -4,9 +4,10 @@
 
 use super::error::ScimError;
 use super::{Auth, BASE, Scim};
+use crate::domain::field::FieldDef;
 use crate::service::Service;
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -131,7 +132,24 @@ fn attr(name: &str, kind: &str, required: bool, case_exact: bool, mutability: &s
     })
 }
 
-fn schema_docs() -> Vec<Value> {
+/// A group custom field's name in the extension (groupd's canonical field name).
+pub fn field_attr(id: i64) -> String {
+    format!("custom_field_{id}")
+}
+
+/// The field id an extension attribute name stands for (`custom_field_10`).
+pub fn field_id(attr: &str) -> Option<i64> {
+    let prefix = attr.get(..13)?;
+    if !prefix.eq_ignore_ascii_case("custom_field_") {
+        return None;
+    }
+    attr.get(13..)?.parse().ok().filter(|id: &i64| *id > 0)
+}
+
+/// The schemas, with the workspace's group custom fields in groupd's extension
+/// (values are strings: dates as YYYY-MM-DD, numbers as written, a dropdown's
+/// options as its canonical values).
+fn schema_docs(fields: &[FieldDef]) -> Vec<Value> {
     let mut user_name = attr("userName", "string", true, false, "readWrite");
     user_name["uniqueness"] = json!("server");
     let mut emails = attr("emails", "complex", false, false, "readWrite");
@@ -185,17 +203,36 @@ fn schema_docs() -> Vec<Value> {
                 attr("secret", "boolean", true, false, "readWrite"),
                 attr("unleavable", "boolean", true, false, "readWrite"),
                 attr("pinned", "boolean", true, false, "readWrite"),
-            ],
+            ]
+            .into_iter()
+            .chain(fields.iter().map(|f| {
+                let mut a = attr(&field_attr(f.id), "string", false, true, "readWrite");
+                a["description"] = json!(format!("{} ({})", f.name, f.kind.as_str()));
+                if !f.options.is_empty() {
+                    a["canonicalValues"] = json!(f.options);
+                }
+                a
+            }))
+            .collect(),
         ),
     ]
 }
 
-async fn schemas(_: Auth) -> Scim<Value> {
-    Scim(StatusCode::OK, list(schema_docs()))
+async fn schemas(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+) -> Result<Scim<Value>, ScimError> {
+    let fields = service.list_fields(caller).await?;
+    Ok(Scim(StatusCode::OK, list(schema_docs(&fields))))
 }
 
-async fn schema(_: Auth, Path(id): Path<String>) -> Result<Scim<Value>, ScimError> {
-    schema_docs()
+async fn schema(
+    Auth(caller): Auth,
+    State(service): State<Service>,
+    Path(id): Path<String>,
+) -> Result<Scim<Value>, ScimError> {
+    let fields = service.list_fields(caller).await?;
+    schema_docs(&fields)
         .into_iter()
         .find(|s| {
             s["id"]
@@ -211,8 +248,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn custom_field_names() {
+        assert_eq!(field_id(&field_attr(10)), Some(10));
+        assert_eq!(field_id("Custom_Field_7"), Some(7));
+        for bad in [
+            "custom_field_",
+            "custom_field_x",
+            "custom_field_-1",
+            "custom_fiéld_1",
+            "slug",
+            "",
+        ] {
+            assert_eq!(field_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn every_resource_types_schema_is_published() {
-        let ids: Vec<String> = schema_docs()
+        let ids: Vec<String> = schema_docs(&[])
             .iter()
             .map(|s| s["id"].as_str().unwrap().to_string())
             .collect();

@@ -13,7 +13,7 @@
 //! Member changes are one step, all or none, within the group's rules (a full
 //! group refuses the whole change).
 
-use super::discovery::{GROUP_EXTENSION, GROUP_SCHEMA};
+use super::discovery::{GROUP_EXTENSION, GROUP_SCHEMA, field_attr, field_id};
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
 use super::users::check_id;
@@ -85,7 +85,11 @@ fn to_json(g: &Group, members: Option<&[Membership]>, categories: &Categories) -
     {
         ext["category"] = json!(name);
     }
+    for (id, value) in &g.custom_fields {
+        ext[field_attr(*id)] = json!(value);
+    }
     let at_default = g.slug.is_none()
+        && g.custom_fields.is_empty()
         && g.description.is_empty()
         && g.category_id == default_category()
         && !(g.secret || g.unleavable || g.pinned);
@@ -133,6 +137,8 @@ struct Extension {
     secret: bool,
     unleavable: bool,
     pinned: bool,
+    /// Custom field values by field id (`custom_field_<id>`).
+    fields: BTreeMap<i64, String>,
 }
 
 /// What a Group resource (a body, or a patched resource) states.
@@ -182,6 +188,7 @@ fn wanted(body: &Value) -> Result<Wanted, ScimError> {
             secret: flag(get_ci(e, "secret"), "secret", &mut errors),
             unleavable: flag(get_ci(e, "unleavable"), "unleavable", &mut errors),
             pinned: flag(get_ci(e, "pinned"), "pinned", &mut errors),
+            fields: custom_fields(e, &mut errors),
         }),
         Some(_) => {
             errors.push(GROUP_EXTENSION, "must be an object");
@@ -228,6 +235,27 @@ fn wanted(body: &Value) -> Result<Wanted, ScimError> {
         .map_err(|e| ServiceError::Invalid(e).into())
 }
 
+/// The custom field values an extension object states (numbers are read as
+/// their text; an empty or null value is none).
+fn custom_fields(ext: &Value, errors: &mut ValidationErrors) -> BTreeMap<i64, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in ext.as_object().into_iter().flatten() {
+        let Some(id) = field_id(k) else { continue };
+        match v {
+            Value::Null => {}
+            Value::String(s) if s.trim().is_empty() => {}
+            Value::String(s) => {
+                out.insert(id, s.clone());
+            }
+            Value::Number(n) => {
+                out.insert(id, n.to_string());
+            }
+            _ => errors.push(k.as_str(), "must be a string"),
+        }
+    }
+    out
+}
+
 /// The changes that make `current` into `wanted`, as a draft with only what
 /// differs (`None` when nothing does), and the category's new name when it
 /// changes (`Some(None)`: the default category).
@@ -265,6 +293,19 @@ fn draft_between(
         ] {
             if want != have {
                 *slot = Some(want);
+                any = true;
+            }
+        }
+        for id in w
+            .fields
+            .keys()
+            .chain(c.fields.keys())
+            .collect::<BTreeSet<_>>()
+        {
+            let want = w.fields.get(id);
+            if want != c.fields.get(id) {
+                d.custom_fields
+                    .push((*id, want.cloned().unwrap_or_default()));
                 any = true;
             }
         }
@@ -370,6 +411,7 @@ async fn create(
         draft.secret = Some(e.secret);
         draft.unleavable = Some(e.unleavable);
         draft.pinned = Some(e.pinned);
+        draft.custom_fields = e.fields.iter().map(|(id, v)| (*id, v.clone())).collect();
     }
     let g = service.create_group(caller, draft).await?;
     if let Some(members) = w.members.filter(|m| !m.is_empty()) {
