@@ -1321,3 +1321,185 @@ async fn custom_fields_travel_in_the_extension() {
         .await;
     assert_eq!(rest["custom_fields"], json!({"11": "12"}));
 }
+
+/// A derived username does not take a later identity provider's userName:
+/// `ada.lovelace@x` gets the username `ada.lovelace`; a second user whose
+/// userName is `ada.lovelace` is still made, found by that name, and each
+/// look-up finds its own user.
+#[tokio::test]
+async fn a_derived_username_leaves_the_name_to_the_provider() {
+    let app = spawn_app().await;
+    let first = users(&app, &["ada.lovelace@example.com"]).await;
+    let (s, second) = send(
+        &app,
+        "POST",
+        "/Users",
+        Some(json!({"schemas": [USER], "userName": "ada.lovelace", "active": true})),
+    )
+    .await;
+    assert_eq!(s, 201, "{second}");
+    assert_eq!(second["userName"], "ada.lovelace");
+    for (name, id) in [
+        ("ada.lovelace@example.com", &first[0]),
+        ("Ada.Lovelace", &id_of(&second)),
+    ] {
+        let (_, found) = send(
+            &app,
+            "GET",
+            &format!(
+                "/Users?{}",
+                query(&[("filter", &format!("userName eq \"{name}\""))])
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (
+                found["totalResults"].as_u64(),
+                found["Resources"][0]["id"].as_str()
+            ),
+            (Some(1), Some(id.as_str())),
+            "{name}"
+        );
+    }
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/users/{}", id_of(&second)), None)
+        .await;
+    assert_eq!(rest["username"], "ada.lovelace-2");
+    let (s, again) = send(
+        &app,
+        "POST",
+        "/Users",
+        Some(json!({"schemas": [USER], "userName": "ADA.LOVELACE", "active": true})),
+    )
+    .await;
+    assert_eq!((s, again["scimType"].as_str()), (409, Some("uniqueness")));
+}
+
+/// What the review of the first version found: Entra's default mappings
+/// (phone numbers, addresses by type) are read; a work address is removed by
+/// its type; a group above a lowered limit still loses members; a PATCH whose
+/// attribute change is refused adds no member; writes outside the routes'
+/// methods are SCIM 405s; a create says where the resource is.
+#[tokio::test]
+async fn provider_shapes_found_in_review() {
+    let app = spawn_app().await;
+    let u = users(
+        &app,
+        &["rev1@example.org", "rev2@example.org", "rev3@example.org"],
+    )
+    .await;
+    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[0]), Some(patch_op(json!([
+        {"op": "Add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 555 0100"},
+        {"op": "Replace", "path": "addresses[type eq \"work\"].formatted", "value": "1 Main St"},
+        {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "rev1@example.org"}
+    ])))).await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r.get("phoneNumbers").is_none(), "not kept: {r}");
+    let (s, r) = send(
+        &app,
+        "PATCH",
+        &format!("/Users/{}", u[0]),
+        Some(patch_op(json!([
+        {"op": "Remove", "path": "emails[type eq \"work\"].value"}]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (_, rest) = app
+        .rest("GET", &format!("/api/v1/users/{}", u[0]), None)
+        .await;
+    assert_eq!(rest["email"], "", "{rest}");
+    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[1]), Some(patch_op(json!([
+        {"op": "add", "path": "emails", "value": [{"value": "new2@example.org", "type": "work"}]}])))).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["emails"],
+        json!([{"value": "new2@example.org"}]),
+        "an added address takes the place of the old"
+    );
+
+    let (_, g) = send(
+        &app,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "Over",
+        "members": [{"value": u[0]}, {"value": u[1]}, {"value": u[2]}]})),
+    )
+    .await;
+    let gid = id_of(&g);
+    let (s, _) = app
+        .rest(
+            "PATCH",
+            &format!("/api/v1/groups/{gid}"),
+            Some(json!({"limits": {"user": {"amount": 1}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, r) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])}]))),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(rest_members(&app, &gid).await, ids(&u[1..]));
+    let (s, _) = app
+        .rest(
+            "PATCH",
+            &format!("/api/v1/groups/{gid}"),
+            Some(json!({"limits": {"user": null}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, r) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "add", "path": "members", "value": [{"value": u[0]}]},
+        {"op": "replace", "path": "displayName", "value": "   "}]))),
+    )
+    .await;
+    assert_eq!(
+        (s, r["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{r}"
+    );
+    assert_eq!(
+        rest_members(&app, &gid).await,
+        ids(&u[1..]),
+        "no member was added"
+    );
+
+    for (method, path) in [
+        ("POST", format!("/Users/{}", u[0])),
+        ("PATCH", "/Groups".to_string()),
+    ] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(&format!("/scim/v2{path}")))
+            .bearer_auth(&app.key)
+            .header("content-type", "application/scim+json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(r.headers()["content-type"], "application/scim+json");
+    }
+    let r = app
+        .client
+        .post(app.url("/scim/v2/Users"))
+        .bearer_auth(&app.key)
+        .header("content-type", "application/scim+json")
+        .body(json!({"schemas": [USER], "userName": "located"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(location, format!("/scim/v2/Users/{}", id_of(&made)));
+}

@@ -323,18 +323,10 @@ pub enum IdpUserName {
 }
 
 impl IdpUserName {
-    /// The name as written.
-    pub fn name(&self) -> &str {
+    /// The name as written, and its key.
+    pub fn parts(&self) -> (&str, &str) {
         match self {
-            IdpUserName::Username(n, _) | IdpUserName::Other(n, _) => n,
-        }
-    }
-
-    /// How a look-up by this name reads the store.
-    pub fn as_ref(&self) -> UserRef {
-        match self {
-            IdpUserName::Username(_, key) => UserRef::Username(key.clone()),
-            IdpUserName::Other(_, key) => UserRef::IdpName(key.clone()),
+            IdpUserName::Username(n, k) | IdpUserName::Other(n, k) => (n, k),
         }
     }
 }

@@ -91,6 +91,7 @@ impl From<PatchError> for ScimError {
             PatchError::Path(_) => "invalidPath",
             PatchError::NoTarget(_) => "noTarget",
             PatchError::Value(_) => "invalidValue",
+            PatchError::TooMany(_) => "tooMany",
         };
         ScimError::new(StatusCode::BAD_REQUEST, Some(scim_type), e.to_string())
     }
@@ -137,8 +138,19 @@ impl From<ServiceError> for ScimError {
                 err.retry_after = Some(*retry_after_secs);
                 return err;
             }
-            ServiceError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, None),
-            ServiceError::Internal(_) => (S::INTERNAL_SERVER_ERROR, None),
+            // What went wrong inside is logged here and not told.
+            ServiceError::Unavailable(m) => {
+                tracing::warn!(error = %m, "scim request failed: store unavailable");
+                return ScimError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    None,
+                    "the database is unavailable; try again",
+                );
+            }
+            ServiceError::Internal(m) => {
+                tracing::error!(error = %m, "scim request failed");
+                return ScimError::new(S::INTERNAL_SERVER_ERROR, None, "something went wrong");
+            }
             _ => (S::BAD_REQUEST, None),
         };
         let detail = match &e {
@@ -146,8 +158,6 @@ impl From<ServiceError> for ScimError {
             ServiceError::UsernameTaken => {
                 "another user already has this userName (or it is a group's slug)".into()
             }
-            // What went wrong inside is logged by the server, not told.
-            ServiceError::Internal(_) => "something went wrong".into(),
             other => other.to_string(),
         };
         ScimError::new(status, scim_type, detail)

@@ -17,7 +17,7 @@ use super::discovery::{GROUP_EXTENSION, GROUP_SCHEMA, field_attr, field_id};
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
 use super::users::check_id;
-use super::{Auth, BASE, Params, Scim, ScimBody, meta, resource_id};
+use super::{Auth, BASE, Params, Scim, ScimBody, created, meta, resource_id};
 use crate::domain::ValidationErrors;
 use crate::domain::group::{Group, GroupDraft, GroupId, default_category};
 use crate::domain::scim::filter::{Filter, as_bool, get_ci};
@@ -388,6 +388,9 @@ async fn answer(
     let g = find(service, caller, &id.0.to_string()).await?;
     let categories = categories(service, caller).await?;
     let r = resource(service, caller, &g, projection, &categories).await?;
+    if status == StatusCode::CREATED {
+        return Ok(created(&format!("{BASE}/Groups/{}", g.id.0), r));
+    }
     Ok(Scim(status, r).into_response())
 }
 
@@ -399,6 +402,13 @@ async fn create(
 ) -> Result<Response, ScimError> {
     let projection = ListQuery::parse(&query.0)?.projection;
     let w = wanted(&body)?;
+    let members: Vec<UserId> = w.members.clone().unwrap_or_default().into_iter().collect();
+    // Checked first, so that a group (or a category) is made only when its
+    // members can join.
+    service.check_member_change(caller, &[], &members).await?;
+    if let Some(name) = w.ext.as_ref().and_then(|e| e.category.as_deref()) {
+        crate::domain::category::validate_name(name).map_err(ServiceError::Invalid)?;
+    }
     let mut draft = GroupDraft {
         name: w.name.clone(),
         external_id: w.external_id.clone(),
@@ -414,15 +424,16 @@ async fn create(
         draft.custom_fields = e.fields.iter().map(|(id, v)| (*id, v.clone())).collect();
     }
     let g = service.create_group(caller, draft).await?;
-    if let Some(members) = w.members.filter(|m| !m.is_empty()) {
-        // All or none: a group whose members cannot all join is not made.
-        if let Err(e) = service
-            .change_members(caller, g.id, Vec::new(), members.into_iter().collect())
+    if !members.is_empty()
+        && let Err(e) = service
+            .change_members(caller, g.id, Vec::new(), members)
             .await
-        {
-            service.delete_group(caller, &g.id.0.to_string()).await?;
-            return Err(e.into());
+    {
+        // All or none: a group whose members cannot all join is not kept.
+        if let Err(undo) = service.delete_group(caller, &g.id.0.to_string()).await {
+            tracing::error!(group = g.id.0, error = %undo, "a SCIM group whose members could not join was not removed");
         }
+        return Err(e.into());
     }
     answer(&service, caller, g.id, StatusCode::CREATED, &projection).await
 }
@@ -458,9 +469,14 @@ async fn apply(
     let mut current = current.clone();
     current.ext.get_or_insert_with(Extension::default);
     let (mut draft, category) = draft_between(&current, w);
-    if let Some(name) = category {
-        let id = category_id(service, caller, name.as_deref()).await?;
-        draft.get_or_insert_with(GroupDraft::default).category_id = Some(id);
+    // Everything is checked before anything is written: a refused attribute
+    // leaves the members as they were, and a refused member change (the
+    // last check, in its own transaction) leaves the attributes.
+    if let Some(Some(name)) = &category {
+        crate::domain::category::validate_name(name).map_err(ServiceError::Invalid)?;
+    }
+    if let Some(d) = &draft {
+        service.check_group_update(caller, g, d.clone()).await?;
     }
     if let (Some(want), Some(have)) = (&w.members, &current.members)
         && want != have
@@ -468,6 +484,10 @@ async fn apply(
         let remove = have.difference(want).copied().collect();
         let add = want.difference(have).copied().collect();
         service.change_members(caller, g.id, remove, add).await?;
+    }
+    if let Some(name) = category {
+        let id = category_id(service, caller, name.as_deref()).await?;
+        draft.get_or_insert_with(GroupDraft::default).category_id = Some(id);
     }
     if let Some(draft) = draft {
         service
@@ -579,9 +599,15 @@ async fn listing(service: &Service, caller: Caller, q: ListQuery) -> Result<Resp
         }
     };
     if let Some(value) = q.filter.as_ref().and_then(|f| f.required_equality("id")) {
-        if let Some(id) = resource_id(value)
-            && let Ok(g) = find(service, caller, &id.to_string()).await
-        {
+        let found = match resource_id(value) {
+            Some(id) => match find(service, caller, &id.to_string()).await {
+                Ok(g) => Some(g),
+                Err(e) if e.status == StatusCode::NOT_FOUND => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        if let Some(g) = found {
             let r = if filter_members {
                 let members = members_of(service, caller, g.id).await?;
                 to_json(&g, Some(&members), &categories)

@@ -54,20 +54,10 @@ impl Projection {
 
     /// Whether the answer keeps the top-level attribute `name` (or some of it).
     pub fn wants(&self, name: &str) -> bool {
-        let names = |list: &[String]| {
-            list.iter().any(|a| {
-                let a = a.rsplit_once(':').map_or(a.as_str(), |(_, n)| n);
-                let top = a.split_once('.').map_or(a, |(t, _)| t);
-                top.eq_ignore_ascii_case(name)
-            })
-        };
         match self {
             Projection::All => true,
-            Projection::Only(list) => names(list),
-            Projection::Except(list) => !list.iter().any(|a| {
-                let a = a.rsplit_once(':').map_or(a.as_str(), |(_, n)| n);
-                a.eq_ignore_ascii_case(name)
-            }),
+            Projection::Only(list) => list.iter().any(|a| names_key(a, name).is_some()),
+            Projection::Except(list) => !list.iter().any(|a| names_key(a, name) == Some(None)),
         }
     }
 
@@ -82,11 +72,10 @@ impl Projection {
             let mut subs = Vec::new();
             let mut whole = false;
             for a in list {
-                let a = a.rsplit_once(':').map_or(a.as_str(), |(_, n)| n);
-                match a.split_once('.') {
-                    Some((top, sub)) if top.eq_ignore_ascii_case(key) => subs.push(sub.to_string()),
-                    None if a.eq_ignore_ascii_case(key) => whole = true,
-                    _ => {}
+                match names_key(a, key) {
+                    Some(None) => whole = true,
+                    Some(Some(sub)) => subs.push(sub.to_string()),
+                    None => {}
                 }
             }
             if whole {
@@ -128,6 +117,35 @@ impl Projection {
             }
         }
         Value::Object(out)
+    }
+}
+
+/// How an `attributes` entry names a resource's top-level member `key`: not
+/// at all (`None`), whole (`Some(None)`), or one sub-attribute of it. A key that
+/// is an extension's URN is named by that URN, or by the URN and `:sub`; a core
+/// attribute with or without its schema's URN (`name.givenName`,
+/// `urn:...:core:2.0:User:userName`).
+fn names_key<'a>(entry: &'a str, key: &str) -> Option<Option<&'a str>> {
+    if key.contains(':') {
+        if entry.eq_ignore_ascii_case(key) {
+            return Some(None);
+        }
+        let head = entry.get(..key.len())?;
+        let rest = entry.get(key.len()..)?;
+        return (head.eq_ignore_ascii_case(key) && rest.len() > 1)
+            .then(|| rest.strip_prefix(':'))
+            .flatten()
+            .map(Some);
+    }
+    let a = if crate::domain::scim::filter::is_urn(entry) {
+        entry.rsplit_once(':').map_or(entry, |(_, n)| n)
+    } else {
+        entry
+    };
+    match a.split_once('.') {
+        Some((top, sub)) if top.eq_ignore_ascii_case(key) => Some(Some(sub)),
+        None if a.eq_ignore_ascii_case(key) => Some(None),
+        _ => None,
     }
 }
 
@@ -349,6 +367,20 @@ mod tests {
         .unwrap()
         .apply(group.clone());
         assert_eq!(urn["displayName"], "Team");
+        let ext = "urn:groupd:params:scim:schemas:extension:2.0:Group";
+        let with_ext = json!({"schemas": ["s"], "id": "7", "displayName": "T", (ext): {"slug": "t", "pinned": true}});
+        let only_ext = Projection::parse(Some(ext), None)
+            .unwrap()
+            .apply(with_ext.clone());
+        assert_eq!(only_ext[ext], json!({"slug": "t", "pinned": true}));
+        assert!(only_ext.get("displayName").is_none());
+        let slug = Projection::parse(Some(&format!("{ext}:slug")), None)
+            .unwrap()
+            .apply(with_ext.clone());
+        assert_eq!(slug[ext], json!({"slug": "t"}));
+        let no_ext = Projection::parse(None, Some(ext)).unwrap();
+        assert!(no_ext.apply(with_ext.clone()).get(ext).is_none());
+        assert!(!no_ext.wants(ext) && no_ext.wants("members"));
         let e = Projection::parse(Some("a"), Some("b")).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"));
         assert_eq!(Projection::All.apply(group.clone()), group);

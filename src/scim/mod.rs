@@ -46,11 +46,19 @@ pub fn routes() -> Router<Service> {
                 .into_response()
             }),
         )
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ScimError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                format!("{method} is not allowed here"),
+            )
+            .into_response()
+        })
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint").into_response() })
 }
 
 /// The largest request body read (a PATCH adding 1,000 members is about 40 KB).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// A request body as a JSON object, read within the server's body deadline and
 /// memory budget; every refusal is a SCIM error.
@@ -122,8 +130,32 @@ pub fn meta(
     })
 }
 
-/// The query parameters of a request, as pairs.
-pub type Params = axum::extract::Query<Vec<(String, String)>>;
+/// The query parameters of a request, as pairs (read leniently: a pair that
+/// is not well encoded is read as best it can be, never refused outside
+/// SCIM's error format).
+pub struct Params(pub Vec<(String, String)>);
+
+impl FromRequestParts<Service> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Service) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        Ok(Params(
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// A created resource's answer: 201 with its location.
+pub fn created(location: &str, body: serde_json::Value) -> Response {
+    let mut r = Scim(axum::http::StatusCode::CREATED, body).into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
 
 /// The caller, from the workspace's API key sent as a bearer token.
 pub struct Auth(pub Caller);

@@ -9,7 +9,7 @@
 use super::discovery::USER_SCHEMA;
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
-use super::{Auth, BASE, Params, Scim, ScimBody, meta, resource_id};
+use super::{Auth, BASE, Params, Scim, ScimBody, created, meta, resource_id};
 use crate::domain::scim::filter::{Filter, as_bool, get_ci};
 use crate::domain::scim::patch;
 use crate::domain::user::{IdpUserDraft, User, UserId};
@@ -168,7 +168,11 @@ async fn find(
 }
 
 fn answer(status: StatusCode, u: &User, projection: &Projection) -> Response {
-    Scim(status, projection.apply(to_json(u))).into_response()
+    let body = projection.apply(to_json(u));
+    if status == StatusCode::CREATED {
+        return created(&format!("{BASE}/Users/{}", u.id.0), body);
+    }
+    Scim(status, body).into_response()
 }
 
 async fn create(
@@ -204,7 +208,7 @@ async fn replace(
     let current = find(&service, caller, &id).await?;
     check_id(&body, &id)?;
     let u = service
-        .replace_idp_user(caller, current.id, draft_of(&body))
+        .replace_idp_user(caller, current.id, None, draft_of(&body))
         .await?;
     Ok(answer(StatusCode::OK, &u, &projection))
 }
@@ -221,9 +225,37 @@ pub fn check_id(body: &Value, id: &str) -> Result<(), ScimError> {
     }
 }
 
-/// Whether a top-level User attribute is multi-valued.
+/// Whether a top-level User attribute is multi-valued (RFC 7643 section 4.1.2:
+/// groupd keeps only `emails`, but a PATCH of the others, as Entra's default
+/// mappings send, must still be read).
 fn multi(name: &str) -> bool {
-    name.eq_ignore_ascii_case("emails")
+    [
+        "emails",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+    ]
+    .iter()
+    .any(|m| m.eq_ignore_ascii_case(name))
+}
+
+/// The resource a PATCH is applied to: the user, with its one address marked
+/// as the primary work address, so that paths naming it that way
+/// (`emails[type eq "work"].value`, as Entra and Okta send) reach it.
+fn patch_base(u: &User) -> Value {
+    let mut r = to_json(u);
+    if let Some(Value::Array(emails)) = r.get_mut("emails") {
+        for e in emails {
+            e["type"] = json!("work");
+            e["primary"] = json!(true);
+        }
+    }
+    r
 }
 
 async fn patch_user(
@@ -236,11 +268,32 @@ async fn patch_user(
     let projection = ListQuery::parse(&query.0)?.projection;
     let ops = patch::parse(&body)?;
     let current = find(&service, caller, &id).await?;
-    let mut resource = to_json(&current);
+    let base = patch_base(&current);
+    let mut resource = base.clone();
     patch::apply(&mut resource, &ops, &multi)?;
+    // groupd keeps one address: one the PATCH added takes the place of the
+    // one it had.
+    if let (Some(Value::Array(after)), Some(Value::Array(before))) =
+        (resource.get_mut("emails"), base.get("emails"))
+        && after.len() > 1
+    {
+        let added: Vec<Value> = after
+            .iter()
+            .filter(|e| !before.contains(e))
+            .cloned()
+            .collect();
+        if !added.is_empty() {
+            *after = added;
+        }
+    }
     check_id(&resource, &id)?;
     let u = service
-        .replace_idp_user(caller, current.id, draft_of(&resource))
+        .replace_idp_user(
+            caller,
+            current.id,
+            Some(draft_of(&base)),
+            draft_of(&resource),
+        )
         .await?;
     Ok(answer(StatusCode::OK, &u, &projection))
 }
@@ -294,7 +347,11 @@ async fn listing(
             service.find_user_by_idp_name(caller, &value).await?
         } else {
             match resource_id(&value) {
-                Some(n) => find(service, caller, &n.to_string()).await.ok(),
+                Some(n) => match find(service, caller, &n.to_string()).await {
+                    Ok(u) => Some(u),
+                    Err(e) if e.status == StatusCode::NOT_FOUND => None,
+                    Err(e) => return Err(e),
+                },
                 None => None,
             }
         };

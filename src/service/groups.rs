@@ -235,6 +235,30 @@ impl Service {
         .await
     }
 
+    /// Whether `draft` would be accepted as a change of `group` (its rules,
+    /// the workspace's categories and fields, a free slug), without writing:
+    /// for a door that makes other changes in the same request first.
+    pub async fn check_group_update(
+        &self,
+        caller: Caller,
+        group: &Group,
+        draft: GroupDraft,
+    ) -> Result<(), ServiceError> {
+        let mode = DraftMode::Update {
+            currently_protected: group.password_protected(),
+        };
+        let plan = self.check_plan(caller, draft, mode).await?;
+        if let Some(Some(s)) = &plan.slug
+            && self
+                .store
+                .name_taken(caller.workspace, s.key(), Some(NameHolder::Group(group.id)))
+                .await?
+        {
+            return Err(ServiceError::SlugTaken);
+        }
+        Ok(())
+    }
+
     /// Removes a group with its custom field values and icon.
     pub async fn delete_group(&self, caller: Caller, reference: &str) -> Result<(), ServiceError> {
         self.audited(caller, async move {

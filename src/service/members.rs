@@ -188,7 +188,26 @@ impl Service {
         add: Vec<UserId>,
     ) -> Result<(u64, u64), ServiceError> {
         self.audited(caller, async move {
-            for (what, list) in [("add", &add), ("remove", &remove)] {
+            self.check_member_change(caller, &remove, &add).await?;
+            Ok(self
+                .store
+                .change_members(caller.workspace, group, remove, add, now())
+                .await?)
+        })
+        .await
+    }
+
+    /// What [`Service::change_members`] checks before it writes: at most
+    /// [`BULK_MAX`] users in each list, and every user added exists. A door
+    /// that writes more than the members in one request checks this first.
+    pub async fn check_member_change(
+        &self,
+        caller: Caller,
+        remove: &[UserId],
+        add: &[UserId],
+    ) -> Result<(), ServiceError> {
+        {
+            for (what, list) in [("add", add), ("remove", remove)] {
                 if list.len() > BULK_MAX {
                     return Err(ServiceError::TooMany(format!(
                         "at most {BULK_MAX} members to {what} in one request, not {}",
@@ -207,12 +226,8 @@ impl Service {
                 }
                 errors.into_result(()).map_err(ServiceError::Invalid)?;
             }
-            Ok(self
-                .store
-                .change_members(caller.workspace, group, remove, add, now())
-                .await?)
-        })
-        .await
+            Ok(())
+        }
     }
 
     pub async fn list_members(

@@ -2,9 +2,10 @@
 
 use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
+use crate::domain::identifier;
 use crate::domain::user::{
-    IdpUserDraft, IdpUserName, User, UserDraft, UserId, UserRef, derive_username, plan_idp_user,
-    plan_user, username_key,
+    IdpUserDraft, IdpUserName, User, UserDraft, UserId, UserRef, check_idp_user_name,
+    derive_username, plan_idp_user, plan_user, username_key,
 };
 use crate::store::{NameHolder, NewUser, StoreError, UserUpdate};
 
@@ -152,24 +153,46 @@ impl Service {
             .await?)
     }
 
-    /// A user by the name an identity provider knows them by (SCIM `userName`).
+    /// A user by the name an identity provider knows them by (SCIM `userName`):
+    /// a user holding it as the provider's name, else a user whose username it
+    /// is and who has no provider's name (one whose username was derived from
+    /// another name is known by that one).
     pub async fn find_user_by_idp_name(
         &self,
         caller: Caller,
         name: &str,
     ) -> Result<Option<User>, ServiceError> {
-        let Ok(name) = crate::domain::user::check_idp_user_name(name) else {
+        let Ok(name) = check_idp_user_name(name) else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .find_user(caller.workspace, &name.as_ref())
-            .await?)
+        self.user_known_as(caller, &name).await
     }
 
-    /// Creates a user as an identity provider states it: no password; a user
-    /// name that is not a valid username is kept as the provider's, and a
-    /// username is derived from it (the first free of a few tries).
+    async fn user_known_as(
+        &self,
+        caller: Caller,
+        name: &IdpUserName,
+    ) -> Result<Option<User>, ServiceError> {
+        let (n, _) = name.parts();
+        let by_idp = UserRef::IdpName(identifier::fold(n));
+        if let Some(u) = self.store.find_user(caller.workspace, &by_idp).await? {
+            return Ok(Some(u));
+        }
+        if let IdpUserName::Username(_, k) = name {
+            let found = self
+                .store
+                .find_user(caller.workspace, &UserRef::Username(k.clone()))
+                .await?;
+            return Ok(found.filter(|u| u.idp_user_name.is_none()));
+        }
+        Ok(None)
+    }
+
+    /// Creates a user as an identity provider states it: no password. A user
+    /// name that is a free, valid username is the username; anything else (an
+    /// address, a UUID, a name another user or a group slug holds) is kept as
+    /// the provider's, and a username is derived from it (the first free of a
+    /// few tries).
     pub async fn create_idp_user(
         &self,
         caller: Caller,
@@ -177,33 +200,36 @@ impl Service {
     ) -> Result<User, ServiceError> {
         self.audited(caller, async move {
             let plan = plan_idp_user(draft)?;
-            if self
-                .store
-                .find_user(caller.workspace, &plan.user_name.as_ref())
-                .await?
-                .is_some()
-            {
+            if self.user_known_as(caller, &plan.user_name).await?.is_some() {
                 return Err(ServiceError::UsernameTaken);
             }
             if let Some((_, key)) = &plan.email {
                 self.precheck_user(caller, None, Some(key), None).await?;
             }
-            let (fixed, idp) = match &plan.user_name {
-                IdpUserName::Username(n, k) => (Some((n.clone(), k.clone())), None),
-                IdpUserName::Other(n, k) => (None, Some((n.clone(), k.clone()))),
+            let (name, _) = plan.user_name.parts();
+            let as_username = match &plan.user_name {
+                IdpUserName::Username(n, k)
+                    if !self.store.name_taken(caller.workspace, k, None).await? =>
+                {
+                    Some((n.clone(), k.clone()))
+                }
+                _ => None,
+            };
+            let idp = match as_username {
+                Some(_) => None,
+                None => Some((name.to_string(), identifier::fold(name))),
             };
             for attempt in 0..DERIVE_ATTEMPTS {
-                let username = match (&fixed, &idp) {
-                    (Some(u), _) => u.clone(),
-                    (None, Some((n, _))) => {
-                        let u = derive_username(n, attempt);
+                let username = match &as_username {
+                    Some(u) => u.clone(),
+                    None => {
+                        let u = derive_username(name, derive_attempt(attempt));
                         let k = username_key(&u);
                         if self.store.name_taken(caller.workspace, &k, None).await? {
                             continue;
                         }
                         (u, k)
                     }
-                    (None, None) => break,
                 };
                 let new = NewUser {
                     full_name: plan.full_name.clone(),
@@ -217,84 +243,104 @@ impl Service {
                 };
                 match self.store.insert_user(caller.workspace, new).await {
                     Ok(id) => return self.get_user(caller, &id.0.to_string()).await,
-                    // A derived name taken since the check: try the next one,
+                    // A name taken since the check: try the next derived one,
                     // unless it was the provider's own name that was taken.
                     Err(StoreError::UsernameTaken | StoreError::SlugTaken)
-                        if fixed.is_none()
-                            && self
-                                .store
-                                .find_user(caller.workspace, &plan.user_name.as_ref())
-                                .await?
-                                .is_none() => {}
+                        if as_username.is_none()
+                            && self.user_known_as(caller, &plan.user_name).await?.is_none() => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             Err(ServiceError::Conflict(format!(
-                "no free username could be derived from '{}'",
-                plan.user_name.name()
+                "no free username could be derived from '{name}'"
             )))
         })
         .await
     }
 
-    /// Makes a user exactly what an identity provider states (SCIM's PUT, and
-    /// PATCH once applied): name, email address, external id and whether they
-    /// are active. A derived username stays as it is.
+    /// Makes a user what an identity provider states: for a PUT, all of
+    /// `draft`; for a PATCH, `base` is the user the operations were applied to,
+    /// and only what differs from it is written (so two PATCHes at once each
+    /// change only their own attributes). A derived username stays as it is.
     pub async fn replace_idp_user(
         &self,
         caller: Caller,
         id: UserId,
+        base: Option<IdpUserDraft>,
         draft: IdpUserDraft,
     ) -> Result<User, ServiceError> {
         self.audited(caller, async move {
             let current = self.get_user(caller, &id.0.to_string()).await?;
             let plan = plan_idp_user(draft)?;
-            let (username, idp_user_name) = match &plan.user_name {
-                IdpUserName::Username(n, _)
-                    if current.idp_user_name.is_none() && *n == current.username =>
-                {
-                    (None, None)
-                }
-                IdpUserName::Username(n, k) => (Some((n.clone(), k.clone())), Some(None)),
-                IdpUserName::Other(n, _)
-                    if current.idp_user_name.as_deref() == Some(n.as_str()) =>
-                {
-                    (None, None)
-                }
-                IdpUserName::Other(n, k) => (None, Some(Some((n.clone(), k.clone())))),
-            };
-            let email = plan.email.clone().unwrap_or_default();
-            self.precheck_user(
-                caller,
-                username.as_ref().map(|u| u.1.as_str()),
-                Some(email.1.as_str()).filter(|k| !k.is_empty()),
-                Some(current.id),
-            )
-            .await?;
-            if let Some(Some((_, key))) = &idp_user_name
-                && let Some(other) = self
-                    .store
-                    .find_user(caller.workspace, &UserRef::IdpName(key.clone()))
-                    .await?
-                && other.id != current.id
-            {
-                return Err(ServiceError::UsernameTaken);
-            }
-            let update = UserUpdate {
-                full_name: Some(plan.full_name),
-                username,
-                email: (current.email != email.0).then_some(email),
-                idp_user_name,
-                password_hash: None,
-                external_id: Some(plan.external_id),
-                active: Some(plan.active),
+            let base = base.and_then(|b| plan_idp_user(b).ok());
+            let changed = |same: bool| base.is_none() || !same;
+            let b = base.as_ref();
+            let mut update = UserUpdate {
                 now: now(),
+                ..UserUpdate::default()
             };
+            if changed(b.is_some_and(|b| b.user_name == plan.user_name)) {
+                if let Some(other) = self.user_known_as(caller, &plan.user_name).await?
+                    && other.id != current.id
+                {
+                    return Err(ServiceError::UsernameTaken);
+                }
+                match &plan.user_name {
+                    IdpUserName::Username(n, _)
+                        if current.idp_user_name.is_none() && *n == current.username => {}
+                    IdpUserName::Username(n, k)
+                        if !self
+                            .store
+                            .name_taken(caller.workspace, k, Some(NameHolder::User(current.id)))
+                            .await? =>
+                    {
+                        update.username = Some((n.clone(), k.clone()));
+                        update.idp_user_name = Some(None);
+                    }
+                    other => {
+                        let (n, _) = other.parts();
+                        if current.idp_user_name.as_deref() != Some(n) {
+                            update.idp_user_name = Some(Some((n.to_string(), identifier::fold(n))));
+                        }
+                    }
+                }
+            }
+            if changed(b.is_some_and(|b| b.email == plan.email)) {
+                let email = plan.email.clone().unwrap_or_default();
+                if current.email != email.0 {
+                    if !email.1.is_empty() {
+                        self.precheck_user(caller, None, Some(&email.1), Some(current.id))
+                            .await?;
+                    }
+                    update.email = Some(email);
+                }
+            }
+            if changed(b.is_some_and(|b| b.full_name == plan.full_name)) {
+                update.full_name = Some(plan.full_name);
+            }
+            if changed(b.is_some_and(|b| b.external_id == plan.external_id)) {
+                update.external_id = Some(plan.external_id);
+            }
+            if changed(b.is_some_and(|b| b.active == plan.active)) {
+                update.active = Some(plan.active);
+            }
             self.store
                 .update_user(caller.workspace, current.id, update)
                 .await?;
             self.get_user(caller, &current.id.0.to_string()).await
         })
         .await
+    }
+}
+
+/// The `attempt` passed to [`derive_username`]: the first tries count up
+/// (`ada-2`, `ada-3`), later ones are random, so that many names sharing one
+/// base (local parts with no ASCII letters all start from `user`) still find a
+/// free one.
+fn derive_attempt(attempt: u32) -> u32 {
+    if attempt < 10 {
+        attempt
+    } else {
+        rand::random_range(10..1_000_000)
     }
 }

@@ -281,10 +281,15 @@ impl Filter {
 fn compare(found: &Value, op: CompareOp, want: &Value, exact: bool) -> bool {
     match (found, want) {
         (Value::String(a), Value::String(b)) => {
+            // Without case means as groupd keys names: NFKC and full case
+            // folding (`STRASSE` is `straße`), the rule its look-ups use.
             let (a, b) = if exact {
                 (a.clone(), b.clone())
             } else {
-                (a.to_lowercase(), b.to_lowercase())
+                (
+                    super::super::identifier::fold(a),
+                    super::super::identifier::fold(b),
+                )
             };
             match op {
                 CompareOp::Eq => a == b,
@@ -320,6 +325,11 @@ fn compare(found: &Value, op: CompareOp, want: &Value, exact: bool) -> bool {
             _ => false,
         },
         (_, Value::Null) => matches!(op, CompareOp::Ne),
+        // An unquoted number or boolean against a string (`id eq 7`,
+        // `externalId eq 12345`, as Entra sometimes sends): compared as text.
+        (Value::String(_), w @ (Value::Number(_) | Value::Bool(_))) => {
+            compare(found, op, &Value::String(w.to_string()), exact)
+        }
         _ => false,
     }
 }
@@ -551,6 +561,19 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unquoted_numbers_and_folded_case() {
+        let r = serde_json::json!({"id": "7", "userName": "straße@x.org"});
+        let exact = |p: &str| p == "id";
+        assert!(Filter::parse("id eq 7").unwrap().matches(&r, &exact));
+        assert!(!Filter::parse("id eq 8").unwrap().matches(&r, &exact));
+        assert!(
+            Filter::parse(r#"userName eq "STRASSE@X.ORG""#)
+                .unwrap()
+                .matches(&r, &exact)
+        );
+    }
 
     #[test]
     fn required_equalities_and_mentions() {

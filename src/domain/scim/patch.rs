@@ -26,6 +26,9 @@ pub enum PatchError {
     /// `invalidValue`.
     #[error("{0}")]
     Value(String),
+    /// `tooMany`: more values in one request than groupd takes.
+    #[error("{0}")]
+    TooMany(String),
 }
 
 impl From<FilterError> for PatchError {
@@ -91,6 +94,30 @@ pub struct Operation {
 
 /// Most operations in one PATCH.
 pub const MAX_OPERATIONS: usize = 1000;
+/// Most list elements in all of a PATCH's values together (1,000 members to add
+/// and 1,000 to remove, with room to spare).
+pub const MAX_VALUES: usize = 2500;
+
+/// How many list elements a value holds, at any depth, counting no further
+/// than `limit`.
+fn list_elements(v: &Value, limit: usize) -> usize {
+    let mut n = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                n += items.len();
+                if n > limit {
+                    return n;
+                }
+                stack.extend(items);
+            }
+            Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    n
+}
 
 /// Reads a PatchOp request body.
 pub fn parse(body: &Value) -> Result<Vec<Operation>, PatchError> {
@@ -111,8 +138,17 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, PatchError> {
         .and_then(Value::as_array)
         .ok_or_else(|| PatchError::Syntax("a PATCH body has an 'Operations' list".into()))?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(PatchError::Syntax(format!(
+        return Err(PatchError::TooMany(format!(
             "at most {MAX_OPERATIONS} operations in one PATCH"
+        )));
+    }
+    let values: usize = ops
+        .iter()
+        .map(|o| get_ci(o, "value").map_or(0, |v| list_elements(v, MAX_VALUES)))
+        .sum();
+    if values > MAX_VALUES {
+        return Err(PatchError::TooMany(format!(
+            "at most {MAX_VALUES} values in one PATCH's operations"
         )));
     }
     ops.iter()
@@ -350,8 +386,10 @@ fn set(
             };
             match (op, &mut *top) {
                 (Op::Add, Value::Array(items)) => {
+                    let mut have: std::collections::HashSet<String> =
+                        items.iter().map(element_key).collect();
                     for v in new {
-                        if !items.iter().any(|x| same_element(x, &v)) {
+                        if have.insert(element_key(&v)) {
                             items.push(v);
                         }
                     }
@@ -371,10 +409,13 @@ fn set(
 
 /// Two elements of a multi-valued attribute are the same when their `value`s
 /// are (or, without one, when they are equal).
-fn same_element(a: &Value, b: &Value) -> bool {
-    match (get_ci(a, "value"), get_ci(b, "value")) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
+/// What makes an element of a multi-valued attribute the same as another: its
+/// `value` when it has one, else all of it. Kept in sets, so that adding or
+/// removing many elements is not a comparison of each against each.
+fn element_key(v: &Value) -> String {
+    match get_ci(v, "value") {
+        Some(x) => format!("v{x}"),
+        None => format!("e{v}"),
     }
 }
 
@@ -403,8 +444,9 @@ fn remove(
                 Value::Array(a) => a.clone(),
                 v => vec![v.clone()],
             };
+            let gone: std::collections::HashSet<String> = gone.iter().map(element_key).collect();
             if let Some(Value::Array(items)) = obj.get_mut(&name) {
-                items.retain(|x| !gone.iter().any(|g| same_element(x, g)));
+                items.retain(|x| !gone.contains(&element_key(x)));
             }
         }
         (None, _) => {
@@ -468,6 +510,7 @@ fn selected(
             }
             match sub {
                 None => {
+                    let hits: std::collections::HashSet<usize> = hits.into_iter().collect();
                     let mut i = 0;
                     items.retain(|_| {
                         let keep = !hits.contains(&i);
@@ -585,6 +628,31 @@ mod tests {
         )
         .unwrap();
         assert!(values(&r).is_empty());
+    }
+
+    #[test]
+    fn too_many_values_are_refused_before_any_work() {
+        let many: Vec<Value> = (0..MAX_VALUES + 1)
+            .map(|i| json!({"value": i.to_string()}))
+            .collect();
+        let body = json!({"schemas": [super::super::PATCH_OP],
+            "Operations": [{"op": "add", "path": "members", "value": many}]});
+        assert!(matches!(parse(&body), Err(PatchError::TooMany(_))));
+        let nested: Vec<Value> = (0..MAX_VALUES)
+            .map(|i| json!({"value": i.to_string()}))
+            .collect();
+        let body = json!({"schemas": [super::super::PATCH_OP],
+            "Operations": [{"op": "replace", "value": {"members": nested}},
+                           {"op": "add", "path": "members", "value": [{"value": "x"}]}]});
+        assert!(matches!(parse(&body), Err(PatchError::TooMany(_))));
+        // Many elements added to many: sets, not each against each.
+        let ops = parse(&json!({"schemas": [super::super::PATCH_OP],
+            "Operations": [{"op": "add", "path": "members",
+                "value": (0..2000).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()}]}))
+        .unwrap();
+        let mut g = json!({"schemas": ["s"], "members": (1000..50_000).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()});
+        apply(&mut g, &ops, &|n| n == "members").unwrap();
+        assert_eq!(g["members"].as_array().unwrap().len(), 50_000);
     }
 
     #[test]
@@ -713,7 +781,7 @@ mod tests {
             .collect();
         assert!(matches!(
             patch(g(), Value::Array(many)),
-            Err(PatchError::Syntax(_))
+            Err(PatchError::TooMany(_))
         ));
     }
 }

@@ -86,6 +86,12 @@ impl MemberStore for PostgresStore {
         .await
         .map_err(pg_err)?;
         let left = remove_members_in(&tx, ws, group, remove, false, &audit).await?;
+        if add.is_empty() {
+            // Nobody joining checks no room (a group above a lowered limit
+            // may still lose members).
+            tx.commit().await.map_err(pg_err)?;
+            return Ok((left, 0));
+        }
         let (joined, policy) = add_members_in(
             &tx,
             ws,

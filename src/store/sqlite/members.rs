@@ -49,7 +49,13 @@ impl MemberStore for SqliteStore {
     ) -> Result<(u64, u64), StoreError> {
         self.write_audited(move |conn, audit| {
             let left = remove_members_in(conn, ws, group, remove, false, audit)?;
-            let joined = add_members_in(conn, ws, group, add, None, OnExisting::Keep, now, audit)?;
+            // Nobody joining checks no room (a group above a lowered limit
+            // may still lose members).
+            let joined = if add.is_empty() {
+                0
+            } else {
+                add_members_in(conn, ws, group, add, None, OnExisting::Keep, now, audit)?
+            };
             Ok((left, joined))
         })
         .await
