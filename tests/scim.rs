@@ -985,6 +985,36 @@ async fn the_group_extension_carries_groupds_own_attributes() {
         (409, Some("uniqueness")),
         "{clash}"
     );
+    // A refused group leaves no category behind; a bad category says so.
+    let (s, refused) = send(&app, "POST", "/Groups", Some(json!({"schemas": [GROUP, EXT], "displayName": "Refused",
+        (EXT): {"slug": "platform-x", "category": "Never Made", "secret": false, "unleavable": false, "pinned": false}}))).await;
+    assert_eq!(
+        (s, refused["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{refused}"
+    );
+    let (_, cats) = app.rest("GET", "/api/v1/categories", None).await;
+    let names: Vec<&str> = cats
+        .as_array()
+        .or(cats["items"].as_array())
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"Never Made"), "{names:?}");
+    let (s, long) = send(
+        &app,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch_op(json!([
+        {"op": "replace", "path": format!("{EXT}:category"), "value": "c".repeat(101)}]))),
+    )
+    .await;
+    assert_eq!(s, 400, "{long}");
+    assert!(
+        long["detail"].as_str().unwrap().contains(":category"),
+        "{long}"
+    );
 }
 
 /// Bad requests get SCIM errors with a scimType and a detail, never a 500.
@@ -1410,12 +1440,21 @@ async fn provider_shapes_found_in_review() {
         .await;
     assert_eq!(rest["email"], "", "{rest}");
     let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[1]), Some(patch_op(json!([
-        {"op": "add", "path": "emails", "value": [{"value": "new2@example.org", "type": "work"}]}])))).await;
+        {"op": "replace", "path": "emails", "value": [{"value": "rev2@example.org", "primary": true}]},
+        {"op": "add", "path": "emails", "value": [{"value": "home2@example.org", "type": "home"}]}])))).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["emails"],
+        json!([{"value": "rev2@example.org"}]),
+        "a second address does not take the primary's place"
+    );
+    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[1]), Some(patch_op(json!([
+        {"op": "add", "path": "emails", "value": [{"value": "new2@example.org", "type": "work", "primary": true}]}])))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
         r["emails"],
         json!([{"value": "new2@example.org"}]),
-        "an added address takes the place of the old"
+        "a new primary address does"
     );
 
     let (_, g) = send(

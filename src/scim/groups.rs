@@ -313,6 +313,18 @@ fn draft_between(
     (any.then_some(d), category)
 }
 
+/// A category name as groupd takes it, its problem under the extension's name.
+fn check_category(name: &str) -> Result<(), ScimError> {
+    crate::domain::category::validate_name(name).map_err(|e| {
+        let mut errors = ValidationErrors::new();
+        for f in e.fields() {
+            errors.push(format!("{GROUP_EXTENSION}:category"), f.message.clone());
+        }
+        ScimError::from(ServiceError::Invalid(errors))
+    })?;
+    Ok(())
+}
+
 /// The id of the category named (`None`: the default one).
 async fn category_id(
     service: &Service,
@@ -407,7 +419,7 @@ async fn create(
     // members can join.
     service.check_member_change(caller, &[], &members).await?;
     if let Some(name) = w.ext.as_ref().and_then(|e| e.category.as_deref()) {
-        crate::domain::category::validate_name(name).map_err(ServiceError::Invalid)?;
+        check_category(name)?;
     }
     let mut draft = GroupDraft {
         name: w.name.clone(),
@@ -417,11 +429,18 @@ async fn create(
     if let Some(e) = &w.ext {
         draft.slug = e.slug.clone();
         draft.description = Some(e.description.clone());
-        draft.category_id = Some(category_id(&service, caller, e.category.as_deref()).await?);
         draft.secret = Some(e.secret);
         draft.unleavable = Some(e.unleavable);
         draft.pinned = Some(e.pinned);
         draft.custom_fields = e.fields.iter().map(|(id, v)| (*id, v.clone())).collect();
+    }
+    // The whole group is checked before its category is made (a category
+    // made for a group that is then refused would stay behind).
+    service
+        .check_group_draft(caller, None, draft.clone())
+        .await?;
+    if let Some(e) = &w.ext {
+        draft.category_id = Some(category_id(&service, caller, e.category.as_deref()).await?);
     }
     let g = service.create_group(caller, draft).await?;
     if !members.is_empty()
@@ -473,10 +492,12 @@ async fn apply(
     // leaves the members as they were, and a refused member change (the
     // last check, in its own transaction) leaves the attributes.
     if let Some(Some(name)) = &category {
-        crate::domain::category::validate_name(name).map_err(ServiceError::Invalid)?;
+        check_category(name)?;
     }
     if let Some(d) = &draft {
-        service.check_group_update(caller, g, d.clone()).await?;
+        service
+            .check_group_draft(caller, Some(g), d.clone())
+            .await?;
     }
     if let (Some(want), Some(have)) = (&w.members, &current.members)
         && want != have
@@ -599,7 +620,7 @@ async fn listing(service: &Service, caller: Caller, q: ListQuery) -> Result<Resp
         }
     };
     if let Some(value) = q.filter.as_ref().and_then(|f| f.required_equality("id")) {
-        let found = match resource_id(value) {
+        let found = match resource_id(&value) {
             Some(id) => match find(service, caller, &id.to_string()).await {
                 Ok(g) => Some(g),
                 Err(e) if e.status == StatusCode::NOT_FOUND => None,

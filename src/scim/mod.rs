@@ -57,8 +57,9 @@ pub fn routes() -> Router<Service> {
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint").into_response() })
 }
 
-/// The largest request body read (a PATCH adding 1,000 members is about 40 KB).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest request body read: a PUT of a group with 10,000 members sent
+/// with their `$ref` and `display` fits (a PATCH adding 1,000 is about 40 KB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A request body as a JSON object, read within the server's body deadline and
 /// memory budget; every refusal is a SCIM error.

@@ -271,20 +271,18 @@ async fn patch_user(
     let base = patch_base(&current);
     let mut resource = base.clone();
     patch::apply(&mut resource, &ops, &multi)?;
-    // groupd keeps one address: one the PATCH added takes the place of the
-    // one it had.
+    // groupd keeps one address (the primary, see `draft_of`): a primary one
+    // the PATCH added goes before the one it had, which is marked primary.
     if let (Some(Value::Array(after)), Some(Value::Array(before))) =
         (resource.get_mut("emails"), base.get("emails"))
         && after.len() > 1
     {
-        let added: Vec<Value> = after
-            .iter()
-            .filter(|e| !before.contains(e))
-            .cloned()
-            .collect();
-        if !added.is_empty() {
-            *after = added;
-        }
+        let is_new_primary =
+            |e: &Value| !before.contains(e) && get_ci(e, "primary").and_then(as_bool) == Some(true);
+        let (mut first, rest): (Vec<Value>, Vec<Value>) =
+            after.drain(..).partition(|e| is_new_primary(e));
+        first.extend(rest);
+        *after = first;
     }
     check_id(&resource, &id)?;
     let u = service
@@ -337,8 +335,8 @@ async fn listing(
     let mut window = Window::new(&q);
     let direct = q.filter.as_ref().and_then(|f| {
         f.required_equality("userName")
-            .map(|v| (true, v.to_string()))
-            .or_else(|| f.required_equality("id").map(|v| (false, v.to_string())))
+            .map(|v| (true, v))
+            .or_else(|| f.required_equality("id").map(|v| (false, v)))
     });
     let matches =
         |f: &Option<Filter>, r: &Value| f.as_ref().is_none_or(|f| f.matches(r, &case_exact));

@@ -235,23 +235,31 @@ impl Service {
         .await
     }
 
-    /// Whether `draft` would be accepted as a change of `group` (its rules,
-    /// the workspace's categories and fields, a free slug), without writing:
-    /// for a door that makes other changes in the same request first.
-    pub async fn check_group_update(
+    /// Whether `draft` would be accepted as a new group (`group` `None`) or a
+    /// change of `group` (its rules, the workspace's categories and fields, a
+    /// free slug), without writing: for a door that makes other changes in the
+    /// same request first.
+    pub async fn check_group_draft(
         &self,
         caller: Caller,
-        group: &Group,
+        group: Option<&Group>,
         draft: GroupDraft,
     ) -> Result<(), ServiceError> {
-        let mode = DraftMode::Update {
-            currently_protected: group.password_protected(),
+        let mode = match group {
+            None => DraftMode::Create,
+            Some(g) => DraftMode::Update {
+                currently_protected: g.password_protected(),
+            },
         };
         let plan = self.check_plan(caller, draft, mode).await?;
         if let Some(Some(s)) = &plan.slug
             && self
                 .store
-                .name_taken(caller.workspace, s.key(), Some(NameHolder::Group(group.id)))
+                .name_taken(
+                    caller.workspace,
+                    s.key(),
+                    group.map(|g| NameHolder::Group(g.id)),
+                )
                 .await?
         {
             return Err(ServiceError::SlugTaken);

@@ -244,12 +244,18 @@ impl Filter {
     /// The value of an `attr eq "value"` test the whole filter requires: the
     /// filter itself, or one of a chain of `and`s (`id eq "7" and members eq
     /// "3"`), so a door may look that one up and test the rest on it.
-    pub fn required_equality(&self, attr: &str) -> Option<&str> {
+    /// An unquoted whole number (`id eq 7`) counts as its text.
+    pub fn required_equality(&self, attr: &str) -> Option<String> {
         match self {
             Filter::And(a, b) => a
                 .required_equality(attr)
                 .or_else(|| b.required_equality(attr)),
-            f => f.equality_on(attr),
+            Filter::Compare(p, CompareOp::Eq, Value::Number(n))
+                if p.sub.is_none() && p.name.eq_ignore_ascii_case(attr) =>
+            {
+                n.as_i64().map(|n| n.to_string())
+            }
+            f => f.equality_on(attr).map(str::to_string),
         }
     }
 
@@ -578,7 +584,9 @@ mod tests {
     #[test]
     fn required_equalities_and_mentions() {
         let f = Filter::parse(r#"id eq "7" and (members eq "3" or not (displayName pr))"#).unwrap();
-        assert_eq!(f.required_equality("id"), Some("7"));
+        assert_eq!(f.required_equality("id").as_deref(), Some("7"));
+        let bare = Filter::parse("id eq 7 and active eq true").unwrap();
+        assert_eq!(bare.required_equality("id").as_deref(), Some("7"));
         assert_eq!(f.equality_on("id"), None);
         assert!(f.mentions("members") && f.mentions("DISPLAYNAME") && !f.mentions("externalId"));
         let either = Filter::parse(r#"id eq "7" or id eq "8""#).unwrap();
