@@ -1404,6 +1404,29 @@ async fn a_derived_username_leaves_the_name_to_the_provider() {
     )
     .await;
     assert_eq!((s, again["scimType"].as_str()), (409, Some("uniqueness")));
+    // Once the first user's username is freed, groupd's own APIs still do
+    // not give it to a user the provider's name already stands for.
+    let (s, r) = app
+        .rest(
+            "PATCH",
+            &format!("/api/v1/users/{}", first[0]),
+            Some(json!({"username": "ada-renamed"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, taken) = app
+        .rest(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"full_name": "Other Ada", "username": "Ada.Lovelace",
+        "email": "other.ada@example.org", "password": "s3cret-pass"})),
+        )
+        .await;
+    assert_eq!(
+        (s, taken["error"]["key"].as_str()),
+        (409, Some("username_exists")),
+        "{taken}"
+    );
 }
 
 /// What the review of the first version found: Entra's default mappings

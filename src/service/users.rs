@@ -35,8 +35,17 @@ impl Service {
         except: Option<UserId>,
     ) -> Result<(), ServiceError> {
         if let Some(key) = username {
-            let except = except.map(NameHolder::User);
-            if self.store.name_taken(caller.workspace, key, except).await? {
+            let holder = except.map(NameHolder::User);
+            if self.store.name_taken(caller.workspace, key, holder).await? {
+                return Err(ServiceError::UsernameTaken);
+            }
+            // An identity provider's name for another user is theirs too:
+            // a second user with it would answer to the same SCIM userName.
+            let known_as = self
+                .store
+                .find_user(caller.workspace, &UserRef::IdpName(key.to_string()))
+                .await?;
+            if known_as.is_some_and(|u| Some(u.id) != except) {
                 return Err(ServiceError::UsernameTaken);
             }
         }
