@@ -43,6 +43,11 @@ fn patch_op(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})
 }
 
+/// A SCIM PATCH of `ops` to `path`.
+async fn patch(app: &common::TestApp, path: &str, ops: Value) -> (u16, Value) {
+    send(app, "PATCH", path, Some(patch_op(ops))).await
+}
+
 /// A list's query string, encoded.
 fn query(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -245,13 +250,10 @@ async fn okta_provisions_deactivates_and_reactivates_a_user() {
         (rest["active"].as_bool(), rest["external_id"].as_str()),
         (Some(true), Some("00u1ab2cd3EF4gh5"))
     );
-    let (s, off) = send(
+    let (s, off) = patch(
         &app,
-        "PATCH",
         &format!("/Users/{id}"),
-        Some(patch_op(
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )),
+        json!([{"op": "replace", "value": {"active": false}}]),
     )
     .await;
     assert_eq!((s, &off["active"]), (200, &json!(false)), "{off}");
@@ -350,13 +352,10 @@ async fn okta_pushes_a_group_and_its_members() {
         ),
         (Some(1), gid.clone())
     );
-    let (s, renamed) = send(
+    let (s, renamed) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(
-            json!([{"op": "replace", "value": {"id": gid, "displayName": "Night Owls Team"}}]),
-        )),
+        json!([{"op": "replace", "value": {"id": gid, "displayName": "Night Owls Team"}}]),
     )
     .await;
     assert_eq!(
@@ -368,29 +367,24 @@ async fn okta_pushes_a_group_and_its_members() {
         .rest("GET", &format!("/api/v1/groups/{gid}"), None)
         .await;
     assert_eq!(rest["name"], "Night Owls Team");
-    let (s, _) = send(&app, "PATCH", &format!("/Groups/{gid}"),
-        Some(patch_op(json!([{"op": "add", "path": "members", "value": [{"value": u[0], "display": "one"}, {"value": u[1]}]}])))).await;
+    let (s, _) = patch(&app, &format!("/Groups/{gid}"), json!([{"op": "add", "path": "members", "value": [{"value": u[0], "display": "one"}, {"value": u[1]}]}])).await;
     assert_eq!(s, 200);
     assert_eq!(rest_members(&app, &gid).await, ids(&u[..2]));
-    let (s, swapped) = send(
+    let (s, swapped) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
             {"op": "add", "path": "members", "value": [{"value": u[2]}]}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(s, 200, "{swapped}");
     assert_eq!(rest_members(&app, &gid).await, ids(&u[1..]));
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(
-            json!([{"op": "replace", "path": "members", "value": []}]),
-        )),
+        json!([{"op": "replace", "path": "members", "value": []}]),
     )
     .await;
     assert_eq!(s, 200);
@@ -479,11 +473,11 @@ async fn entra_provisions_users_and_groups() {
     )
     .await;
     assert_eq!(other["totalResults"], 0);
-    let (s, changed) = send(&app, "PATCH", &format!("/Users/{uid}"), Some(patch_op(json!([
+    let (s, changed) = patch(&app, &format!("/Users/{uid}"), json!([
         {"op": "Replace", "path": "active", "value": "False"},
         {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updated@contoso.com"},
         {"op": "Replace", "value": {"displayName": "Updated User", "name.givenName": "Updated"}}
-    ])))).await;
+    ])).await;
     assert_eq!(s, 200, "{changed}");
     let (_, rest) = app.rest("GET", &format!("/api/v1/users/{uid}"), None).await;
     assert_eq!(
@@ -498,13 +492,10 @@ async fn entra_provisions_users_and_groups() {
             Some("Updated User")
         )
     );
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Users/{uid}"),
-        Some(patch_op(
-            json!([{"op": "Replace", "path": "active", "value": "True"}]),
-        )),
+        json!([{"op": "Replace", "path": "active", "value": "True"}]),
     )
     .await;
     assert_eq!(s, 200);
@@ -546,13 +537,10 @@ async fn entra_provisions_users_and_groups() {
     );
     let (_, check) = send(&app, "GET", &member_check, None).await;
     assert_eq!(check["totalResults"], 0);
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(
-            json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
-        )),
+        json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
     )
     .await;
     assert_eq!(s, 200);
@@ -562,19 +550,15 @@ async fn entra_provisions_users_and_groups() {
         rest_members(&app, &gid).await,
         vec![uid.parse::<i64>().unwrap()]
     );
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(
-            json!([{"op": "Remove", "path": "members", "value": [{"value": uid}]}]),
-        )),
+        json!([{"op": "Remove", "path": "members", "value": [{"value": uid}]}]),
     )
     .await;
     assert_eq!(s, 200);
     assert_eq!(rest_members(&app, &gid).await, Vec::<i64>::new());
-    let (s, renamed) = send(&app, "PATCH", &format!("/Groups/{gid}"),
-        Some(patch_op(json!([{"op": "Replace", "path": "displayName", "value": "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"}])))).await;
+    let (s, renamed) = patch(&app, &format!("/Groups/{gid}"), json!([{"op": "Replace", "path": "displayName", "value": "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"}])).await;
     assert_eq!(
         (s, &renamed["displayName"]),
         (
@@ -604,9 +588,9 @@ async fn lists_filter_page_and_project() {
         "ed@example.org",
     ];
     let u = users(&app, &names).await;
-    let (s, _) = send(&app, "PATCH", &format!("/Users/{}", u[2]), Some(patch_op(json!([
+    let (s, _) = patch(&app, &format!("/Users/{}", u[2]), json!([
         {"op": "add", "value": {"externalId": "EXT-3", "displayName": "Carl C", "active": false}}
-    ])))).await;
+    ])).await;
     assert_eq!(s, 200);
     let count = |filter: &str| {
         let app = &app;
@@ -791,49 +775,45 @@ async fn member_changes_are_all_or_none_within_the_groups_rules() {
         )
         .await;
     assert_eq!(s, 200);
-    let (s, full) = send(
+    let (s, full) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "add", "path": "members", "value": [{"value": u[1]}, {"value": u[2]}]}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(s, 400, "{full}");
     assert!(full["detail"].as_str().unwrap().contains("full"), "{full}");
     assert_eq!(rest_members(&app, &gid).await, ids(&u[..1]));
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "add", "path": "members", "value": [{"value": u[1]}]}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(s, 200);
     // Full: a swap fits, since the limit counts after the removal.
-    let (s, _) = send(
+    let (s, _) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
             {"op": "add", "path": "members", "value": [{"value": u[2]}]}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(s, 200);
     assert_eq!(rest_members(&app, &gid).await, ids(&u[1..]));
-    let (s, unknown) = send(
+    let (s, unknown) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "remove", "path": format!("members[value eq \"{}\"]", u[1])},
             {"op": "add", "path": "members", "value": [{"value": "999999"}]}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(
@@ -849,13 +829,12 @@ async fn member_changes_are_all_or_none_within_the_groups_rules() {
     let many: Vec<Value> = (1..=1001)
         .map(|i| json!({"value": (1_000_000 + i).to_string()}))
         .collect();
-    let (s, too) = send(
+    let (s, too) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
             {"op": "add", "path": "members", "value": many}
-        ]))),
+        ]),
     )
     .await;
     assert_eq!(
@@ -934,11 +913,10 @@ async fn the_group_extension_carries_groupds_own_attributes() {
     )
     .await;
     assert_eq!((s, &put[EXT]["slug"]), (200, &json!("platform")), "{put}");
-    let (s, cleared) = send(
+    let (s, cleared) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([{"op": "remove", "path": EXT}]))),
+        json!([{"op": "remove", "path": EXT}]),
     )
     .await;
     assert_eq!(s, 200, "{cleared}");
@@ -963,21 +941,19 @@ async fn the_group_extension_carries_groupds_own_attributes() {
     )
     .await;
     assert_eq!(s, 201, "{dup}");
-    let (s, taken) = send(
+    let (s, taken) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{}", id_of(&dup)),
-        Some(patch_op(json!([
-        {"op": "replace", "path": format!("{EXT}:slug"), "value": "platform-x"}]))),
+        json!([
+        {"op": "replace", "path": format!("{EXT}:slug"), "value": "platform-x"}]),
     )
     .await;
     assert_eq!(s, 200, "{taken}");
-    let (s, clash) = send(
+    let (s, clash) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "add", "path": format!("{EXT}:slug"), "value": "Platform-X"}]))),
+        json!([
+        {"op": "add", "path": format!("{EXT}:slug"), "value": "Platform-X"}]),
     )
     .await;
     assert_eq!(
@@ -1002,12 +978,11 @@ async fn the_group_extension_carries_groupds_own_attributes() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert!(!names.contains(&"Never Made"), "{names:?}");
-    let (s, long) = send(
+    let (s, long) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "replace", "path": format!("{EXT}:category"), "value": "c".repeat(101)}]))),
+        json!([
+        {"op": "replace", "path": format!("{EXT}:category"), "value": "c".repeat(101)}]),
     )
     .await;
     assert_eq!(s, 400, "{long}");
@@ -1188,13 +1163,10 @@ async fn every_scim_change_is_an_event_of_the_scim_door() {
     )
     .await;
     let gid = id_of(&g);
-    send(
+    patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(
-            json!([{"op": "replace", "path": "displayName", "value": "Evented 2"}]),
-        )),
+        json!([{"op": "replace", "path": "displayName", "value": "Evented 2"}]),
     )
     .await;
     send(&app, "DELETE", &format!("/Groups/{gid}"), None).await;
@@ -1310,12 +1282,11 @@ async fn custom_fields_travel_in_the_extension() {
         .rest("GET", &format!("/api/v1/groups/{gid}"), None)
         .await;
     assert_eq!(rest["custom_fields"], json!({"10": "Backend", "11": "12"}));
-    let (s, e) = send(
+    let (s, e) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "replace", "path": format!("{EXT}:custom_field_11"), "value": "many"}]))),
+        json!([
+        {"op": "replace", "path": format!("{EXT}:custom_field_11"), "value": "many"}]),
     )
     .await;
     assert_eq!(
@@ -1323,12 +1294,11 @@ async fn custom_fields_travel_in_the_extension() {
         (400, Some("invalidValue")),
         "{e}"
     );
-    let (s, e) = send(
+    let (s, e) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "add", "path": format!("{EXT}:custom_field_99"), "value": "x"}]))),
+        json!([
+        {"op": "add", "path": format!("{EXT}:custom_field_99"), "value": "x"}]),
     )
     .await;
     assert_eq!(
@@ -1336,12 +1306,11 @@ async fn custom_fields_travel_in_the_extension() {
         (400, Some("invalidValue")),
         "{e}"
     );
-    let (s, cleared) = send(
+    let (s, cleared) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "remove", "path": format!("{EXT}:custom_field_10")}]))),
+        json!([
+        {"op": "remove", "path": format!("{EXT}:custom_field_10")}]),
     )
     .await;
     assert_eq!(s, 200, "{cleared}");
@@ -1442,19 +1411,18 @@ async fn provider_shapes_found_in_review() {
         &["rev1@example.org", "rev2@example.org", "rev3@example.org"],
     )
     .await;
-    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[0]), Some(patch_op(json!([
+    let (s, r) = patch(&app, &format!("/Users/{}", u[0]), json!([
         {"op": "Add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 555 0100"},
         {"op": "Replace", "path": "addresses[type eq \"work\"].formatted", "value": "1 Main St"},
         {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "rev1@example.org"}
-    ])))).await;
+    ])).await;
     assert_eq!(s, 200, "{r}");
     assert!(r.get("phoneNumbers").is_none(), "not kept: {r}");
-    let (s, r) = send(
+    let (s, r) = patch(
         &app,
-        "PATCH",
         &format!("/Users/{}", u[0]),
-        Some(patch_op(json!([
-        {"op": "Remove", "path": "emails[type eq \"work\"].value"}]))),
+        json!([
+        {"op": "Remove", "path": "emails[type eq \"work\"].value"}]),
     )
     .await;
     assert_eq!(s, 200, "{r}");
@@ -1462,17 +1430,17 @@ async fn provider_shapes_found_in_review() {
         .rest("GET", &format!("/api/v1/users/{}", u[0]), None)
         .await;
     assert_eq!(rest["email"], "", "{rest}");
-    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[1]), Some(patch_op(json!([
+    let (s, r) = patch(&app, &format!("/Users/{}", u[1]), json!([
         {"op": "replace", "path": "emails", "value": [{"value": "rev2@example.org", "primary": true}]},
-        {"op": "add", "path": "emails", "value": [{"value": "home2@example.org", "type": "home"}]}])))).await;
+        {"op": "add", "path": "emails", "value": [{"value": "home2@example.org", "type": "home"}]}])).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
         r["emails"],
         json!([{"value": "rev2@example.org"}]),
         "a second address does not take the primary's place"
     );
-    let (s, r) = send(&app, "PATCH", &format!("/Users/{}", u[1]), Some(patch_op(json!([
-        {"op": "add", "path": "emails", "value": [{"value": "new2@example.org", "type": "work", "primary": true}]}])))).await;
+    let (s, r) = patch(&app, &format!("/Users/{}", u[1]), json!([
+        {"op": "add", "path": "emails", "value": [{"value": "new2@example.org", "type": "work", "primary": true}]}])).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
         r["emails"],
@@ -1497,12 +1465,11 @@ async fn provider_shapes_found_in_review() {
         )
         .await;
     assert_eq!(s, 200);
-    let (s, r) = send(
+    let (s, r) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
-        {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])}]))),
+        json!([
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])}]),
     )
     .await;
     assert_eq!(s, 200, "{r}");
@@ -1515,13 +1482,12 @@ async fn provider_shapes_found_in_review() {
         )
         .await;
     assert_eq!(s, 200);
-    let (s, r) = send(
+    let (s, r) = patch(
         &app,
-        "PATCH",
         &format!("/Groups/{gid}"),
-        Some(patch_op(json!([
+        json!([
         {"op": "add", "path": "members", "value": [{"value": u[0]}]},
-        {"op": "replace", "path": "displayName", "value": "   "}]))),
+        {"op": "replace", "path": "displayName", "value": "   "}]),
     )
     .await;
     assert_eq!(
