@@ -17,10 +17,13 @@ use super::discovery::{GROUP_EXTENSION, GROUP_SCHEMA, field_attr, field_id};
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
 use super::users::check_id;
-use super::{Auth, BASE, Params, Scim, ScimBody, created, meta, resource_id};
+use super::{
+    Auth, BASE, Params, Scim, ScimBody, absent_if_not_found, bool_attr, created, meta, resource_id,
+    string_attr,
+};
 use crate::domain::ValidationErrors;
 use crate::domain::group::{Group, GroupDraft, GroupId, default_category};
-use crate::domain::scim::filter::{Filter, as_bool, get_ci};
+use crate::domain::scim::filter::get_ci;
 use crate::domain::scim::patch;
 use crate::domain::user::{Membership, UserId};
 use crate::service::{Caller, Service, ServiceError};
@@ -152,42 +155,22 @@ struct Wanted {
     members: Option<BTreeSet<UserId>>,
 }
 
-fn text(v: Option<&Value>, name: &str, errors: &mut ValidationErrors) -> Option<String> {
-    match v {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(name, "must be a string");
-            None
-        }
-    }
-}
-
-fn flag(v: Option<&Value>, name: &str, errors: &mut ValidationErrors) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(v) => as_bool(v).unwrap_or_else(|| {
-            errors.push(name, "must be true or false");
-            false
-        }),
-    }
-}
-
 fn wanted(body: &Value) -> Result<Wanted, ScimError> {
     let mut errors = ValidationErrors::new();
-    let name = text(get_ci(body, "displayName"), "displayName", &mut errors);
-    let external_id = text(get_ci(body, "externalId"), "externalId", &mut errors);
+    let name = string_attr(get_ci(body, "displayName"), "displayName", &mut errors);
+    let external_id = string_attr(get_ci(body, "externalId"), "externalId", &mut errors);
     let ext = match get_ci(body, GROUP_EXTENSION) {
         None | Some(Value::Null) => None,
         Some(e @ Value::Object(_)) => Some(Extension {
-            slug: text(get_ci(e, "slug"), "slug", &mut errors),
-            description: text(get_ci(e, "description"), "description", &mut errors)
+            slug: string_attr(get_ci(e, "slug"), "slug", &mut errors),
+            description: string_attr(get_ci(e, "description"), "description", &mut errors)
                 .unwrap_or_default(),
-            category: text(get_ci(e, "category"), "category", &mut errors)
+            category: string_attr(get_ci(e, "category"), "category", &mut errors)
                 .filter(|c| !c.trim().is_empty()),
-            secret: flag(get_ci(e, "secret"), "secret", &mut errors),
-            unleavable: flag(get_ci(e, "unleavable"), "unleavable", &mut errors),
-            pinned: flag(get_ci(e, "pinned"), "pinned", &mut errors),
+            secret: bool_attr(get_ci(e, "secret"), "secret", &mut errors).unwrap_or(false),
+            unleavable: bool_attr(get_ci(e, "unleavable"), "unleavable", &mut errors)
+                .unwrap_or(false),
+            pinned: bool_attr(get_ci(e, "pinned"), "pinned", &mut errors).unwrap_or(false),
             fields: custom_fields(e, &mut errors),
         }),
         Some(_) => {
@@ -606,36 +589,23 @@ async fn listing(service: &Service, caller: Caller, q: ListQuery) -> Result<Resp
     let mut window = Window::new(&q);
     let categories = categories(service, caller).await?;
     let filter_members = q.filter.as_ref().is_some_and(|f| f.mentions("members"));
-    let matches =
-        |f: &Option<Filter>, r: &Value| f.as_ref().is_none_or(|f| f.matches(r, &case_exact));
     let mut kept: Vec<Group> = Vec::new();
-    let mut consider = |g: Group, r: Value, window: &mut Window| {
-        if matches(&q.filter, &r) {
-            if window.wants_next() {
-                kept.push(g);
-                window.offer(Value::Null);
-            } else {
-                window.skip();
-            }
+    // Tests `g` (with its members when the filter names them) and keeps it
+    // when it is on the page.
+    let mut consider = async |g: Group, window: &mut Window| -> Result<(), ScimError> {
+        let members = match filter_members {
+            true => Some(members_of(service, caller, g.id).await?),
+            false => None,
+        };
+        let r = to_json(&g, members.as_deref(), &categories);
+        if q.filter.as_ref().is_none_or(|f| f.matches(&r, &case_exact)) && window.admit() {
+            kept.push(g);
         }
+        Ok(())
     };
     if let Some(value) = q.filter.as_ref().and_then(|f| f.required_equality("id")) {
-        let found = match resource_id(&value) {
-            Some(id) => match find(service, caller, &id.to_string()).await {
-                Ok(g) => Some(g),
-                Err(e) if e.status == StatusCode::NOT_FOUND => None,
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        if let Some(g) = found {
-            let r = if filter_members {
-                let members = members_of(service, caller, g.id).await?;
-                to_json(&g, Some(&members), &categories)
-            } else {
-                to_json(&g, None, &categories)
-            };
-            consider(g, r, &mut window);
+        if let Some(g) = absent_if_not_found(find(service, caller, &value).await)? {
+            consider(g, &mut window).await?;
         }
     } else {
         let mut after: Option<GroupId> = None;
@@ -644,13 +614,7 @@ async fn listing(service: &Service, caller: Caller, q: ListQuery) -> Result<Resp
             let full = page.len() == 1000;
             after = page.last().map(|g| g.id);
             for g in page {
-                let r = if filter_members {
-                    let members = members_of(service, caller, g.id).await?;
-                    to_json(&g, Some(&members), &categories)
-                } else {
-                    to_json(&g, None, &categories)
-                };
-                consider(g, r, &mut window);
+                consider(g, &mut window).await?;
             }
             if !full {
                 break;
@@ -661,5 +625,5 @@ async fn listing(service: &Service, caller: Caller, q: ListQuery) -> Result<Resp
     for g in &kept {
         resources.push(resource(service, caller, g, &q.projection, &categories).await?);
     }
-    Ok(Scim(StatusCode::OK, window.into_response_with(resources)).into_response())
+    Ok(Scim(StatusCode::OK, window.into_response(resources)).into_response())
 }

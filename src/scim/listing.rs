@@ -229,14 +229,14 @@ impl ListQuery {
     }
 }
 
-/// The matching resources of a list, offered in order: it counts them all and
-/// keeps only the page asked for, so a list holds one page, whatever the
+/// Where a list's matches fall, taken in order: it counts them all and says
+/// which are on the page asked for, so a list holds one page, whatever the
 /// workspace's size.
 pub struct Window {
     start: u64,
     count: u32,
     seen: u64,
-    page: Vec<Value>,
+    kept: u32,
 }
 
 impl Window {
@@ -245,38 +245,24 @@ impl Window {
             start: q.start_index,
             count: q.count,
             seen: 0,
-            page: Vec::new(),
+            kept: 0,
         }
     }
 
-    /// Whether the next match would be on the page (so a caller can skip
-    /// building what would not be kept).
-    pub fn wants_next(&self) -> bool {
-        self.seen + 1 >= self.start && self.page.len() < self.count as usize
-    }
-
-    /// A matching resource, the next in order.
-    pub fn offer(&mut self, resource: Value) {
-        if self.wants_next() {
-            self.page.push(resource);
+    /// Counts the next match; whether it is on the page (so the caller builds
+    /// only what is kept).
+    pub fn admit(&mut self) -> bool {
+        self.seen += 1;
+        let on_page = self.seen >= self.start && self.kept < self.count;
+        if on_page {
+            self.kept += 1;
         }
-        self.seen += 1;
+        on_page
     }
 
-    /// Counts a match without keeping it.
-    pub fn skip(&mut self) {
-        self.seen += 1;
-    }
-
-    /// The ListResponse, with the page's resources as the caller built them
-    /// (already projected) in place of those offered.
-    pub fn into_response_with(self, resources: Vec<Value>) -> Value {
+    /// The ListResponse, with the page's resources as the caller built them.
+    pub fn into_response(self, resources: Vec<Value>) -> Value {
         list_response(self.seen, self.start, resources)
-    }
-
-    pub fn into_response(self, projection: &Projection) -> Value {
-        let page = self.page.into_iter().map(|r| projection.apply(r)).collect();
-        list_response(self.seen, self.start, page)
     }
 }
 
@@ -322,10 +308,11 @@ mod tests {
     fn a_window_counts_every_match_and_keeps_one_page() {
         let q = ListQuery::parse(&params(&[("startIndex", "3"), ("count", "2")])).unwrap();
         let mut w = Window::new(&q);
-        for i in 1..=6 {
-            w.offer(json!({"id": i.to_string()}));
-        }
-        let r = w.into_response(&Projection::All);
+        let page: Vec<Value> = (1..=6)
+            .filter(|_| w.admit())
+            .map(|i| json!({"id": i.to_string()}))
+            .collect();
+        let r = w.into_response(page);
         assert_eq!(
             (r["totalResults"].as_u64(), r["itemsPerPage"].as_u64()),
             (Some(6), Some(2))

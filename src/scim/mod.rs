@@ -86,9 +86,52 @@ impl axum::extract::FromRequest<Service> for ScimBody {
     }
 }
 
+/// A string attribute of a request; `null` is absent, anything else not a
+/// string is recorded as a problem of `name`.
+pub fn string_attr(
+    v: Option<&serde_json::Value>,
+    name: &str,
+    errors: &mut crate::domain::ValidationErrors,
+) -> Option<String> {
+    match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(name, "must be a string");
+            None
+        }
+    }
+}
+
+/// A boolean attribute of a request (`true`, or Entra's `"True"`); `null` is
+/// absent, anything else is recorded as a problem of `name`.
+pub fn bool_attr(
+    v: Option<&serde_json::Value>,
+    name: &str,
+    errors: &mut crate::domain::ValidationErrors,
+) -> Option<bool> {
+    match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => crate::domain::scim::filter::as_bool(v).or_else(|| {
+            errors.push(name, "must be true or false");
+            None
+        }),
+    }
+}
+
+/// A find's "not found" as nothing found (a list's direct look-up), any
+/// other error as it is.
+pub fn absent_if_not_found<T>(found: Result<T, ScimError>) -> Result<Option<T>, ScimError> {
+    match found {
+        Ok(x) => Ok(Some(x)),
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A request body as JSON (SCIM clients send `application/scim+json` or
 /// `application/json`; the type is not insisted on).
-pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ScimError> {
+fn json_body(body: &[u8]) -> Result<serde_json::Value, ScimError> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
         Ok(_) => Err(ScimError::new(

@@ -9,8 +9,11 @@
 use super::discovery::USER_SCHEMA;
 use super::error::ScimError;
 use super::listing::{ListQuery, Projection, Window};
-use super::{Auth, BASE, Params, Scim, ScimBody, created, meta, resource_id};
-use crate::domain::scim::filter::{Filter, as_bool, get_ci};
+use super::{
+    Auth, BASE, Params, Scim, ScimBody, absent_if_not_found, bool_attr, created, meta, resource_id,
+    string_attr,
+};
+use crate::domain::scim::filter::{as_bool, get_ci};
 use crate::domain::scim::patch;
 use crate::domain::user::{IdpUserDraft, User, UserId};
 use crate::service::Service;
@@ -65,25 +68,13 @@ pub fn to_json(u: &User) -> Value {
     r
 }
 
-/// A string attribute; `null` is absent, anything else not a string is an error.
-fn text(body: &Value, name: &str, errors: &mut crate::domain::ValidationErrors) -> Option<String> {
-    match get_ci(body, name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(name, "must be a string");
-            None
-        }
-    }
-}
-
 /// What a User resource (a POST or PUT body, or a patched resource) states.
 /// Of `emails`, one address is kept: the primary, else a work one, else the first. Attributes groupd
 /// does not keep (`name`, `title`, other schemas) are passed over.
 pub fn draft_of(body: &Value) -> IdpUserDraft {
     let mut errors = crate::domain::ValidationErrors::new();
-    let user_name = text(body, "userName", &mut errors);
-    let mut full_name = text(body, "displayName", &mut errors);
+    let user_name = string_attr(get_ci(body, "userName"), "userName", &mut errors);
+    let mut full_name = string_attr(get_ci(body, "displayName"), "displayName", &mut errors);
     if full_name.is_none() {
         // Okta and Entra send the name's parts; a formatted name or
         // given + family stands in for a missing displayName.
@@ -128,21 +119,12 @@ pub fn draft_of(body: &Value) -> IdpUserDraft {
             None
         }
     };
-    let active = match get_ci(body, "active") {
-        None | Some(Value::Null) => None,
-        Some(v) => match as_bool(v) {
-            Some(b) => Some(b),
-            None => {
-                errors.push("active", "must be true or false");
-                None
-            }
-        },
-    };
+    let active = bool_attr(get_ci(body, "active"), "active", &mut errors);
     IdpUserDraft {
         user_name,
         full_name,
         email,
-        external_id: text(body, "externalId", &mut errors),
+        external_id: string_attr(get_ci(body, "externalId"), "externalId", &mut errors),
         active,
         errors,
     }
@@ -333,47 +315,37 @@ async fn listing(
     q: ListQuery,
 ) -> Result<Response, ScimError> {
     let mut window = Window::new(&q);
+    let mut page = Vec::new();
+    let mut consider = |u: &User| {
+        let r = to_json(u);
+        if q.filter.as_ref().is_none_or(|f| f.matches(&r, &case_exact)) && window.admit() {
+            page.push(q.projection.apply(r));
+        }
+    };
     let direct = q.filter.as_ref().and_then(|f| {
         f.required_equality("userName")
             .map(|v| (true, v))
             .or_else(|| f.required_equality("id").map(|v| (false, v)))
     });
-    let matches =
-        |f: &Option<Filter>, r: &Value| f.as_ref().is_none_or(|f| f.matches(r, &case_exact));
     if let Some((by_name, value)) = direct {
         let found = if by_name {
             service.find_user_by_idp_name(caller, &value).await?
         } else {
-            match resource_id(&value) {
-                Some(n) => match find(service, caller, &n.to_string()).await {
-                    Ok(u) => Some(u),
-                    Err(e) if e.status == StatusCode::NOT_FOUND => None,
-                    Err(e) => return Err(e),
-                },
-                None => None,
-            }
+            absent_if_not_found(find(service, caller, &value).await)?
         };
         if let Some(u) = found {
-            let r = to_json(&u);
-            if matches(&q.filter, &r) {
-                window.offer(r);
-            }
+            consider(&u);
         }
     } else {
         let mut after: Option<UserId> = None;
         loop {
-            let page = service.list_users(caller, after, 1000).await?;
-            for u in &page {
-                let r = to_json(u);
-                if matches(&q.filter, &r) {
-                    window.offer(r);
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == 1000 => after = Some(last.id),
+            let users = service.list_users(caller, after, 1000).await?;
+            users.iter().for_each(&mut consider);
+            match users.last() {
+                Some(last) if users.len() == 1000 => after = Some(last.id),
                 _ => break,
             }
         }
     }
-    Ok(Scim(StatusCode::OK, window.into_response(&q.projection)).into_response())
+    Ok(Scim(StatusCode::OK, window.into_response(page)).into_response())
 }

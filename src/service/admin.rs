@@ -79,21 +79,6 @@ impl Service {
         }
     }
 
-    /// A category's name, by id (`None` when there is no such category).
-    pub async fn category_name(
-        &self,
-        caller: Caller,
-        id: i64,
-    ) -> Result<Option<String>, ServiceError> {
-        Ok(self
-            .store
-            .list_categories(caller.workspace)
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name))
-    }
-
     pub async fn list_categories(&self, caller: Caller) -> Result<Vec<Category>, ServiceError> {
         Ok(self.store.list_categories(caller.workspace).await?)
     }

@@ -2,7 +2,6 @@
 
 use super::{Caller, Service, ServiceError, now, passwords};
 use crate::domain::ValidationErrors;
-use crate::domain::identifier;
 use crate::domain::user::{
     IdpUserDraft, IdpUserName, User, UserDraft, UserId, UserRef, check_idp_user_name,
     derive_username, plan_idp_user, plan_user, username_key,
@@ -182,8 +181,9 @@ impl Service {
         caller: Caller,
         name: &IdpUserName,
     ) -> Result<Option<User>, ServiceError> {
-        let (n, _) = name.parts();
-        let by_idp = UserRef::IdpName(identifier::fold(n));
+        // Both kinds of name are keyed by `identifier::fold`.
+        let (_, key) = name.parts();
+        let by_idp = UserRef::IdpName(key.to_string());
         if let Some(u) = self.store.find_user(caller.workspace, &by_idp).await? {
             return Ok(Some(u));
         }
@@ -215,7 +215,7 @@ impl Service {
             if let Some((_, key)) = &plan.email {
                 self.precheck_user(caller, None, Some(key), None).await?;
             }
-            let (name, _) = plan.user_name.parts();
+            let (name, key) = plan.user_name.parts();
             let as_username = match &plan.user_name {
                 IdpUserName::Username(n, k)
                     if !self.store.name_taken(caller.workspace, k, None).await? =>
@@ -226,7 +226,7 @@ impl Service {
             };
             let idp = match as_username {
                 Some(_) => None,
-                None => Some((name.to_string(), identifier::fold(name))),
+                None => Some((name.to_string(), key.to_string())),
             };
             for attempt in 0..DERIVE_ATTEMPTS {
                 let username = match &as_username {
@@ -307,9 +307,9 @@ impl Service {
                         update.idp_user_name = Some(None);
                     }
                     other => {
-                        let (n, _) = other.parts();
+                        let (n, k) = other.parts();
                         if current.idp_user_name.as_deref() != Some(n) {
-                            update.idp_user_name = Some(Some((n.to_string(), identifier::fold(n))));
+                            update.idp_user_name = Some(Some((n.to_string(), k.to_string())));
                         }
                     }
                 }
